@@ -1,0 +1,41 @@
+# One entry point for the compendium.
+#   make reproduce   run every notebook headless on the quick profile, regenerate figures/
+#   make test        unit tests plus nbval over the stored notebooks
+# Both first create or refresh .venv (Python 3.11) and the model cache when missing or stale.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.otclir-installed
+PROFILE ?= quick
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup test reproduce data lab clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required; set PYTHON=/path/to/python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Data-only packages (--no-deps) and the student checkpoint; each step skips what is done.
+setup: $(STAMP)
+	$(BIN)/otclir setup
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+reproduce: setup
+	$(BIN)/otclir reproduce --profile $(PROFILE)
+
+data: setup
+	$(BIN)/otclir data
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf outputs

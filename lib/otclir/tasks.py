@@ -1,0 +1,231 @@
+"""Retrieval tasks built from the Bibles: cross-reference CLIR, bitext retrieval, multilingual pool.
+
+Every builder is deterministic (sampling is seeded) and returns a :class:`RetrievalTask`,
+the one in-memory form that external collections (:mod:`otclir.external`) load into too.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import trec
+from .bible import cross_references, read_language, verse_id
+from .languages import check_languages, known_languages
+from .paths import data_dir, outputs_dir
+from .splits import books_of, check_split
+
+TASK_KINDS = ("crossref", "bitext", "multilingual")
+
+
+@dataclass
+class RetrievalTask:
+    """Queries, documents and judgments (graded where a collection grades them); ``exclude`` removes documents from one query's ranking."""
+
+    name: str
+    queries: dict[str, str]
+    docs: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    exclude: dict[str, set[str]] = field(default_factory=dict)
+    doc_language: dict[str, str] = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+
+    def stats(self) -> dict:
+        rel = [sum(1 for r in judged.values() if r > 0) for judged in self.qrels.values()]
+        return {
+            "queries": len(self.queries),
+            "documents": len(self.docs),
+            "judgments": int(sum(rel)),
+            "relevant_per_query_mean": round(float(np.mean(rel)), 3) if rel else 0.0,
+            "relevant_per_query_min": int(min(rel)) if rel else 0,
+            "relevant_per_query_max": int(max(rel)) if rel else 0,
+        }
+
+    def save(self, folder: Path | str | None = None) -> Path:
+        folder = Path(folder) if folder else outputs_dir("derived", "tasks", self.name)
+        folder.mkdir(parents=True, exist_ok=True)
+        trec.write_tsv(folder / "queries.tsv", self.queries)
+        trec.write_tsv(folder / "docs.tsv", self.docs)
+        trec.write_qrels(folder / "qrels.txt", self.qrels)
+        meta = dict(self.meta, name=self.name, stats=self.stats())
+        meta["exclude"] = {q: sorted(d) for q, d in sorted(self.exclude.items())}
+        if self.doc_language:
+            meta["doc_language"] = dict(sorted(self.doc_language.items()))
+        (folder / "task.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str) -> "RetrievalTask":
+        folder = Path(folder)
+        meta = json.loads((folder / "task.json").read_text(encoding="utf-8"))
+        exclude = {q: set(d) for q, d in meta.pop("exclude", {}).items()}
+        doc_language = meta.pop("doc_language", {})
+        name = meta.pop("name")
+        meta.pop("stats", None)
+        return cls(
+            name=name,
+            queries=trec.read_tsv(folder / "queries.tsv"),
+            docs=trec.read_tsv(folder / "docs.tsv"),
+            qrels=trec.read_qrels(folder / "qrels.txt"),
+            exclude=exclude,
+            doc_language=doc_language,
+            meta=meta,
+        )
+
+
+def _split_verses(code: str, split: str) -> dict[str, str]:
+    books = set(books_of(split))
+    return {verse_id(k): t for k, t in read_language(code).items() if k[0] in books}
+
+
+def crossref_judgments(split: str) -> dict[str, dict[str, int]]:
+    """Within-split cross-references as binary judgments (bible.db stores every reference in both
+    directions, so mutuality carries no grade)."""
+    books = set(books_of(check_split(split)))
+    refs = cross_references()
+    inside = refs[refs.source_book.isin(books) & refs.target_book.isin(books)]
+    judged: dict[str, dict[str, int]] = {}
+    for source, target in sorted(zip(inside.source, inside.target)):
+        judged.setdefault(source, {})[target] = 1
+    return judged
+
+
+def _sample(ids: list[str], max_queries: int | None, seed: int) -> list[str]:
+    ids = sorted(ids)
+    if max_queries is None or max_queries >= len(ids):
+        return ids
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(ids, size=max_queries, replace=False).tolist())
+
+
+def crossref_task(
+    language: str,
+    split: str = "test",
+    query_language: str = "en",
+    min_relevant: int = 1,
+    max_queries: int | None = None,
+    seed: int = 0,
+) -> RetrievalTask:
+    """Headline task: a query verse in ``query_language``, documents are ``language`` verses of the
+    split's books, relevant are the verses it cross-references; its own translation is excluded."""
+    check_languages([language, query_language])
+    check_split(split)
+    query_text = _split_verses(query_language, split)
+    docs = _split_verses(language, split)
+    qrels = {}
+    for source, targets in crossref_judgments(split).items():
+        targets = {t: r for t, r in targets.items() if t in docs}
+        if source in query_text and len(targets) >= min_relevant:
+            qrels[source] = targets
+    chosen = _sample(list(qrels), max_queries, seed)
+    return RetrievalTask(
+        name=f"crossref/{split}/{query_language}-{language}",
+        queries={q: query_text[q] for q in chosen},
+        docs=docs,
+        qrels={q: qrels[q] for q in chosen},
+        exclude={q: {q} for q in chosen if q in docs},
+        meta={"kind": "crossref", "split": split, "query_language": query_language,
+              "doc_languages": [language], "min_relevant": min_relevant,
+              "max_queries": max_queries, "seed": seed},
+    )
+
+
+def bitext_task(
+    language: str,
+    split: str = "test",
+    query_language: str = "en",
+    max_queries: int | None = None,
+    seed: int = 0,
+) -> RetrievalTask:
+    """Find a verse's translation (Tatoeba-like): the one relevant document is the same verse."""
+    check_languages([language, query_language])
+    query_text = _split_verses(query_language, check_split(split))
+    docs = _split_verses(language, split)
+    chosen = _sample([v for v in query_text if v in docs], max_queries, seed)
+    return RetrievalTask(
+        name=f"bitext/{split}/{query_language}-{language}",
+        queries={q: query_text[q] for q in chosen},
+        docs=docs,
+        qrels={q: {q: 1} for q in chosen},
+        meta={"kind": "bitext", "split": split, "query_language": query_language,
+              "doc_languages": [language], "max_queries": max_queries, "seed": seed},
+    )
+
+
+def multilingual_task(
+    languages: list[str] | None = None,
+    split: str = "test",
+    query_language: str = "en",
+    min_relevant: int = 1,
+    max_queries: int | None = None,
+    seed: int = 0,
+) -> RetrievalTask:
+    """One pool of documents in several languages (LAReQA-like): every language's copy of a
+    cross-referenced verse is relevant; the query's own verse is excluded in every language.
+    Document ids are ``lang:BBCCCVVV``."""
+    languages = sorted(check_languages(languages or known_languages()))
+    check_split(split)
+    query_text = _split_verses(query_language, split)
+    per_lang = {code: _split_verses(code, split) for code in languages}
+    docs, doc_language = {}, {}
+    for code in languages:
+        for vid, text in per_lang[code].items():
+            docs[f"{code}:{vid}"] = text
+            doc_language[f"{code}:{vid}"] = code
+    qrels = {}
+    for source, targets in crossref_judgments(split).items():
+        judged = {f"{code}:{t}": r for t, r in targets.items() for code in languages if t in per_lang[code]}
+        if source in query_text and len(targets) >= min_relevant and judged:
+            qrels[source] = judged
+    chosen = _sample(list(qrels), max_queries, seed)
+    return RetrievalTask(
+        name=f"multilingual/{split}/{query_language}-{'+'.join(languages)}",
+        queries={q: query_text[q] for q in chosen},
+        docs=docs,
+        qrels={q: qrels[q] for q in chosen},
+        exclude={q: {f"{code}:{q}" for code in languages if q in per_lang[code]} for q in chosen},
+        doc_language=doc_language,
+        meta={"kind": "multilingual", "split": split, "query_language": query_language,
+              "doc_languages": languages, "min_relevant": min_relevant,
+              "max_queries": max_queries, "seed": seed},
+    )
+
+
+def build_all(languages: list[str] | None = None, splits=("dev", "test"), save: bool = True) -> list[RetrievalTask]:
+    """Every task of every target language and split, written under outputs/derived/tasks."""
+    languages = check_languages(languages or [c for c in known_languages() if c != "en"])
+    tasks = []
+    for split in splits:
+        for code in languages:
+            tasks.append(crossref_task(code, split))
+            tasks.append(bitext_task(code, split))
+        tasks.append(multilingual_task(sorted(set(languages) | {"en"}), split))
+    if save:
+        for task in tasks:
+            task.save()
+    return tasks
+
+
+def manifest(tasks: list[RetrievalTask]) -> dict:
+    """Counts per task, split and language: small, reviewable, committed as data/manifest.json."""
+    out: dict = {}
+    for task in tasks:
+        kind, split, pair = task.name.split("/")
+        out.setdefault(kind, {}).setdefault(split, {})[pair] = task.stats()
+    return out
+
+
+def manifest_path() -> Path:
+    return data_dir() / "manifest.json"
+
+
+def write_manifest(tasks: list[RetrievalTask]) -> Path:
+    path = manifest_path()
+    path.write_text(json.dumps(manifest(tasks), indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def read_manifest() -> dict:
+    return json.loads(manifest_path().read_text(encoding="utf-8"))

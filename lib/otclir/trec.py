@@ -1,0 +1,100 @@
+"""TREC files: qrels ``qid 0 docid rel``, runs ``qid Q0 docid rank score tag``, and id<TAB>text files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .errors import TrecFormatError
+
+Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+
+
+def _lines(path):
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if line.strip():
+                yield lineno, line.split()
+
+
+def read_qrels(path: os.PathLike | str) -> Qrels:
+    qrels: Qrels = {}
+    for lineno, fields in _lines(path):
+        if len(fields) != 4:
+            raise TrecFormatError(
+                f"{path}:{lineno}: a qrels line has 4 fields 'qid 0 docid relevance', found {len(fields)}: {' '.join(fields)!r}"
+            )
+        qid, _, docid, rel = fields
+        try:
+            qrels.setdefault(qid, {})[docid] = int(rel)
+        except ValueError:
+            raise TrecFormatError(f"{path}:{lineno}: relevance must be an integer, found {rel!r}") from None
+    return qrels
+
+
+def write_qrels(path: os.PathLike | str, qrels: Mapping[str, Mapping[str, int]]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for qid in sorted(qrels):
+            for docid in sorted(qrels[qid]):
+                out.write(f"{qid} 0 {docid} {int(qrels[qid][docid])}\n")
+    return path
+
+
+def read_run(path: os.PathLike | str) -> Run:
+    run: Run = {}
+    for lineno, fields in _lines(path):
+        if len(fields) != 6:
+            raise TrecFormatError(
+                f"{path}:{lineno}: a run line has 6 fields 'qid Q0 docid rank score tag', found {len(fields)}: {' '.join(fields)!r}"
+            )
+        qid, _, docid, rank, score, _tag = fields
+        try:
+            int(rank)
+            run.setdefault(qid, {})[docid] = float(score)
+        except ValueError:
+            raise TrecFormatError(
+                f"{path}:{lineno}: rank must be an integer and score a number, found {rank!r} and {score!r}"
+            ) from None
+    return run
+
+
+def write_run(path: os.PathLike | str, run: Mapping[str, Mapping[str, float]], tag: str) -> Path:
+    """Ranks follow descending score, ties broken by docid so files are reproducible."""
+    if any(ch.isspace() for ch in tag) or not tag:
+        raise ValueError(f"run tag must be one word without spaces, got {tag!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for qid in sorted(run):
+            ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
+            for rank, (docid, score) in enumerate(ranked, start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+    return path
+
+
+def read_tsv(path: os.PathLike | str) -> dict[str, str]:
+    """``id<TAB>text`` lines (topics, documents)."""
+    table: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            key, sep, text = line.partition("\t")
+            if not sep:
+                raise TrecFormatError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
+            table[key] = text
+    return table
+
+
+def write_tsv(path: os.PathLike | str, table: Mapping[str, str], keys: Sequence[str] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for key in keys if keys is not None else sorted(table):
+            text = " ".join(str(table[key]).split())  # tabs and newlines would break the format
+            out.write(f"{key}\t{text}\n")
+    return path
