@@ -69,3 +69,9 @@ def restricted_versions() -> list[str]:
     """Versions whose text must never be committed (copyrighted or licence unknown)."""
     versions = bible_versions()
     return sorted(versions.index[~versions.licence.isin(REDISTRIBUTABLE)])
+
+
+def redistributable_versions() -> list[str]:
+    """Public-domain or openly licensed versions: text from these may appear in fixtures."""
+    versions = bible_versions()
+    return sorted(versions.index[versions.licence.isin(REDISTRIBUTABLE)])

