@@ -26,7 +26,7 @@ setup: $(STAMP)
 	$(BIN)/otclir setup
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 reproduce: setup
 	$(BIN)/otclir reproduce --profile $(PROFILE)
