@@ -87,3 +87,14 @@ def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
     assert result.returncode == 0, result.stderr
     assert "tasks match data/manifest.json" in result.stdout
     assert (tmp_outputs / "derived" / "tasks" / "crossref" / "test" / "en-sw" / "qrels.txt").is_file()
+
+
+def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs):
+    runner.run_notebook("02", overrides={"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],
+                                          "save_figures": False})
+    metrics = runner.load_metrics("02_ot_alignment")
+    nt = metrics["testaments"]["nt"]
+    assert nt["verses"] == 40
+    assert nt["best_aer"]["sinkhorn"] < nt["best_aer"]["cosine argmax (no OT)"] < nt["best_aer"]["diagonal"]
+    entropy = metrics["plan_entropy"]
+    assert entropy["0.05"] < entropy["0.5"]  # a larger epsilon spreads the plan

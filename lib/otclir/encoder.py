@@ -68,6 +68,26 @@ class Encoder:
             hidden, mask = self.forward_tokens(batch)
         return hidden, mask, batch["input_ids"]
 
+    def embed_words(self, sentences: Sequence[Sequence[str]], layer: int | None = None,
+                    max_length: int | None = None):
+        """Contextual embeddings of pre-split words: per sentence, the (pieces, H) embeddings of its
+        word pieces (special tokens left out) and the word index of each piece."""
+        import torch
+
+        batch = self.tokenizer([list(s) for s in sentences], is_split_into_words=True, padding=True,
+                               truncation=True, max_length=max_length or self.max_length, return_tensors="pt")
+        with torch.inference_mode():
+            out = self.model(input_ids=batch["input_ids"].to(self.device),
+                             attention_mask=batch["attention_mask"].to(self.device),
+                             output_hidden_states=layer is not None)
+        hidden = out.last_hidden_state if layer is None else out.hidden_states[layer]
+        result = []
+        for i in range(len(sentences)):
+            word_ids = batch.word_ids(i)
+            keep = [p for p, w in enumerate(word_ids) if w is not None]
+            result.append((hidden[i, keep].float().cpu(), [word_ids[p] for p in keep]))
+        return result
+
     @staticmethod
     def mean_pool(hidden, mask, normalize: bool = True):
         import torch

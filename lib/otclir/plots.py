@@ -88,3 +88,73 @@ def relevance_histogram(per_query: pd.DataFrame, max_bin: int = 30):
     axes[0].set_ylabel("queries")
     fig.tight_layout()
     return fig
+
+
+def _piece_label(piece: str) -> str:
+    return piece.replace("\u2581", "_")
+
+
+def cost_and_plan(cost, plan, row_labels, col_labels, title: str = "", gold=None):
+    """Cost matrix and transport plan side by side, tokens on the axes; ``gold`` (pairs of
+    row/column indices) is drawn as open squares on the plan."""
+    use_style()
+    n, m = len(row_labels), len(col_labels)
+    size = (min(14, 2.5 + 0.22 * m * 2), min(9, 1.5 + 0.22 * n))
+    fig, axes = plt.subplots(1, 2, figsize=size)
+    for ax, matrix, name, cmap in ((axes[0], cost, "cost (1 - cosine)", "viridis_r"), (axes[1], plan, "transport plan", "magma_r")):
+        image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest")
+        ax.set_xticks(range(m), [_piece_label(p) for p in col_labels], rotation=90, fontsize=6)
+        ax.set_yticks(range(n), [_piece_label(p) for p in row_labels], fontsize=6)
+        ax.set_title(name)
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    if gold:
+        rows, cols = zip(*sorted(gold))
+        axes[1].scatter(cols, rows, marker="s", s=30, facecolors="none", edgecolors="#00a0ff", linewidths=0.8,
+                        label="gold link")
+        axes[1].legend(loc="lower left", fontsize=6, frameon=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plans_by_epsilon(plans: dict, row_labels, col_labels):
+    """One transport plan per epsilon, same tokens: how entropy blurs the alignment."""
+    use_style()
+    keys = sorted(plans)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), sharey=True)
+    for ax, eps in zip(axes, keys):
+        ax.imshow(plans[eps], cmap="magma_r", aspect="auto", interpolation="nearest")
+        ax.set_title(f"epsilon = {eps:g}")
+        ax.set_xticks(range(len(col_labels)), [_piece_label(p) for p in col_labels], rotation=90, fontsize=5)
+        ax.grid(False)
+    axes[0].set_yticks(range(len(row_labels)), [_piece_label(p) for p in row_labels], fontsize=5)
+    fig.tight_layout()
+    return fig
+
+
+def aer_by_epsilon(quality: pd.DataFrame):
+    """AER of Sinkhorn alignments against epsilon, one line per extraction method and panel per
+    testament; exact OT and the baselines as horizontal lines."""
+    use_style()
+    testaments = sorted(quality.testament.unique())
+    fig, axes = plt.subplots(1, len(testaments), figsize=(4.2 * len(testaments), 3.2), sharey=True, squeeze=False)
+    for ax, testament in zip(axes[0], testaments):
+        part = quality[quality.testament == testament]
+        ot_rows = part[part.system == "sinkhorn"].sort_values("epsilon")
+        for method in sorted(ot_rows.method.unique()):
+            line = ot_rows[ot_rows.method == method]
+            ax.plot(line.epsilon, line.aer, marker="o", ms=3, label=f"Sinkhorn, {method}")
+        styles = {"exact OT": ":", "cosine argmax (no OT)": "--", "diagonal": "-."}
+        for system, style in styles.items():
+            rows = part[part.system == system]
+            if len(rows):
+                ax.axhline(rows.aer.min(), color="grey", linestyle=style, linewidth=1, label=f"{system} (best)")
+        ax.set_xscale("log")
+        ax.set_xlabel("epsilon")
+        ax.set_title({"nt": "Greek NT to English", "ot": "Hebrew OT to English"}.get(testament, testament))
+    axes[0][0].set_ylabel("AER (lower is better)")
+    axes[0][-1].legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
