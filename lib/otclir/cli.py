@@ -1,4 +1,4 @@
-"""The ``otclir`` command: setup, data, run, reproduce."""
+"""The ``otclir`` command: setup, data, run, reproduce, eval, compare."""
 from __future__ import annotations
 
 import argparse
@@ -65,6 +65,38 @@ def _reproduce(args) -> None:
             runner.store_reference(out)
 
 
+def _eval(args) -> None:
+    from .report import load_measures
+
+    tables, notes = load_measures(args.qrels, args.runs, args.measures)
+    means = pd_frame({m: t.mean() for m, t in tables.items()})
+    print(means.to_string(float_format=lambda v: f"{v:.4f}"))
+    if args.per_query:
+        for measure, table in tables.items():
+            print(f"\n{measure} per query")
+            print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    for note in notes:
+        print("note:", note, file=sys.stderr)
+
+
+def _compare(args) -> None:
+    from .report import load_measures, render, significance, system_name
+
+    runs = list(dict.fromkeys([args.baseline, *args.runs]))
+    tables, notes = load_measures(args.qrels, runs, args.measures)
+    table = significance(tables, system_name(args.baseline), args.test, args.correction, args.alpha,
+                         args.permutations, args.seed)
+    print(render(table, args.format))
+    for note in notes:
+        print("note:", note, file=sys.stderr)
+
+
+def pd_frame(columns):
+    import pandas as pd
+
+    return pd.DataFrame(columns)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otclir", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,6 +119,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="store_true", help="store the executed notebook as the committed nbval reference")
     p.add_argument("--log-output", action="store_true", help="stream cell output while running")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("eval", help="mean measures of TREC runs (per query with --per-query)")
+    p.add_argument("qrels")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10", "RR@10", "R@100"])
+    p.add_argument("--per-query", action="store_true")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("compare", help="significance of runs against a baseline run, with correction")
+    p.add_argument("qrels")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--baseline", required=True, help="the run every other run is compared with")
+    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10"])
+    p.add_argument("--test", choices=["t", "randomization"], default="randomization")
+    p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
+    p.add_argument("--format", choices=["table", "latex", "csv"], default="table")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--permutations", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/")
     p.add_argument("--profile", default="quick")

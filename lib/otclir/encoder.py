@@ -31,6 +31,12 @@ class Encoder:
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.spec.path)
         self.model = AutoModel.from_pretrained(self.spec.path).to(self.device).eval()
+        if self.spec.delta:
+            from safetensors.torch import load_file
+
+            missing_ok = self.model.load_state_dict(load_file(self.spec.delta), strict=False)
+            if missing_ok.unexpected_keys:
+                raise ValueError(f"{self.spec.delta} holds weights the base model lacks: {missing_ok.unexpected_keys[:5]}")
         self.max_length = max_length or min(self.spec.max_length, self.tokenizer.model_max_length)
         self.prefixes = self.spec.prefixes if prefixes is None else prefixes
 
@@ -100,7 +106,7 @@ class Encoder:
                show_progress: bool | None = None, normalize: bool = True) -> np.ndarray:
         """Sentence embeddings (N, H) as float32, in the input order."""
         import torch
-        from tqdm import tqdm
+        from tqdm.auto import tqdm
 
         prepared = self.prepare(texts, kind)
         if not prepared:

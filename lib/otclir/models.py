@@ -32,12 +32,17 @@ QBLOCK = 32
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to use a model: where its weights are and whether it wants e5's prefixes."""
+    """How to use a model: where its weights are and whether it wants e5's prefixes. A distilled
+    student is stored as its base model plus the trained weights (``delta``), which is small."""
 
     name: str
     path: str
     prefixes: bool  # "query: " / "passage: " as multilingual-e5 was trained with
     max_length: int = 512
+    delta: str | None = None
+
+
+DISTILLED_MARKER = "otclir-student.json"
 
 
 KNOWN_MODELS = ("minilm-teacher", "e5-small-student")
@@ -50,6 +55,11 @@ def resolve(model: str) -> ModelSpec:
         return ModelSpec(model, str(path), prefixes=False, max_length=256)
     if model == "e5-small-student":
         return ModelSpec(model, str(ensure_student()), prefixes=True, max_length=512)
+    marker = Path(model) / DISTILLED_MARKER
+    if marker.is_file():  # a student written by otclir.training
+        info = json.loads(marker.read_text())
+        base = resolve(info["base"])
+        return ModelSpec(model, base.path, base.prefixes, base.max_length, delta=str(Path(model) / info["weights"]))
     return ModelSpec(model, model, prefixes="e5" in Path(model).name.lower())
 
 

@@ -158,3 +158,36 @@ def aer_by_epsilon(quality: pd.DataFrame):
     axes[0][-1].legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
+
+
+def training_curves(logs: dict[str, pd.DataFrame]):
+    """Training loss and dev MAP over steps, one line per run (label -> log table)."""
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for label in sorted(logs):
+        log = logs[label]
+        axes[0].plot(log.step, log["loss"], label=label, linewidth=1)
+        if "dev_AP" in log:
+            dev = log.dropna(subset=["dev_AP"])
+            axes[1].plot(dev.step, dev.dev_AP, marker="o", ms=3, label=label)
+    axes[0].set(xlabel="step", ylabel="training loss", title="loss")
+    axes[1].set(xlabel="step", ylabel="MAP", title="dev MAP (sampled pool)")
+    axes[1].legend(fontsize=6, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def system_bars(results: pd.DataFrame, measure: str = "AP"):
+    """One bar per system and language."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    order = list(dict.fromkeys(results.system))
+    sns.barplot(data=results, x="system", y=measure, hue="language", order=order,
+                hue_order=sorted(results.language.unique()), ax=ax, errorbar=None)
+    ax.tick_params(axis="x", rotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.set_ylabel("MAP" if measure == "AP" else measure)
+    ax.set_xlabel("")
+    fig.tight_layout()
+    return fig

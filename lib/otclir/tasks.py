@@ -229,3 +229,22 @@ def write_manifest(tasks: list[RetrievalTask]) -> Path:
 
 def read_manifest() -> dict:
     return json.loads(manifest_path().read_text(encoding="utf-8"))
+
+
+def subsample_documents(task: RetrievalTask, max_docs: int | None, seed: int = 0) -> RetrievalTask:
+    """A smaller pool for fast runs: every judged document of the task's queries plus seeded random
+    others up to ``max_docs``. Scores on it are higher than on the whole pool; compare like with like."""
+    if max_docs is None or max_docs >= len(task.docs):
+        return task
+    judged = sorted({d for docs in task.qrels.values() for d in docs if d in task.docs})
+    others = sorted(set(task.docs) - set(judged))
+    extra = max(0, max_docs - len(judged))
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(others), size=min(extra, len(others)), replace=False) if extra else []
+    keep = sorted(set(judged) | {others[i] for i in picked})
+    return RetrievalTask(
+        name=task.name + f"@{len(keep)}docs",
+        queries=dict(task.queries), docs={d: task.docs[d] for d in keep}, qrels=task.qrels,
+        exclude=task.exclude, doc_language={d: task.doc_language[d] for d in keep if d in task.doc_language},
+        meta=dict(task.meta, max_docs=max_docs, pool_seed=seed),
+    )

@@ -1,0 +1,122 @@
+"""Per-query measures of several runs over one qrels, and significance tables for papers
+(plain text, LaTeX with booktabs, CSV). Used by ``otclir eval``/``otclir compare`` and notebook 05."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import trec
+from .errors import OtclirError
+from .evaluation import parse_measures, per_query
+from .stats import compare_to_baseline
+
+FORMATS = ("table", "latex", "csv")
+
+
+def system_name(path: Path | str) -> str:
+    return Path(path).name.removesuffix(".run").removesuffix(".txt")
+
+
+def load_measures(qrels_path, run_paths, measures) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Per measure, a (queries x systems) table; queries a run misses score 0 and are reported."""
+    parse_measures(measures)
+    qrels = trec.read_qrels(qrels_path)
+    if not qrels:
+        raise OtclirError(f"{qrels_path} holds no judgments")
+    tables: dict[str, dict[str, pd.Series]] = {m: {} for m in measures}
+    notes = []
+    names = [system_name(p) for p in run_paths]
+    if len(set(names)) != len(names):
+        raise OtclirError(f"two runs share a name: {sorted(n for n in names if names.count(n) > 1)}; rename one file")
+    for path, name in zip(run_paths, names):
+        run = trec.read_run(path)
+        if not run:
+            raise OtclirError(f"{path} is an empty run")
+        foreign = sorted(set(run) - set(qrels))
+        if foreign:
+            raise OtclirError(f"{path} ranks {len(foreign)} queries that {qrels_path} does not judge "
+                              f"(e.g. {', '.join(foreign[:3])}): runs and qrels must cover the same query set")
+        table = per_query(qrels, run, measures)
+        if table.attrs["missing_queries"]:
+            notes.append(f"{name}: {len(table.attrs['missing_queries'])} of {len(table)} judged queries missing from the run, scored 0")
+        for measure in measures:
+            tables[measure][name] = table[str(parse_measures([measure])[0])]
+    return {m: pd.DataFrame(cols) for m, cols in tables.items()}, notes
+
+
+def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "randomization",
+                 correction: str = "holm", alpha: float = 0.05, n_permutations: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """One row per system; per measure its mean, the difference to the baseline with its 95%
+    bootstrap interval, the corrected p-value and a marker (+ better, - worse, significant)."""
+    frames = []
+    for measure, table in tables.items():
+        if baseline not in table.columns:
+            raise OtclirError(f"baseline '{baseline}' is not among the runs: {', '.join(table.columns)}")
+        result = compare_to_baseline(table, baseline, test, correction, alpha, n_permutations, seed=seed)
+        marker = np.where(result.significant & (result["diff"] > 0), "+",
+                          np.where(result.significant & (result["diff"] < 0), "-", ""))
+        part = pd.DataFrame({"mean": result["mean"], "diff": result["diff"], "diff_ci_low": result.diff_ci_low,
+                             "diff_ci_high": result.diff_ci_high, "p_adjusted": result.p_adjusted, "sig": marker},
+                            index=result.index)
+        part.columns = pd.MultiIndex.from_product([[measure], part.columns])
+        frames.append(part)
+    out = pd.concat(frames, axis=1)
+    out.attrs.update(baseline=baseline, test=test, correction=correction, alpha=alpha,
+                     queries=len(next(iter(tables.values()))))
+    return out
+
+
+def render(table: pd.DataFrame, fmt: str = "table", digits: int = 4) -> str:
+    if fmt not in FORMATS:
+        raise OtclirError(f"unknown format '{fmt}'; formats: {', '.join(FORMATS)}")
+    if fmt == "csv":
+        flat = table.copy()
+        flat.columns = [f"{m} {c}" for m, c in flat.columns]
+        return flat.to_csv(float_format=f"%.{digits}f")
+    measures = list(dict.fromkeys(table.columns.get_level_values(0)))
+    attrs = table.attrs
+    caption = (f"{attrs.get('queries', '?')} queries; baseline {attrs.get('baseline')}; {attrs.get('test')} test, "
+               f"{attrs.get('correction')} correction; + / - significantly better / worse at alpha {attrs.get('alpha')}; "
+               "differences with 95% paired bootstrap intervals.")
+    if fmt == "latex":
+        return _latex(table, measures, caption, digits)
+    header = ["system"] + [f"{m} {c}" for m in measures for c in ("mean", "diff [95% CI]", "p_adj")]
+    rows = []
+    for system, row in table.iterrows():
+        cells = [system]
+        for m in measures:
+            if pd.isna(row[(m, "diff")]):
+                cells += [f"{row[(m, 'mean')]:.{digits}f}", "(baseline)", ""]
+            else:
+                cells += [f"{row[(m, 'mean')]:.{digits}f}{row[(m, 'sig')]}",
+                          f"{row[(m, 'diff')]:+.{digits}f} [{row[(m, 'diff_ci_low')]:+.{digits}f}, {row[(m, 'diff_ci_high')]:+.{digits}f}]",
+                          f"{row[(m, 'p_adjusted')]:.4f}"]
+        rows.append(cells)
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header] + rows]
+    return "\n".join(lines + ["", caption])
+
+
+def _latex(table, measures, caption, digits) -> str:
+    def esc(text):
+        return str(text).replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+    best = {m: table[(m, "mean")].max() for m in measures}
+    spec = "l" + "rr" * len(measures)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+             "System & " + " & ".join(rf"\multicolumn{{2}}{{c}}{{{esc(m)}}}" for m in measures) + r" \\",
+             " & " + " & ".join(r"mean & $\Delta$ [95\% CI]" for _ in measures) + r" \\", r"\midrule"]
+    for system, row in table.iterrows():
+        cells = [esc(system)]
+        for m in measures:
+            mean = f"{row[(m, 'mean')]:.{digits}f}"
+            mean = rf"\textbf{{{mean}}}" if row[(m, "mean")] == best[m] else mean
+            sig = {"+": r"$^{+}$", "-": r"$^{-}$"}.get(row[(m, "sig")], "")
+            diff = ("--" if pd.isna(row[(m, "diff")]) else
+                    f"{row[(m, 'diff')]:+.{digits}f} [{row[(m, 'diff_ci_low')]:+.{digits}f}, {row[(m, 'diff_ci_high')]:+.{digits}f}]")
+            cells += [mean + sig, diff]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(caption)}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
