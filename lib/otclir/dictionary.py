@@ -14,7 +14,8 @@ from pathlib import Path
 from .errors import MissingPackageError, OtclirError
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-ISO3 = {"en": "eng", "sw": "swh"}
+ISO3 = {"en": "eng", "sw": "swh", "tl": "tgl", "ny": "nya", "fa": "fas", "fr": "fra", "de": "deu", "es": "spa",
+        "ru": "rus", "ar": "ara", "hi": "hin", "id": "ind", "vi": "vie"}
 WORD = re.compile(r"\w+", re.UNICODE)
 
 

@@ -191,3 +191,60 @@ def system_bars(results: pd.DataFrame, measure: str = "AP"):
     ax.set_xlabel("")
     fig.tight_layout()
     return fig
+
+
+def means_with_intervals(summary: pd.DataFrame, measure_label: str = "MAP"):
+    """Mean per system and language with its bootstrap interval (columns: language, system, mean,
+    ci_low, ci_high)."""
+    use_style()
+    languages = sorted(summary.language.unique())
+    systems = list(dict.fromkeys(summary.system))
+    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(systems)), 3.2))
+    width = 0.8 / max(1, len(languages))
+    palette = sns.color_palette(n_colors=len(languages))
+    for i, language in enumerate(languages):
+        part = summary[summary.language == language].set_index("system").reindex(systems)
+        xs = [j + (i - (len(languages) - 1) / 2) * width for j in range(len(systems))]
+        ax.errorbar(xs, part["mean"], yerr=[part["mean"] - part.ci_low, part.ci_high - part["mean"]], fmt="o", ms=4,
+                    capsize=2, color=palette[i], label=language)
+    ax.set_xticks(range(len(systems)), systems, rotation=30, ha="right")
+    ax.set_ylabel(f"{measure_label} (95% bootstrap CI)")
+    ax.legend(title="language", frameon=False, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def per_query_differences(differences: dict[str, pd.Series], label: str):
+    """Sorted per-query differences (treatment minus baseline), one panel per language."""
+    use_style()
+    keys = sorted(differences)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 2.8), sharey=True, squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        values = differences[key].sort_values().to_numpy()
+        colours = ["#0072b2" if v > 0 else "#d55e00" if v < 0 else "#999999" for v in values]
+        ax.bar(range(len(values)), values, color=colours, width=1.0)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_title(f"{key}: {int((values > 0).sum())} up, {int((values < 0).sum())} down")
+        ax.set_xlabel("queries (sorted)")
+        ax.set_xticks([])
+    axes[0][0].set_ylabel(label)
+    fig.tight_layout()
+    return fig
+
+
+def p_value_heatmap(matrix: pd.DataFrame, title: str, alpha: float = 0.05):
+    """Corrected p-values between every pair of systems; cells below ``alpha`` are outlined."""
+    use_style()
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(matrix), 0.6 + 0.6 * len(matrix)))
+    sns.heatmap(matrix.astype(float), annot=True, fmt=".3f", cmap="viridis_r", vmin=0, vmax=1, cbar=True,
+                annot_kws={"fontsize": 6}, ax=ax, linewidths=0.5)
+    for i in range(len(matrix)):
+        for j in range(len(matrix)):
+            if matrix.iat[i, j] < alpha:
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", linewidth=1.2))
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=40)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,71 @@
+"""otclir eval / compare on TREC files, with clear errors for bad input."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from otclir import report, trec
+from otclir.errors import OtclirError, TrecFormatError
+
+
+@pytest.fixture
+def runs(tmp_path):
+    rng = np.random.default_rng(0)
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{i + 1}": 1} for i in range(30)}
+    trec.write_qrels(tmp_path / "qrels.txt", qrels)
+    paths = {}
+    for name, quality in (("base", 0.3), ("good", 0.9)):
+        run = {}
+        for i in range(30):
+            docs = {f"d{j}": float(rng.uniform()) for j in range(40)}
+            if rng.uniform() < quality:
+                docs[f"d{i}"] = 2.0
+            run[f"q{i}"] = docs
+        paths[name] = trec.write_run(tmp_path / f"{name}.run", run, name)
+    return tmp_path, paths
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "otclir.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_compare_marks_the_better_run_in_every_format(runs):
+    folder, paths = runs
+    out = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--permutations", "2000")
+    assert out.returncode == 0, out.stderr
+    good_line = next(line for line in out.stdout.splitlines() if line.startswith("good"))
+    assert "+" in good_line.split()[1]  # significantly better marker on the mean
+    latex = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--format", "latex")
+    assert r"\begin{tabular}" in latex.stdout and r"$^{+}$" in latex.stdout
+    csv = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--format", "csv",
+               "--test", "t", "--correction", "bonferroni")
+    assert csv.stdout.splitlines()[0].startswith("system,AP mean,AP diff")
+    evaluated = _cli("eval", folder / "qrels.txt", paths["base"], paths["good"], "--per-query", "--measures", "AP")
+    assert "AP per query" in evaluated.stdout and "q29" in evaluated.stdout
+
+
+def test_bad_input_gets_a_clear_error(runs, tmp_path):
+    folder, paths = runs
+    out = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--measures", "MAPP")
+    assert out.returncode == 2 and "unknown measure 'MAPP'" in out.stderr
+    (tmp_path / "empty.run").write_text("")
+    out = _cli("eval", folder / "qrels.txt", tmp_path / "empty.run")
+    assert out.returncode == 2 and "empty run" in out.stderr
+    (tmp_path / "bad.run").write_text("q1 Q0 d1 1 0.5 x\nq1 Q0 d2 0.4 x\n")
+    out = _cli("eval", folder / "qrels.txt", tmp_path / "bad.run")
+    assert out.returncode == 2 and "bad.run:2" in out.stderr
+    (tmp_path / "other.run").write_text("z1 Q0 d1 1 0.5 x\n")
+    with pytest.raises(OtclirError, match="same query set"):
+        report.load_measures(folder / "qrels.txt", [tmp_path / "other.run"], ["AP"])
+    with pytest.raises(TrecFormatError):
+        report.load_measures(folder / "qrels.txt", [tmp_path / "bad.run"], ["AP"])
+
+
+def test_missing_queries_are_scored_zero_and_reported(runs, tmp_path):
+    folder, paths = runs
+    lines = [line for line in paths["good"].read_text().splitlines() if not line.startswith("q0 ")]
+    (tmp_path / "partial.run").write_text("\n".join(lines) + "\n")
+    tables, notes = report.load_measures(folder / "qrels.txt", [tmp_path / "partial.run"], ["AP"])
+    assert tables["AP"].loc["q0", "partial"] == 0.0
+    assert notes == ["partial: 1 of 30 judged queries missing from the run, scored 0"]

@@ -1,0 +1,62 @@
+"""dictd reading and dictionary query translation; BM25 over translated queries."""
+import gzip
+import os
+
+import pytest
+
+from otclir import dictionary
+from otclir.errors import MissingPackageError
+
+
+def _encode(number: int) -> str:
+    out = ""
+    while True:
+        out = dictionary.B64[number % 64] + out
+        number //= 64
+        if not number:
+            return out
+
+
+@pytest.fixture
+def tiny_dictd(tmp_path):
+    entries = {"water": "water /w/ <n>\n\nmaji\n", "god": "God /g/ <n>\n\nMungu\n",
+               "say": "say /s/ <v>\n\nsema, nena\n"}
+    body, index, offset = b"", [], 0
+    for word, text in entries.items():
+        raw = text.encode()
+        index.append(f"{word}\t{_encode(offset)}\t{_encode(len(raw))}")
+        body += raw
+        offset += len(raw)
+    (tmp_path / "freedict-eng-swh.index").write_text("\n".join(["00databaseshort\tA\tA"] + index) + "\n")
+    with gzip.open(tmp_path / "freedict-eng-swh.dict.dz", "wb") as handle:
+        handle.write(body)
+    return tmp_path
+
+
+def test_reads_dictd_and_translates_queries(tiny_dictd, monkeypatch):
+    monkeypatch.setenv("OTCLIR_DICTD", str(tiny_dictd))
+    entries = dictionary.read_dictd(dictionary.find_dictionary("en", "sw"))
+    assert entries == {"water": ["maji"], "god": ["Mungu"], "say": ["sema", "nena"]}
+    assert dictionary.translate_query("God say water, Paul", entries) == ["mungu", "sema", "nena", "maji", "paul"]
+    assert dictionary.translate_query("Paul", entries, keep_untranslated=False) == []
+
+
+def test_missing_dictionary_names_the_debian_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("OTCLIR_DICTD", str(tmp_path))
+    monkeypatch.setattr(dictionary, "dictd_folders", lambda: [tmp_path])
+    with pytest.raises(MissingPackageError, match="apt-get install dict-freedict-eng-tgl"):
+        dictionary.find_dictionary("en", "tl")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/dictd/freedict-eng-swh.index"),
+                    reason="Debian's dict-freedict-eng-swh is not installed (.ci/run installs it)")
+def test_freedict_english_swahili_and_bm25_baseline():
+    from otclir.evaluation import evaluate
+    from otclir.tasks import crossref_task, subsample_documents
+
+    entries = dictionary.read_dictd(dictionary.find_dictionary("en", "sw"))
+    assert len(entries) > 1000 and entries["water"] == ["maji"] and "Mungu" in entries["god"]
+    task = subsample_documents(crossref_task("sw", "test", max_queries=60, seed=1), 400, seed=1)
+    run = dictionary.bm25_dictionary_run(task, entries)
+    assert all(q not in run[q] for q in task.queries)  # own translation excluded
+    assert evaluate(task.qrels, run)["AP"] > 0.01

@@ -1,0 +1,80 @@
+"""Paired tests against scipy and statsmodels, and their error rates over repeated seeds."""
+import numpy as np
+import pytest
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+
+from otclir import stats
+
+
+def _pair(n=60, shift=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 1, n)
+    return np.clip(base + shift + rng.normal(0, 0.15, n), 0, 1), base
+
+
+def test_t_test_is_scipys_paired_t_test():
+    x, y = _pair(shift=0.05)
+    assert stats.paired_t_test(x, y) == sps.ttest_rel(x, y).pvalue
+    assert stats.paired_t_test(x, x) == 1.0
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.03, 0.06])
+def test_randomization_agrees_with_scipy_permutation_test(shift):
+    x, y = _pair(n=40, shift=shift, seed=1)
+    ours = stats.randomization_test(x, y, n_permutations=20_000, seed=3)
+    theirs = sps.permutation_test((x, y), lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
+                                  n_resamples=20_000, alternative="two-sided", random_state=5, vectorized=True).pvalue
+    assert abs(ours - theirs) < 4 * np.sqrt(max(theirs, 1e-3) * (1 - theirs) / 20_000) + 2e-3
+
+
+def test_randomization_is_reproducible_for_a_seed_and_never_zero():
+    x, y = _pair(shift=0.3)
+    assert stats.randomization_test(x, y, seed=7) == stats.randomization_test(x, y, seed=7)
+    assert stats.randomization_test(x, y, n_permutations=1000) == pytest.approx(1 / 1001)
+
+
+@pytest.mark.parametrize("method,theirs", [("holm", "holm"), ("bonferroni", "bonferroni")])
+def test_corrections_agree_with_statsmodels(method, theirs):
+    p = np.random.default_rng(2).uniform(0, 0.2, 12)
+    np.testing.assert_allclose(stats.correct(p, method), multipletests(p, method=theirs)[1])
+    assert (stats.correct(p, "none") == p).all()
+    with pytest.raises(ValueError, match="unknown correction"):
+        stats.correct(p, "fdr")
+
+
+def test_a_real_difference_is_found_and_no_difference_is_not_at_the_stated_rate():
+    alpha, reps = 0.05, 200
+    null_t = [stats.paired_t_test(*_pair(n=50, shift=0.0, seed=s)) < alpha for s in range(reps)]
+    real_t = [stats.paired_t_test(*_pair(n=50, shift=0.08, seed=s)) < alpha for s in range(reps)]
+    bound = alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)
+    assert np.mean(null_t) <= bound
+    assert np.mean(real_t) >= 0.9
+    null_r = [stats.randomization_test(*_pair(n=50, seed=s), n_permutations=2000, seed=s) < alpha for s in range(60)]
+    real_r = [stats.randomization_test(*_pair(n=50, shift=0.08, seed=s), n_permutations=2000, seed=s) < alpha
+              for s in range(60)]
+    assert np.mean(null_r) <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / 60)
+    assert np.mean(real_r) >= 0.9
+
+
+def test_bootstrap_intervals_cover_the_mean_and_the_difference():
+    x, y = _pair(n=200, shift=0.05, seed=4)
+    low, high = stats.bootstrap_ci(x, seed=1)
+    assert low < x.mean() < high
+    d_low, d_high = stats.paired_bootstrap_ci(x, y, seed=1)
+    assert 0 < d_low < (x - y).mean() < d_high
+    assert stats.effect_size(x, y) > 0
+
+
+def test_compare_to_baseline_corrects_over_the_family():
+    rng = np.random.default_rng(5)
+    import pandas as pd
+
+    base = rng.uniform(0, 1, 80)
+    table = pd.DataFrame({"base": base, "better": np.clip(base + 0.1, 0, 1), "same": base + rng.normal(0, 1e-3, 80)})
+    result = stats.compare_to_baseline(table, "base", test="t", correction="bonferroni", n_resamples=2000)
+    assert result.loc["better", "significant"] and not result.loc["same", "significant"]
+    assert result.loc["same", "p_adjusted"] == pytest.approx(min(1.0, 2 * result.loc["same", "p"]))
+    assert np.isnan(result.loc["base", "p_adjusted"])
+    pairwise = stats.pairwise_p_values(table, test="t")
+    assert pairwise.loc["base", "better"] == pairwise.loc["better", "base"] < 0.05
