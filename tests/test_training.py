@@ -27,7 +27,8 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     again = train(config, tmp_path / "whole")  # a finished run is not trained twice
     assert again == whole
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3, 4] and "dev_AP" in log[1] and "ot" in log[0]
+    assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_AP" in log[2]
+    assert "ot" in log[1] and "loss" not in log[0]
 
 
 def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path):

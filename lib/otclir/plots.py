@@ -166,7 +166,8 @@ def training_curves(logs: dict[str, pd.DataFrame]):
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for label in sorted(logs):
         log = logs[label]
-        axes[0].plot(log.step, log["loss"], label=label, linewidth=1)
+        trained = log.dropna(subset=["loss"]) if "loss" in log else log.iloc[:0]
+        axes[0].plot(trained.step, trained["loss"], label=label, linewidth=1)
         if "dev_AP" in log:
             dev = log.dropna(subset=["dev_AP"])
             axes[1].plot(dev.step, dev.dev_AP, marker="o", ms=3, label=label)

@@ -62,6 +62,7 @@ class DistillConfig:
     mse_weight: float = 1.0
     freeze_embeddings: bool = True
     eval_every: int = 100  # 0: no dev evaluation
+    eval_at_start: bool = True  # evaluate the untrained student too: the best model may be no training
     dev_queries: int = 200
     dev_docs: int | None = 1000
     patience: int | None = None  # evaluations without dev improvement before stopping
@@ -312,6 +313,12 @@ class Distiller:
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.objective} {cfg.language}",
                    disable=self.rank != 0, leave=False)
         started, ran, stopped_early = time.time(), 0, False
+        if cfg.eval_every and cfg.eval_at_start and self.step == 0 and not self.history:
+            record = {"step": 0}
+            self._evaluate_and_track(record)
+            self.history.append(record)
+            if log:
+                log.write(json.dumps(record) + "\n")
         try:
             while self.step < cfg.steps and not stopped_early:
                 if stop_after is not None and ran >= stop_after:
