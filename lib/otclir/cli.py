@@ -66,10 +66,12 @@ def _reproduce(args) -> None:
 
 
 def _eval(args) -> None:
+    import pandas as pd
+
     from .report import load_measures
 
     tables, notes = load_measures(args.qrels, args.runs, args.measures)
-    means = pd_frame({m: t.mean() for m, t in tables.items()})
+    means = pd.DataFrame({m: t.mean() for m, t in tables.items()})
     print(means.to_string(float_format=lambda v: f"{v:.4f}"))
     if args.per_query:
         for measure, table in tables.items():
@@ -89,12 +91,6 @@ def _compare(args) -> None:
     print(render(table, args.format))
     for note in notes:
         print("note:", note, file=sys.stderr)
-
-
-def pd_frame(columns):
-    import pandas as pd
-
-    return pd.DataFrame(columns)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,9 +34,9 @@ class Encoder:
         if self.spec.delta:
             from safetensors.torch import load_file
 
-            missing_ok = self.model.load_state_dict(load_file(self.spec.delta), strict=False)
-            if missing_ok.unexpected_keys:
-                raise ValueError(f"{self.spec.delta} holds weights the base model lacks: {missing_ok.unexpected_keys[:5]}")
+            loaded = self.model.load_state_dict(load_file(self.spec.delta), strict=False)
+            if loaded.unexpected_keys:
+                raise ValueError(f"{self.spec.delta} holds weights the base model lacks: {loaded.unexpected_keys[:5]}")
         self.max_length = max_length or min(self.spec.max_length, self.tokenizer.model_max_length)
         self.prefixes = self.spec.prefixes if prefixes is None else prefixes
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import trec
-from .bible import read_language
+from .bible import parse_verse_id, read_language
 from .errors import MissingPackageError
 from .evaluation import DEFAULT_MEASURES, dense_retrieve, save_system
 from .paths import outputs_dir
@@ -121,7 +121,8 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
                 continue
             rows.append(runner.save(system, bm25_dictionary_run(task, dictionary)))
         elif system == "oracle-translate-test":
-            english = {d: read_language("en")[_key(d)] for d in runner.doc_ids}
+            english_verses = read_language("en")
+            english = {d: english_verses[parse_verse_id(d)] for d in runner.doc_ids}
             rows.append(runner.dense(system, "minilm-teacher", "minilm-teacher", doc_texts=english))
         else:
             raise ValueError(f"unknown system '{system}'; systems: {', '.join(SYSTEMS)}")
@@ -129,12 +130,6 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
     frame.insert(0, "language", language)
     frame.to_csv(runner.folder / "summary.tsv", sep="\t", index=False, float_format="%.6f")
     return frame
-
-
-def _key(doc_id: str):
-    from .bible import parse_verse_id
-
-    return parse_verse_id(doc_id)
 
 
 def load_runs(run_name: str, kind: str = "crossref", split: str = "test") -> dict[str, dict]:
