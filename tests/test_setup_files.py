@@ -1,7 +1,6 @@
 """The environment files agree, and a missing data package names its install command."""
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml

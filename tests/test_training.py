@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from otclir.errors import OtclirError
-from otclir.training import DistillConfig, Distiller, EpochSampler, bitext_pairs, linear_schedule, train
+from otclir.training import DistillConfig, EpochSampler, bitext_pairs, linear_schedule, train
 
 TINY = dict(language="tl", objective="ot+sentence_mse", train_pairs=32, steps=4, batch_size=4, max_length=24,
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelBuildError, OtclirError
+from .errors import ModelBuildError
 from .packages import package_file
 from .paths import cache_dir
 
@@ -254,9 +254,3 @@ def ensure_student() -> Path:
         if not verify_student(folder, full=True):
             raise ModelBuildError(f"the rebuilt student in {folder} fails its checksum; delete the folder and rerun `make setup`")
     return folder
-
-
-def check_model_name(model: str) -> str:
-    if not model or not isinstance(model, str):
-        raise OtclirError(f"a model is an id ({', '.join(KNOWN_MODELS)}), a Hugging Face name or a local path; got {model!r}")
-    return model

@@ -133,11 +133,6 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     return output
 
 
-def reproduce(profile: str = "quick", log_output: bool = False) -> list[Path]:
-    """Every notebook, in order."""
-    return [run_notebook(p.stem, profile=profile, log_output=log_output) for p in list_notebooks()]
-
-
 def save_metrics(notebook: str, metrics: dict) -> Path:
     """A notebook's small metrics JSON, read by tests and later notebooks."""
     path = outputs_dir("metrics") / f"{notebook}.json"
