@@ -82,6 +82,20 @@ def declared_parameters(path: Path) -> dict:
     return papermill.inspect_notebook(str(path))
 
 
+def declared_defaults(name: str) -> dict:
+    """A notebook's parameter defaults (its quick profile) as values; names whose default is not a
+    Python literal are left out."""
+    import ast
+
+    values = {}
+    for key, info in declared_parameters(notebook_path(name)).items():
+        try:
+            values[key] = ast.literal_eval(info["default"])
+        except (ValueError, SyntaxError):
+            continue
+    return values
+
+
 def resolve_parameters(path: Path, profile: str = "quick", params_file: str | None = None,
                        overrides: dict | None = None) -> dict:
     declared = declared_parameters(path)

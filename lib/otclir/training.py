@@ -4,6 +4,7 @@ Objectives: ``ot`` (OPTICAL: the transport plan between teacher and student toke
 cost), ``sentence_mse`` (student sentence embedding regressed onto the teacher's, Reimers and
 Gurevych 2020) and ``ot+sentence_mse`` (their weighted sum).
 
+The loop (:class:`Trainer`) is shared with the contrastive training of :mod:`otclir.hybrid`.
 Runs are resumable: a checkpoint holds the trained weights, optimiser, scheduler, sampler and
 random state, so a run killed and resumed ends with the same weights as an uninterrupted one.
 Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on CPU, nccl on GPUs)
@@ -39,13 +40,11 @@ LOG = "log.jsonl"
 
 
 @dataclass
-class DistillConfig:
-    language: str = "sw"
-    objective: str = "ot"
-    teacher: str = "e5-small-student"  # frozen; reads the English side
-    student: str = "e5-small-student"  # trained; reads the target side
-    query_language: str = "en"
-    train_pairs: int | None = 2000  # training budget: verse pairs drawn from the train split
+class TrainConfig:
+    """Settings every training objective shares: the student, optimisation, transport, dev checks."""
+
+    student: str = "e5-small-student"  # trained
+    teacher: str = "e5-small-student"  # frozen; reads the English side where an objective needs it
     steps: int = 300
     batch_size: int = 16
     grad_accum: int = 1
@@ -58,8 +57,6 @@ class DistillConfig:
     detach_plan: bool = True
     drop_special: bool = True
     drop_punctuation: bool = False
-    ot_weight: float = 1.0
-    mse_weight: float = 1.0
     freeze_embeddings: bool = True
     eval_every: int = 100  # 0: no dev evaluation
     eval_at_start: bool = True  # evaluate the untrained student too: the best model may be no training
@@ -70,9 +67,6 @@ class DistillConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise OtclirError(f"unknown objective '{self.objective}'; objectives: {', '.join(OBJECTIVES)}")
-        check_languages([self.language, self.query_language])
         for name in ("steps", "batch_size", "grad_accum", "max_length", "sinkhorn_iters"):
             if getattr(self, name) < 1:
                 raise OtclirError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -80,7 +74,7 @@ class DistillConfig:
             raise OtclirError(f"warmup is a share of the steps in [0, 1], got {self.warmup}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "DistillConfig":
+    def from_dict(cls, values: dict):
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -89,6 +83,28 @@ class DistillConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def trainer_class(self) -> type:
+        raise NotImplementedError
+
+
+@dataclass
+class DistillConfig(TrainConfig):
+    language: str = "sw"
+    objective: str = "ot"
+    query_language: str = "en"
+    train_pairs: int | None = 2000  # training budget: verse pairs drawn from the train split
+    ot_weight: float = 1.0
+    mse_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise OtclirError(f"unknown objective '{self.objective}'; objectives: {', '.join(OBJECTIVES)}")
+        check_languages([self.language, self.query_language])
+        super().__post_init__()
+
+    def trainer_class(self) -> type:
+        return Distiller
 
 
 def bitext_pairs(language: str, query_language: str = "en", split: str = "train", budget: int | None = None,
@@ -157,8 +173,15 @@ def parameter_checksum(model) -> str:
     return digest.hexdigest()
 
 
-class Distiller:
-    def __init__(self, config: DistillConfig, output_dir: Path | str, device: str | None = None):
+class Trainer:
+    """The loop every objective shares: DDP, optimiser and schedule, dev checks with early
+    stopping, checkpoints that resume to the same weights, and the saved student.
+
+    A subclass loads its data and sampler in ``prepare_data`` and returns one step's losses (for
+    this rank's share of the next batch) from ``batch_losses``; ``evaluate_dev`` scores the student.
+    """
+
+    def __init__(self, config: TrainConfig, output_dir: Path | str, device: str | None = None):
         from .encoder import Encoder
 
         self.config = config
@@ -169,8 +192,10 @@ class Distiller:
         if device is None:
             device = f"cuda:{self.rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
         torch.manual_seed(config.seed)
-        self.teacher = Encoder(config.teacher, device=device, max_length=config.max_length)
-        self.teacher.model.requires_grad_(False)
+        self.teacher = None
+        if self.needs_teacher():
+            self.teacher = Encoder(config.teacher, device=device, max_length=config.max_length)
+            self.teacher.model.requires_grad_(False)
         self.student = Encoder(config.student, device=device, max_length=config.max_length)
         model = self.student.model
         model.train()
@@ -186,16 +211,36 @@ class Distiller:
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
         self.scheduler = linear_schedule(self.optimizer, config.steps, config.warmup)
-        self.pairs = bitext_pairs(config.language, config.query_language, "train", config.train_pairs, config.seed)
-        self.sampler = EpochSampler(len(self.pairs), config.batch_size, config.seed)
+        self.sampler = self.prepare_data()
         self.step = 0
         self.history: list[dict] = []
         self.best: dict | None = None
         self.bad_evals = 0
         self._dev = None
-        self._prefix = {enc.name: _prefix_pieces(enc) for enc in (self.teacher, self.student)}
+        self._prefix = {enc.name: _prefix_pieces(enc) for enc in (self.teacher, self.student) if enc is not None}
 
-    # ------------------------------------------------------------------ losses
+    # ------------------------------------------------------ for subclasses
+    def needs_teacher(self) -> bool:
+        return True
+
+    def prepare_data(self):
+        """Load the training data; return the sampler (anything with state_dict/load_state_dict)."""
+        raise NotImplementedError
+
+    def batch_losses(self) -> dict[str, torch.Tensor]:
+        """Loss parts of this rank's share of the next batch; ``loss`` is the one to minimise."""
+        raise NotImplementedError
+
+    def evaluate_dev(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def progress_label(self) -> str:
+        return type(self).__name__
+
+    def train_size(self) -> int:
+        return len(self.pairs)
+
+    # ------------------------------------------------------ shared pieces
     def _content(self, encoder, batch):
         mask = content_mask(encoder.spec.name, batch["input_ids"], batch["attention_mask"],
                             self.config.drop_special, self.config.drop_punctuation)
@@ -206,55 +251,20 @@ class Distiller:
             mask = torch.where(mask.any(1, keepdim=True), mask, batch["attention_mask"].bool())
         return mask
 
-    def losses(self, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
-        cfg = self.config
-        english, target = [p[0] for p in pairs], [p[1] for p in pairs]
+    def teacher_states(self, english: list[str]):
+        """The frozen teacher's tokenised batch and last hidden states for English passages."""
         t_batch = self.teacher.tokenize(english, kind="passage")
         with torch.no_grad():
             t_hidden = self.teacher.model(input_ids=t_batch["input_ids"], attention_mask=t_batch["attention_mask"]).last_hidden_state
-        s_batch = self.student.tokenize(target, kind="passage")
-        s_hidden = self.module(input_ids=s_batch["input_ids"], attention_mask=s_batch["attention_mask"]).last_hidden_state
-        out = {}
-        total = s_hidden.new_zeros(())
-        if "ot" in cfg.objective.split("+"):
-            loss, result = optical_loss(t_hidden, self._content(self.teacher, t_batch), s_hidden,
-                                        self._content(self.student, s_batch), epsilon=cfg.epsilon,
-                                        max_iter=cfg.sinkhorn_iters, detach_plan=cfg.detach_plan)
-            out["ot"] = loss
-            out["ot_marginal_error"] = result.marginal_error.mean()
-            total = total + cfg.ot_weight * loss
-        if "sentence_mse" in cfg.objective:
-            from .encoder import Encoder
+        return t_batch, t_hidden
 
-            t_sent = Encoder.mean_pool(t_hidden, t_batch["attention_mask"].bool(), normalize=False)
-            s_sent = Encoder.mean_pool(s_hidden, s_batch["attention_mask"].bool(), normalize=False)
-            loss = torch.nn.functional.mse_loss(s_sent, t_sent)
-            out["sentence_mse"] = loss
-            total = total + cfg.mse_weight * loss
-        out["loss"] = total
-        return out
-
-    # -------------------------------------------------------------- evaluation
-    def dev_task(self):
-        if self._dev is None:
-            from .tasks import crossref_task, subsample_documents
-
-            task = crossref_task(self.config.language, "dev", self.config.query_language,
-                                 max_queries=self.config.dev_queries, seed=self.config.seed)
-            task = subsample_documents(task, self.config.dev_docs, self.config.seed)
-            queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
-            self._dev = (task, queries)
-        return self._dev
-
-    def evaluate_dev(self) -> dict[str, float]:
-        from .evaluation import dense_retrieve, evaluate
-
-        task, queries = self.dev_task()
-        self.student.model.eval()
-        docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
-        self.student.model.train()
-        run = dense_retrieve(queries, docs, list(task.queries), list(task.docs), k=1000, exclude=task.exclude)
-        return {f"dev_{k}": v for k, v in evaluate(task.qrels, run, ["AP", "nDCG@10"]).items()}
+    def transport_loss(self, t_batch, t_hidden, s_batch, s_hidden):
+        """OPTICAL's loss between teacher and student token states of the same verses (both read as
+        passages); returns the loss and the mean marginal error of the plans."""
+        loss, result = optical_loss(t_hidden, self._content(self.teacher, t_batch), s_hidden,
+                                    self._content(self.student, s_batch), epsilon=self.config.epsilon,
+                                    max_iter=self.config.sinkhorn_iters, detach_plan=self.config.detach_plan)
+        return loss, result.marginal_error.mean()
 
     # ------------------------------------------------------------ checkpoints
     def trained_state(self) -> dict[str, torch.Tensor]:
@@ -310,7 +320,7 @@ class Distiller:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.load_checkpoint()
         log = open(self.output_dir / LOG, "a", encoding="utf-8") if self.rank == 0 else None
-        bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.objective} {cfg.language}",
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=self.progress_label(),
                    disable=self.rank != 0, leave=False)
         started, ran, stopped_early = time.time(), 0, False
         if cfg.eval_every and cfg.eval_at_start and self.step == 0 and not self.history:
@@ -326,8 +336,7 @@ class Distiller:
                 self.optimizer.zero_grad(set_to_none=True)
                 parts_sum: dict[str, float] = {}
                 for _ in range(cfg.grad_accum):
-                    batch = self.sampler.next_batch()[self.rank::self.world]
-                    parts = self.losses([self.pairs[i] for i in batch])
+                    parts = self.batch_losses()
                     (parts["loss"] / cfg.grad_accum).backward()
                     for k, v in parts.items():
                         parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach()) / cfg.grad_accum
@@ -371,7 +380,7 @@ class Distiller:
         checksum = parameter_checksum(self.student.model)
         result = {"steps": self.step, "stopped_early": stopped_early, "resumed": resumed,
                   "seconds_this_run": round(seconds, 1), "best": self.best, "parameter_checksum": checksum,
-                  "world_size": self.world, "train_pairs": len(self.pairs)}
+                  "world_size": self.world, "train_pairs": self.train_size()}
         (self.output_dir / f"rank{self.rank}.json").write_text(json.dumps({"parameter_checksum": checksum}) + "\n")
         if self.rank == 0:
             final = self.save_student(self.trained_state(), self.output_dir / "final")
@@ -379,6 +388,68 @@ class Distiller:
             result["model"] = str(self.output_dir / "best") if self.best else str(final)
             (self.output_dir / RESULT).write_text(json.dumps(result, indent=1) + "\n")
         return result
+
+
+class Distiller(Trainer):
+    """Distillation on bitext (objectives ``ot``, ``sentence_mse``, ``ot+sentence_mse``)."""
+
+    config: DistillConfig
+
+    def prepare_data(self):
+        cfg = self.config
+        self.pairs = bitext_pairs(cfg.language, cfg.query_language, "train", cfg.train_pairs, cfg.seed)
+        return EpochSampler(len(self.pairs), cfg.batch_size, cfg.seed)
+
+    def progress_label(self) -> str:
+        return f"{self.config.objective} {self.config.language}"
+
+    def batch_losses(self) -> dict[str, torch.Tensor]:
+        batch = self.sampler.next_batch()[self.rank::self.world]
+        return self.losses([self.pairs[i] for i in batch])
+
+    def losses(self, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        english, target = [p[0] for p in pairs], [p[1] for p in pairs]
+        t_batch, t_hidden = self.teacher_states(english)
+        s_batch = self.student.tokenize(target, kind="passage")
+        s_hidden = self.module(input_ids=s_batch["input_ids"], attention_mask=s_batch["attention_mask"]).last_hidden_state
+        out = {}
+        total = s_hidden.new_zeros(())
+        if "ot" in cfg.objective.split("+"):
+            loss, out["ot_marginal_error"] = self.transport_loss(t_batch, t_hidden, s_batch, s_hidden)
+            out["ot"] = loss
+            total = total + cfg.ot_weight * loss
+        if "sentence_mse" in cfg.objective:
+            from .encoder import Encoder
+
+            t_sent = Encoder.mean_pool(t_hidden, t_batch["attention_mask"].bool(), normalize=False)
+            s_sent = Encoder.mean_pool(s_hidden, s_batch["attention_mask"].bool(), normalize=False)
+            loss = torch.nn.functional.mse_loss(s_sent, t_sent)
+            out["sentence_mse"] = loss
+            total = total + cfg.mse_weight * loss
+        out["loss"] = total
+        return out
+
+    def dev_task(self):
+        if self._dev is None:
+            from .tasks import crossref_task, subsample_documents
+
+            task = crossref_task(self.config.language, "dev", self.config.query_language,
+                                 max_queries=self.config.dev_queries, seed=self.config.seed)
+            task = subsample_documents(task, self.config.dev_docs, self.config.seed)
+            queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
+            self._dev = (task, queries)
+        return self._dev
+
+    def evaluate_dev(self) -> dict[str, float]:
+        from .evaluation import dense_retrieve, evaluate
+
+        task, queries = self.dev_task()
+        self.student.model.eval()
+        docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
+        self.student.model.train()
+        run = dense_retrieve(queries, docs, list(task.queries), list(task.docs), k=1000, exclude=task.exclude)
+        return {f"dev_{k}": v for k, v in evaluate(task.qrels, run, ["AP", "nDCG@10"]).items()}
 
 
 def _no_decay(name: str) -> bool:
@@ -394,7 +465,7 @@ def _prefix_pieces(encoder) -> int:
     return len(with_prefix) - len(bare)
 
 
-def train(config: DistillConfig, output_dir: Path | str, stop_after: int | None = None) -> dict:
+def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = None) -> dict:
     """Train, or return the stored result when ``output_dir`` holds a finished run with these settings."""
     output_dir = Path(output_dir)
     done = output_dir / RESULT
@@ -402,7 +473,7 @@ def train(config: DistillConfig, output_dir: Path | str, stop_after: int | None 
         state_config = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
         if state_config == config.to_dict():
             return json.loads(done.read_text())
-    return Distiller(config, output_dir).train(stop_after=stop_after)
+    return config.trainer_class()(config, output_dir).train(stop_after=stop_after)
 
 
 def read_log(output_dir: Path | str):
@@ -413,15 +484,17 @@ def read_log(output_dir: Path | str):
     return pd.DataFrame(rows).drop_duplicates("step", keep="last").sort_values("step").reset_index(drop=True)
 
 
-def main(argv=None) -> int:
+def command_line(argv=None, config_class: type = None, description: str = "") -> int:
+    """``--config run.yaml --output folder``: one training run, under ``torchrun`` too."""
     import yaml
 
-    parser = argparse.ArgumentParser(description="Distil a student on bitext (runs under torchrun too).")
-    parser.add_argument("--config", required=True, help="YAML file of DistillConfig settings")
+    config_class = config_class or DistillConfig
+    parser = argparse.ArgumentParser(description=description or "Distil a student on bitext (runs under torchrun too).")
+    parser.add_argument("--config", required=True, help=f"YAML file of {config_class.__name__} settings")
     parser.add_argument("--output", required=True, help="run folder (checkpoints, log, result)")
     parser.add_argument("--stop-after", type=int, default=None, help="end after this many steps (resume tests)")
     args = parser.parse_args(argv)
-    config = DistillConfig.from_dict(yaml.safe_load(Path(args.config).read_text()) or {})
+    config = config_class.from_dict(yaml.safe_load(Path(args.config).read_text()) or {})
     result = train(config, args.output, stop_after=args.stop_after)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(result, indent=1))
@@ -431,4 +504,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(command_line())

@@ -1,0 +1,134 @@
+"""Hybrid batches: the sampler's plan, hard negatives from the train split only, InfoNCE, and a
+contrastive run that resumes to the same weights and agrees across DistributedDataParallel ranks."""
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+import torch
+import yaml
+
+from otclir.errors import OtclirError, UnknownLanguageError
+from otclir.hybrid import (BatchPlan, ContrastiveConfig, HybridSampler, batch_kind, hard_negatives, info_nce,
+                           relevance, split_texts, training_pairs)
+from otclir.splits import split_of_verse
+from otclir.training import train
+
+TINY = dict(languages=["en", "tl"], alpha=0.5, train_pairs=32, steps=4, batch_size=4, max_length=24,
+            eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, ot_weight=0.1)
+
+
+def test_alpha_one_is_monolingual_and_zero_cross_lingual():
+    languages = ["en", "sw", "fr"]
+    sampler = HybridSampler(100, 4, languages, 1.0, 0)
+    mono = [sampler.next_batch() for _ in range(60)]
+    assert all(b.monolingual for b in mono)
+    assert set(Counter(b.query_language for b in mono)) == set(languages)
+    sampler = HybridSampler(100, 4, languages, 0.0, 0)
+    cross = [sampler.next_batch() for _ in range(60)]
+    assert not any(b.monolingual for b in cross)
+    assert len({(b.query_language, b.passage_language) for b in cross}) == 6  # every ordered pair occurs
+    assert [batch_kind(a) for a in (0, 0.5, 1)] == ["cross-lingual", "hybrid", "monolingual"]
+
+
+def test_hybrid_share_and_language_draws_follow_alpha():
+    sampler = HybridSampler(1000, 8, ["en", "sw", "tl", "fr"], 0.25, seed=3)
+    plans = [sampler.next_batch() for _ in range(2000)]
+    share = sum(p.monolingual for p in plans) / len(plans)
+    assert abs(share - 0.25) < 0.04
+    counts = Counter(p.query_language for p in plans if p.monolingual)
+    assert max(counts.values()) / min(counts.values()) < 1.35  # drawn uniformly
+    assert all(len(p.indices) == 8 and len(set(p.indices)) == 8 for p in plans)
+
+
+def test_plan_is_deterministic_resumable_and_split_across_ranks():
+    a = HybridSampler(50, 6, ["en", "sw", "fr"], 0.5, seed=7)
+    first = [a.next_batch() for _ in range(5)]
+    state = json.loads(json.dumps(a.state_dict()))  # it is stored in a checkpoint
+    b = HybridSampler(50, 6, ["en", "sw", "fr"], 0.5, seed=7)
+    assert [b.next_batch() for _ in range(5)] == first
+    c = HybridSampler(50, 6, ["en", "sw", "fr"], 0.5, seed=7)
+    c.load_state_dict(state)
+    assert [a.next_batch() for _ in range(12)] == [c.next_batch() for _ in range(12)]  # across an epoch boundary
+    other = HybridSampler(50, 6, ["en", "sw", "fr"], 0.5, seed=8)
+    assert [other.next_batch() for _ in range(5)] != first
+    plan = BatchPlan("en", "sw", tuple(range(10, 16)))
+    shares = [plan.share(r, 2) for r in range(2)]
+    assert shares == [(10, 12, 14), (11, 13, 15)] and sorted(sum(shares, ())) == list(plan.indices)
+
+
+def test_pairs_and_hard_negatives_come_from_the_train_split_only():
+    languages = ["en", "sw", "tl"]
+    pairs = training_pairs(languages, budget=300, seed=2)
+    assert len(pairs) == 300 and pairs == training_pairs(languages, budget=300, seed=2)
+    assert len(set(pairs)) == 300 and pairs != training_pairs(languages, budget=300, seed=3)
+    relevant = relevance("train")
+    assert all(d in relevant[q] for q, d in pairs)
+    negatives = hard_negatives(languages)
+    assert len(negatives) > 2000
+    texts = [split_texts(code, "train") for code in languages]
+    for query, negative in negatives.items():
+        assert split_of_verse(query) == split_of_verse(negative) == "train"
+        assert negative != query and negative not in relevant[query]
+        assert all(negative in t for t in texts)
+
+
+def test_info_nce_matches_its_definition_and_masks_false_negatives():
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    p = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    labels = torch.tensor([0, 1, 2])
+    logits = q @ p.T / 0.1
+    expected = -(logits[torch.arange(3), labels] - torch.logsumexp(logits, 1)).mean()
+    assert info_nce(q, p, labels, 0.1).item() == pytest.approx(expected.item(), rel=1e-6)
+    mask = torch.zeros(3, 6, dtype=torch.bool)
+    mask[0, 4] = True
+    kept = torch.cat([logits[0, :4], logits[0, 5:]])
+    first = -(logits[0, 0] - torch.logsumexp(kept, 0))
+    rest = -(logits[1:, :][torch.arange(2), labels[1:]] - torch.logsumexp(logits[1:], 1))
+    assert info_nce(q, p, labels, 0.1, mask).item() == pytest.approx(((first + rest.sum()) / 3).item(), rel=1e-6)
+
+
+def test_bad_settings_name_the_problem():
+    with pytest.raises(OtclirError, match="alpha is a probability"):
+        ContrastiveConfig(alpha=1.5)
+    with pytest.raises(OtclirError, match="need two languages"):
+        ContrastiveConfig(languages=["sw"], alpha=0.5)
+    with pytest.raises(UnknownLanguageError, match="known languages"):
+        ContrastiveConfig(languages=["en", "xx"])
+    with pytest.raises(OtclirError, match="distinct"):
+        ContrastiveConfig(languages=["en", "en"])
+    with pytest.raises(OtclirError, match="unknown training setting"):
+        ContrastiveConfig.from_dict({"alfa": 0.5})
+    with pytest.raises(OtclirError, match="lambda"):
+        ContrastiveConfig(ot_weight=-1)
+
+
+def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
+    config = ContrastiveConfig(**TINY)
+    whole = train(config, tmp_path / "whole")
+    assert train(config, tmp_path / "resumed", stop_after=2) == {"interrupted_at": 2}
+    resumed = train(config, tmp_path / "resumed")
+    assert resumed["resumed"] and resumed["steps"] == 4 and resumed["train_pairs"] == 32
+    assert resumed["parameter_checksum"] == whole["parameter_checksum"]
+    assert resumed["best"] == whole["best"]
+    log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    trained = [r for r in log if r["step"] > 0]
+    assert len(trained) == 4 and all(r["loss"] >= r["info_nce"] > 0 for r in trained)
+    assert any(r["ot"] > 0 for r in trained)  # batches with non-English passages carry the OT term
+    assert "dev_AP" in log[0] and "dev_AP" in log[2]
+
+
+def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "eval_every": 0, "steps": 3}))
+    out = tmp_path / "ddp"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "--master_port", "29541", "-m", "otclir.hybrid", "--config", str(config),
+                             "--output", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text())["parameter_checksum"] for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    done = json.loads((out / "result.json").read_text())
+    assert done["world_size"] == 2 and done["steps"] == 3

@@ -1,0 +1,120 @@
+"""Evaluation settings, language bias, robustness summaries and the ablation grid runner."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from otclir.ablation import AblationGrid, load_grid, run_grid
+from otclir.errors import OtclirError
+from otclir.robustness import (ParallelPool, evaluate_settings, language_bias, pair_tier, parallel_pool,
+                               per_language, robustness_summary)
+
+
+def toy_pool():
+    docs = ["01000001", "01000002", "01000003", "01000004"]
+    return ParallelPool(languages=["en", "sw"], queries=["01000001"], docs=docs,
+                        qrels={"01000001": {"01000002": 1, "01000003": 1}}, texts={}, split="test")
+
+
+def test_language_bias_is_the_rank_distance_between_copies():
+    pool = toy_pool()
+    # columns: en:1 en:2 en:3 en:4 sw:1 sw:2 sw:3 sw:4; en:1 and sw:1 are the query's own verse
+    scores = np.array([[9.0, 0.9, 0.5, 0.1, 9.0, 0.2, 0.8, 0.3]])
+    # ranking without the own verse: en:2 (1), sw:3 (2), en:3 (3), sw:4 (4), sw:2 (5), en:4 (6)
+    bias = language_bias(scores, pool, ["en", "sw"])
+    assert bias["01000001"] == pytest.approx(((5 - 1) + (3 - 2)) / 2)
+    same = np.array([[9.0, 0.9, 0.5, 0.1, 9.0, 0.9, 0.5, 0.1]])  # copies scored alike sit side by side
+    assert language_bias(same, pool, ["en", "sw"])["01000001"] == 1.0
+
+
+def test_settings_cover_every_language_and_pair():
+    pool = toy_pool()
+    rng = np.random.default_rng(0)
+    q = np.array([[0.0, 1.0, 0.0, 0.5]])  # verse 2 first, then verse 4, then verse 3
+    d = np.eye(4)
+    emb = {"en": (q, d), "sw": (q, d + rng.normal(0, 0.01, d.shape))}
+    summary, table = evaluate_settings(emb, pool, depth=10)
+    assert summary.setting.value_counts().to_dict() == {"monolingual": 2, "cross-lingual": 2, "multilingual": 2}
+    mono = summary[summary.setting == "monolingual"]
+    assert np.allclose(mono["R@1"], 0.5) and np.allclose(mono["AP"], (1 + 2 / 3) / 2)  # verse 3 ranks third
+    multi = summary[summary.setting == "multilingual"]
+    assert multi.language_bias.notna().all() and summary[summary.setting != "multilingual"].language_bias.isna().all()
+    assert set(table.columns) >= {"setting", "query_language", "doc_language", "query", "AP", "nDCG@10"}
+    assert pair_tier("en", "sw") == "low" and pair_tier("fr", "fa") == "mid"
+
+
+def test_parallel_pool_is_the_same_in_every_language():
+    pool = parallel_pool(["en", "sw", "fr"], "test", max_queries=20, max_docs=150, seed=0)
+    assert len(pool.queries) == 20 and len(pool.docs) == 150
+    judged = {v for rel in pool.qrels.values() for v in rel}
+    assert judged <= set(pool.docs)
+    assert all(all(d in pool.texts[code] for d in pool.docs) for code in pool.languages)
+    assert pool.queries == parallel_pool(["en", "sw", "fr"], "test", 20, 150, 0).queries
+
+
+def test_robustness_summary_takes_mean_worst_spread_and_tier_gap():
+    summary = pd.DataFrame({
+        "system": ["a"] * 4, "setting": ["monolingual"] * 4, "query_language": ["en", "sw", "tl", "fr"],
+        "doc_language": ["en", "sw", "tl", "fr"], "tier": ["high", "low", "low", "high"], "AP": [0.5, 0.2, 0.1, 0.4]})
+    scores = per_language(summary, ["system"])
+    table = robustness_summary(scores, ["system", "setting"]).iloc[0]
+    assert table["mean"] == pytest.approx(0.3) and table.worst == 0.1 and table.worst_language == "tl"
+    assert table.spread == pytest.approx(np.std([0.5, 0.2, 0.1, 0.4]))
+    assert table.high_low_gap == pytest.approx(0.45 - 0.15)
+    cross = pd.DataFrame({"system": ["a"] * 2, "setting": ["cross-lingual"] * 2, "query_language": ["en", "sw"],
+                          "doc_language": ["sw", "en"], "tier": ["low", "low"], "AP": [0.3, 0.1]})
+    both = per_language(cross, ["system"]).set_index("language").AP
+    assert both.to_dict() == pytest.approx({"en": 0.2, "sw": 0.2})  # a pair counts for both its languages
+
+
+def test_grid_skips_finished_and_resumes_interrupted_configurations(tmp_outputs):
+    grid = AblationGrid(name="t", alphas=[0.0, 1.0], ot_weights=[0.0], budgets=[16], seeds=[0],
+                        training=dict(languages=["en", "tl"], steps=2, batch_size=4, max_length=24, eval_every=0,
+                                      checkpoint_every=1),
+                        evaluation=dict(max_queries=8, max_docs=40, settings=["monolingual", "multilingual"]))
+    messages = []
+    run_grid(grid, log=messages.append, stop_after=1)
+    assert sum("stopped at step 1" in m for m in messages) == 2
+    first = load_grid(grid)
+    assert set(first.system) == {"zero-shot"}  # only the untrained reference finished
+    messages.clear()
+    frame = run_grid(grid, log=messages.append)
+    assert sum("trained in" in m for m in messages) == 2 and sum("skipped" in m for m in messages) == 1
+    assert len(frame) == 3 * (2 + 2) and set(frame.alpha.dropna()) == {0.0, 1.0}
+    folders = sorted(p for p in grid.folder().iterdir() if p.name.startswith("alpha0-"))
+    log = [json.loads(line) for line in (folders[0] / "train" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2]  # resumed at step 2, not restarted
+    assert (folders[0] / "runs" / "multilingual" / "en-all.run").is_file()
+    messages.clear()
+    run_grid(grid, log=messages.append)
+    assert sum("skipped" in m for m in messages) == 3
+    per_query = load_grid(grid, per_query=True)
+    assert len(per_query) == 3 * 4 * 8
+
+
+def test_bad_grids_fail_before_training():
+    with pytest.raises(OtclirError, match="grid axes"):
+        AblationGrid(training={"alpha": 0.5})
+    with pytest.raises(OtclirError, match="at least one value in seeds"):
+        AblationGrid(seeds=[])
+    with pytest.raises(OtclirError, match="alpha is a probability"):
+        AblationGrid(alphas=[0.0, 2.0])
+    with pytest.raises(OtclirError, match="unknown grid setting"):
+        AblationGrid.from_dict({"alpha": [0.5]})
+    with pytest.raises(OtclirError, match="unknown evaluation setting"):
+        AblationGrid(evaluation={"pool": 3})
+
+
+@pytest.mark.parametrize("profile", ["quick", "medium", "full"])
+def test_every_profile_of_notebook_04_is_a_valid_grid(profile):
+    from otclir import runner
+
+    params = {**runner.declared_defaults("04"), **runner.resolve_parameters(runner.notebook_path("04"), profile)}
+    grid = AblationGrid.from_dict({"name": params["grid_name"], "alphas": params["alphas"],
+                                   "ot_weights": params["ot_weights"], "budgets": params["budgets"],
+                                   "seeds": params["seeds"], "training": params["training"],
+                                   "evaluation": params["evaluation"]})
+    assert len(grid.points()) >= 4 and {0.0, 1.0} <= set(grid.alphas)
+    if profile == "full":
+        assert grid.alphas == [0.0, 0.25, 0.5, 0.75, 1.0] and None in grid.budgets and len(grid.seeds) > 1
