@@ -120,7 +120,8 @@ def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Pat
     return label, record, grid.folder() / f"{label}-{_digest(record)}"
 
 
-def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int | None = None) -> dict:
+def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int | None = None,
+              progress: bool = True) -> dict:
     """Train (or resume) and evaluate one configuration; ``point=None`` is the untrained student."""
     label, record, folder = point_record(grid, point)
     evaluation = record["evaluation"]
@@ -131,7 +132,7 @@ def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
     if point is not None:
-        result = train(grid.config(point), folder / "train", stop_after=stop_after)
+        result = train(grid.config(point), folder / "train", stop_after=stop_after, progress=progress)
         if "interrupted_at" in result:
             log(f"{label}: stopped at step {result['interrupted_at']}")
             return {"folder": folder, "status": "interrupted"}
@@ -149,12 +150,13 @@ def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int
     return {"folder": folder, "status": "done", **timing}
 
 
-def run_grid(grid: AblationGrid, log=print, stop_after: int | None = None) -> pd.DataFrame:
-    """Every configuration of the grid (and the untrained reference); returns what ``load_grid`` reads."""
+def run_grid(grid: AblationGrid, log=print, stop_after: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Every configuration of the grid (and the untrained reference); returns what ``load_grid``
+    reads. ``log`` gets a line per configuration; ``progress`` shows each training's progress bar."""
     points = ([None] if grid.baseline else []) + grid.points()
     for i, point in enumerate(points, 1):
         log(f"[{i}/{len(points)}] " + ("zero-shot" if point is None else point_label(point)))
-        run_point(grid, point, log, stop_after)
+        run_point(grid, point, log, stop_after, progress)
     return load_grid(grid)
 
 

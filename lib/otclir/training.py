@@ -311,7 +311,7 @@ class Trainer:
         return folder
 
     # ----------------------------------------------------------------- loop
-    def train(self, stop_after: int | None = None) -> dict:
+    def train(self, stop_after: int | None = None, progress: bool = True) -> dict:
         """Train to ``config.steps`` (or until early stopping); ``stop_after`` ends this process
         after that many steps, as a kill would, for resume tests."""
         from tqdm.auto import tqdm
@@ -321,7 +321,7 @@ class Trainer:
         resumed = self.load_checkpoint()
         log = open(self.output_dir / LOG, "a", encoding="utf-8") if self.rank == 0 else None
         bar = tqdm(total=cfg.steps, initial=self.step, desc=self.progress_label(),
-                   disable=self.rank != 0, leave=False)
+                   disable=self.rank != 0 or not progress, leave=False)
         started, ran, stopped_early = time.time(), 0, False
         if cfg.eval_every and cfg.eval_at_start and self.step == 0 and not self.history:
             record = {"step": 0}
@@ -465,7 +465,7 @@ def _prefix_pieces(encoder) -> int:
     return len(with_prefix) - len(bare)
 
 
-def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = None) -> dict:
+def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = None, progress: bool = True) -> dict:
     """Train, or return the stored result when ``output_dir`` holds a finished run with these settings."""
     output_dir = Path(output_dir)
     done = output_dir / RESULT
@@ -473,7 +473,7 @@ def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = 
         state_config = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
         if state_config == config.to_dict():
             return json.loads(done.read_text())
-    return config.trainer_class()(config, output_dir).train(stop_after=stop_after)
+    return config.trainer_class()(config, output_dir).train(stop_after=stop_after, progress=progress)
 
 
 def read_log(output_dir: Path | str):
