@@ -32,7 +32,7 @@ def test_parameter_sources_layer_in_order(tmp_path):
                                          params_file=str(params), overrides={"seed": 5})
     assert resolved == {"sample_verses": 7, "seed": 5}
     assert runner.resolve_parameters(runner.notebook_path("01"), profile="full") == {"sample_verses": None}
-    with pytest.raises(OtclirError, match="unknown profile 'fast'.*full, quick"):
+    with pytest.raises(OtclirError, match="unknown profile 'fast'.*full, medium, quick"):
         runner.load_profile("fast")
     assert runner.parse_value("[sw, tl]") == ["sw", "tl"] and runner.parse_value("null") is None
 
