@@ -1,14 +1,12 @@
 """Hybrid batches: the sampler's plan, hard negatives from the train split only, InfoNCE, and a
 contrastive run that resumes to the same weights and agrees across DistributedDataParallel ranks."""
 import json
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 import torch
-import yaml
 
+from conftest import torchrun_checksums
 from otclir.errors import OtclirError, UnknownLanguageError
 from otclir.hybrid import (BatchPlan, ContrastiveConfig, HybridSampler, batch_kind, hard_negatives, info_nce,
                            relevance, split_texts, training_pairs)
@@ -121,14 +119,6 @@ def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
 
 
 def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "eval_every": 0, "steps": 3}))
-    out = tmp_path / "ddp"
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29541", "-m", "otclir.hybrid", "--config", str(config),
-                             "--output", str(out)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    ranks = [json.loads((out / f"rank{r}.json").read_text())["parameter_checksum"] for r in (0, 1)]
+    ranks, result = torchrun_checksums("otclir.hybrid", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29541)
     assert ranks[0] == ranks[1]
-    done = json.loads((out / "result.json").read_text())
-    assert done["world_size"] == 2 and done["steps"] == 3
+    assert result["world_size"] == 2 and result["steps"] == 3

@@ -1,13 +1,11 @@
 """Distillation training: resumable to the same weights, deterministic for a seed, and identical
 across DistributedDataParallel ranks."""
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
-import yaml
 
+from conftest import torchrun_checksums
 from otclir.errors import OtclirError
 from otclir.training import DistillConfig, EpochSampler, bitext_pairs, linear_schedule, train
 
@@ -44,16 +42,9 @@ def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path)
 
 
 def test_two_processes_end_with_identical_weights(tmp_path):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "eval_every": 0, "steps": 3}))
-    out = tmp_path / "ddp"
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29533", "-m", "otclir.training", "--config", str(config),
-                             "--output", str(out)], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    ranks = [json.loads((out / f"rank{r}.json").read_text())["parameter_checksum"] for r in (0, 1)]
+    ranks, result = torchrun_checksums("otclir.training", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29533)
     assert ranks[0] == ranks[1]
-    assert json.loads((out / "result.json").read_text())["world_size"] == 2
+    assert result["world_size"] == 2
 
 
 def test_sampler_resumes_mid_epoch_and_covers_each_epoch():

@@ -278,9 +278,6 @@ class ContrastiveTrainer(Trainer):
         out["loss"] = total
         return out
 
-    def train_size(self) -> int:
-        return len(self.pairs)
-
     def dev_languages(self) -> list[str]:
         return [c for c in self.config.languages if c != "en"] or ["en"]
 

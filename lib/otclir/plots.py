@@ -251,7 +251,7 @@ def p_value_heatmap(matrix: pd.DataFrame, title: str, alpha: float = 0.05):
     return fig
 
 
-def _budget_label(value) -> str:
+def budget_label(value) -> str:
     return "all" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
@@ -293,7 +293,7 @@ def bias_by_alpha(bias: pd.DataFrame, zero_shot: float | None = None):
     for colour, ((weight, budget), part) in zip(palette, groups):
         part = part.sort_values("alpha")
         ax.plot(part.alpha, part["mean"], marker="o", ms=3, color=colour,
-                label=f"lambda={weight:g}, budget {_budget_label(budget)}")
+                label=f"lambda={weight:g}, budget {budget_label(budget)}")
         ax.fill_between(part.alpha, part.low, part.high, color=colour, alpha=0.15, linewidth=0)
     if zero_shot is not None:
         ax.axhline(zero_shot, color="grey", linestyle=":", linewidth=0.9, label="untrained student")
@@ -310,12 +310,12 @@ def budget_curves(curves: pd.DataFrame, measure_label: str = "MAP"):
     use_style()
     settings = [s for s in ("monolingual", "cross-lingual", "multilingual") if s in set(curves.setting)]
     budgets = sorted(curves.train_pairs.unique(), key=lambda b: float("inf") if pd.isna(b) else b)
-    position = {_budget_label(b): i for i, b in enumerate(budgets)}
+    position = {budget_label(b): i for i, b in enumerate(budgets)}
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 2.9), squeeze=False)
     for ax, setting in zip(axes[0], settings):
         for tier in [t for t in TIER_ORDER if t in set(curves.tier)]:
             part = curves[(curves.setting == setting) & (curves.tier == tier)].copy()
-            part["x"] = part.train_pairs.map(lambda b: position[_budget_label(b)])
+            part["x"] = part.train_pairs.map(lambda b: position[budget_label(b)])
             part = part.sort_values("x")
             ax.plot(part.x, part["mean"], color=TIER_COLOURS[tier], marker="o", ms=3, label=tier)
             ax.fill_between(part.x, part.low, part.high, color=TIER_COLOURS[tier], alpha=0.15, linewidth=0)
