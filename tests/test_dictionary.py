@@ -1,4 +1,4 @@
-"""dictd reading and dictionary query translation; BM25 over translated queries."""
+"""Dictionaries (induced from bitext; FreeDict where installed), weighted query translation, BM25."""
 import gzip
 import os
 
@@ -37,8 +37,25 @@ def test_reads_dictd_and_translates_queries(tiny_dictd, monkeypatch):
     monkeypatch.setenv("OTCLIR_DICTD", str(tiny_dictd))
     entries = dictionary.read_dictd(dictionary.find_dictionary("en", "sw"))
     assert entries == {"water": ["maji"], "god": ["Mungu"], "say": ["sema", "nena"]}
-    assert dictionary.translate_query("God say water, Paul", entries) == ["mungu", "sema", "nena", "maji", "paul"]
-    assert dictionary.translate_query("Paul", entries, keep_untranslated=False) == []
+    weighted = dictionary.freedict_dictionary("en", "sw")
+    assert weighted["say"] == [("sema", 1.0), ("nena", 1.0)]
+    bag = dictionary.translate_query("God say water, Paul; God", weighted, stopwords=frozenset({"say"}))
+    assert bag == {"mungu": 2.0, "maji": 1.0, "paul": 1.0}
+    assert dictionary.translate_query("Paul", weighted, keep_untranslated=False) == {}
+
+
+def test_induced_dictionary_and_its_bm25_baseline_beat_no_translation():
+    from otclir.evaluation import evaluate
+    from otclir.tasks import crossref_task, subsample_documents
+
+    induced = dictionary.induced_dictionary("tl", budget=3000)
+    assert induced["god"][0][0] == "dios" and induced["water"][0][0] == "tubig"
+    assert all(0 < w <= 1 for translations in induced.values() for _, w in translations)
+    task = subsample_documents(crossref_task("tl", "test", max_queries=80, seed=1), 500, seed=1)
+    run = dictionary.bm25_dictionary_run(task, induced)
+    assert all(q not in run[q] for q in task.queries)  # own translation excluded
+    untranslated = dictionary.bm25_dictionary_run(task, {})  # English words matched as they are
+    assert evaluate(task.qrels, run)["AP"] > 2 * evaluate(task.qrels, untranslated)["AP"]
 
 
 def test_missing_dictionary_names_the_debian_package(monkeypatch, tmp_path):
@@ -57,6 +74,6 @@ def test_freedict_english_swahili_and_bm25_baseline():
     entries = dictionary.read_dictd(dictionary.find_dictionary("en", "sw"))
     assert len(entries) > 1000 and entries["water"] == ["maji"] and "Mungu" in entries["god"]
     task = subsample_documents(crossref_task("sw", "test", max_queries=60, seed=1), 400, seed=1)
-    run = dictionary.bm25_dictionary_run(task, entries)
+    run = dictionary.bm25_dictionary_run(task, dictionary.freedict_dictionary("en", "sw"))
     assert all(q not in run[q] for q in task.queries)  # own translation excluded
     assert evaluate(task.qrels, run)["AP"] > 0.01

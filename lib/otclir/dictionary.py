@@ -1,7 +1,18 @@
-"""Bilingual dictionaries in dictd format (FreeDict, from Debian), and dictionary query translation.
+"""Bilingual dictionaries and BM25 with dictionary query translation.
 
-Install the English-Swahili one with ``apt-get install dict-freedict-eng-swh``; it lands in
-``/usr/share/dictd``. Other folders can be given with ``OTCLIR_DICTD``.
+Two sources of a dictionary, both giving each English word its target-language translations
+with weights:
+
+- ``induced_dictionary``: learnt from the train-split bitext that the students see, by the
+  statistical word aligner of :mod:`otclir.statistical_alignment` (fast_align's diagonal prior
+  over IBM Model 1; weights are translation probabilities). Every language has one, and it
+  needs nothing beyond the data packages.
+- FreeDict, from Debian (optional): ``apt-get install dict-freedict-eng-swh`` puts the
+  English-Swahili one in ``/usr/share/dictd``; ``OTCLIR_DICTD`` names another folder.
+
+Queries are translated word by word into a weighted bag of target words (probabilistic
+structured queries, Darwish and Oard 2003): a target word's weight is the sum of its
+translation weights over the query's words. English stopwords are dropped first.
 """
 from __future__ import annotations
 
@@ -18,6 +29,37 @@ ISO3 = {"en": "eng", "sw": "swh", "tl": "tgl", "ny": "nya", "fa": "fas", "fr": "
         "ru": "rus", "ar": "ara", "hi": "hin", "id": "ind", "vi": "vie"}
 WORD = re.compile(r"\w+", re.UNICODE)
 
+Dictionary = dict[str, list[tuple[str, float]]]  # source word -> [(translation, weight)]
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, the unit of dictionaries and BM25 here."""
+    return WORD.findall(text.lower())
+
+
+def english_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+# ------------------------------------------------------------------ induced from bitext
+
+@lru_cache(maxsize=16)
+def induced_dictionary(language: str, query_language: str = "en", budget: int | None = None, seed: int = 0,
+                       top: int = 3, min_prob: float = 0.05, diagonal_tension: float = 4.0,
+                       iterations: int = 5) -> Dictionary:
+    """Translations of ``query_language`` words into ``language``, learnt on the first ``budget``
+    train-split pairs in the seeded order the students use (all pairs when ``budget`` is None)."""
+    from . import statistical_alignment
+    from .tasks import bitext_pairs
+
+    pairs = bitext_pairs(language, query_language, "train", budget, seed)
+    model = statistical_alignment.train([(words(e), words(t)) for e, t in pairs], iterations, diagonal_tension)
+    return model.table(top, min_prob)
+
+
+# ------------------------------------------------------------------ FreeDict (dictd files)
 
 def _decode(number: str) -> int:
     value = 0
@@ -66,39 +108,54 @@ def read_dictd(index_path: Path | str) -> dict[str, list[str]]:
     return entries
 
 
-def translate_query(text: str, dictionary: dict[str, list[str]], keep_untranslated: bool = True) -> list[str]:
-    """Bag of target-language tokens: every translation of every query word found in the dictionary;
-    words it lacks (names, mostly) are kept as they are unless ``keep_untranslated`` is off."""
-    out: list[str] = []
-    for word in WORD.findall(text.lower()):
+def freedict_dictionary(source: str, target: str) -> Dictionary:
+    """FreeDict's translations as a weighted dictionary: every word of every translation weighs 1."""
+    return {word: [(w, 1.0) for t in translations for w in words(t)]
+            for word, translations in read_dictd(find_dictionary(source, target)).items()}
+
+
+# ------------------------------------------------------------------ query translation and BM25
+
+def translate_query(text: str, dictionary: Dictionary, keep_untranslated: bool = True,
+                    stopwords: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Weighted bag of target words: each query word's translations with their weights, summed;
+    words the dictionary lacks (names, mostly) are kept with weight 1 unless ``keep_untranslated``
+    is off; ``stopwords`` are dropped first."""
+    bag: dict[str, float] = {}
+    for word in words(text):
+        if word in stopwords:
+            continue
         if word in dictionary:
-            for translation in dictionary[word]:
-                out.extend(WORD.findall(translation.lower()))
+            for translation, weight in dictionary[word]:
+                bag[translation] = bag.get(translation, 0.0) + weight
         elif keep_untranslated:
-            out.append(word)
-    return out
+            bag[word] = bag.get(word, 0.0) + 1.0
+    return bag
 
 
-def bm25_dictionary_run(task, dictionary: dict[str, list[str]], k: int = 1000) -> dict[str, dict[str, float]]:
-    """BM25 (bm25s) over the task's documents with dictionary-translated queries."""
+def bm25_dictionary_run(task, dictionary: Dictionary, k: int = 1000) -> dict[str, dict[str, float]]:
+    """BM25 (bm25s, default parameters) over the task's documents with weighted translated queries:
+    a document's score is the weighted sum of its BM25 term scores."""
     try:
         import bm25s
     except ImportError:
         raise MissingPackageError("bm25s is not installed; install it with `pip install bm25s==0.3.16`") from None
+    import numpy as np
+
     doc_ids = list(task.docs)
-    corpus = [WORD.findall(task.docs[d].lower()) for d in doc_ids]
+    position = {d: i for i, d in enumerate(doc_ids)}
     retriever = bm25s.BM25()
-    retriever.index(corpus, show_progress=False)
+    retriever.index([words(task.docs[d]) for d in doc_ids], show_progress=False)
+    stop = english_stopwords()
     run = {}
     for qid, text in task.queries.items():
-        tokens = [t for t in translate_query(text, dictionary) if t in retriever.vocab_dict]
-        if not tokens:
-            run[qid] = {}
-            continue
-        scores = retriever.get_scores(tokens)
+        bag = {t: w for t, w in translate_query(text, dictionary, stopwords=stop).items() if t in retriever.vocab_dict}
+        scores = np.zeros(len(doc_ids))
+        for term in sorted(bag):
+            scores += bag[term] * retriever.get_scores([term])
         for doc in task.exclude.get(qid, ()):
-            if doc in task.docs:
-                scores[doc_ids.index(doc)] = float("-inf")
-        order = scores.argsort()[::-1][:k]
-        run[qid] = {doc_ids[i]: float(scores[i]) for i in order if scores[i] > float("-inf") and scores[i] > 0}
+            if doc in position:
+                scores[position[doc]] = -np.inf
+        order = np.lexsort((np.arange(len(doc_ids)), -scores))[:k]  # ties by document order
+        run[qid] = {doc_ids[i]: float(scores[i]) for i in order if scores[i] > 0}
     return run
