@@ -113,3 +113,42 @@ def test_stabilised_iterations_follow_the_log_domain_reference(monkeypatch):
     reference = sinkhorn(batch, x_mask, y_mask, epsilon=0.005, max_iter=150)
     assert torch.allclose(fast.plan, reference.plan, atol=1e-10)
     assert torch.equal(fast.iterations, reference.iterations)
+
+
+def test_std_scaling_sets_epsilon_relative_to_the_spread_and_ignores_padding():
+    from otclir.ot import scale_cost
+
+    costs = _problems([(4, 6), (3, 2)], seed=5)
+    batch, x_mask, y_mask = pad_costs(costs)
+    scaled = scale_cost(batch, x_mask, y_mask, "std")
+    for i, cost in enumerate(costs):
+        n, m = cost.shape
+        real = scaled[i, :n, :m]
+        assert real.mean().item() == pytest.approx(0, abs=1e-9)
+        assert real.std(unbiased=False).item() == pytest.approx(1, rel=1e-9)
+        assert scaled[i, n:].abs().sum() == 0 and scaled[i, :, m:].abs().sum() == 0
+    # the same cost shifted and stretched gives the same scaled cost, hence the same plan
+    stretched = scale_cost(3 * batch + 7, x_mask, y_mask, "std")
+    assert torch.allclose(stretched, scaled, atol=1e-9)
+    assert scale_cost(batch, x_mask, y_mask, "none") is batch
+    with pytest.raises(ValueError, match="unknown cost scale 'max'"):
+        scale_cost(batch, x_mask, y_mask, "max")
+
+
+def test_plan_diagnostics_tell_a_blur_from_an_alignment():
+    from otclir.ot import plan_diagnostics
+
+    uniform = torch.full((1, 4, 5), 1 / 20, dtype=torch.float64)
+    assert plan_diagnostics(uniform) == pytest.approx({"plan_entropy": 1.0, "plan_argmax_mass": 0.2})
+    permutation = torch.eye(4, dtype=torch.float64).unsqueeze(0) / 4
+    assert plan_diagnostics(permutation) == pytest.approx({"plan_entropy": 0.0, "plan_argmax_mass": 1.0})
+    padded = torch.zeros(1, 3, 3, dtype=torch.float64)
+    padded[0, :2, :2] = 0.25
+    mask = torch.tensor([[True, True, False]])
+    assert plan_diagnostics(padded, mask, mask) == pytest.approx({"plan_entropy": 1.0, "plan_argmax_mass": 0.5})
+
+
+def test_marginals_without_mass_are_refused():
+    cost = torch.rand(1, 3, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="sum to 0"):
+        sinkhorn(cost, a=torch.zeros(1, 3, dtype=torch.float64))

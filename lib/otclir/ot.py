@@ -51,6 +51,8 @@ def _log_marginal(weights, mask):
     weights = torch.where(mask, weights.to(torch.float64), torch.zeros((), dtype=torch.float64, device=mask.device))
     if (weights < 0).any():
         raise ValueError("marginal weights must be non-negative")
+    if (weights.sum(-1) <= 0).any():
+        raise ValueError("an item's marginal weights sum to 0 over its real tokens; give some token positive mass")
     weights = weights / weights.sum(-1, keepdim=True)
     return torch.where(mask & (weights > 0), weights.clamp_min(1e-300).log(), torch.full_like(weights, NEG))
 
@@ -183,6 +185,53 @@ def _marginal_error(kernel, log_u, log_v, log_a, log_b, x_mask, y_mask):
     rows = (plan.sum(2) - log_a.exp() * x_mask).abs().sum(1)
     cols = (plan.sum(1) - log_b.exp() * y_mask).abs().sum(1)
     return rows + cols
+
+
+COST_SCALES = ("none", "std")
+
+
+def scale_cost(cost: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: torch.Tensor | None = None,
+               method: str = "std") -> torch.Tensor:
+    """Cost matrices rescaled per item so that one epsilon means one sharpness on any model and
+    layer: ``std`` centres each item's real entries and divides them by their standard deviation
+    (a constant shift leaves the plan unchanged; the division sets epsilon relative to the spread);
+    ``none`` returns the cost as it is. Padding is ignored and left at 0."""
+    if method not in COST_SCALES:
+        raise ValueError(f"unknown cost scale '{method}'; scales: {', '.join(COST_SCALES)}")
+    if method == "none":
+        return cost
+    squeeze = cost.dim() == 2
+    if squeeze:
+        cost = cost.unsqueeze(0)
+        x_mask = None if x_mask is None else x_mask.unsqueeze(0)
+        y_mask = None if y_mask is None else y_mask.unsqueeze(0)
+    x_mask, y_mask = _masks(cost, x_mask, y_mask)
+    pair = (x_mask.unsqueeze(2) & y_mask.unsqueeze(1)).to(cost.dtype)
+    count = pair.sum((1, 2), keepdim=True)
+    mean = (cost * pair).sum((1, 2), keepdim=True) / count
+    spread = (((cost - mean) ** 2) * pair).sum((1, 2), keepdim=True) / count
+    scaled = (cost - mean) / spread.sqrt().clamp_min(1e-12) * pair
+    return scaled[0] if squeeze else scaled
+
+
+def plan_diagnostics(plan: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: torch.Tensor | None = None) -> dict[str, float]:
+    """Whether a batch of plans is an alignment or a blur, averaged over real rows: the entropy of
+    each row's conditional distribution as a share of its maximum (1 = uniform, 0 = one partner) and
+    the share of each row's mass on its best column (1/m for the uniform plan)."""
+    if plan.dim() == 2:
+        plan = plan.unsqueeze(0)
+        x_mask = None if x_mask is None else x_mask.unsqueeze(0)
+        y_mask = None if y_mask is None else y_mask.unsqueeze(0)
+    x_mask, y_mask = _masks(plan, x_mask, y_mask)
+    plan = plan.detach().double()
+    rows = plan / plan.sum(2, keepdim=True).clamp_min(1e-300)
+    entropy = -(rows * rows.clamp_min(1e-300).log()).sum(2)
+    columns = y_mask.sum(1, keepdim=True).double()
+    share = torch.where(columns > 1, entropy / columns.log().clamp_min(1e-12), torch.zeros_like(entropy))
+    best = rows.max(2).values
+    real = x_mask.double()
+    return {"plan_entropy": float((share * real).sum() / real.sum()),
+            "plan_argmax_mass": float((best * real).sum() / real.sum())}
 
 
 def exact_transport(cost: torch.Tensor, x_mask=None, y_mask=None, a=None, b=None) -> torch.Tensor:
