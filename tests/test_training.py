@@ -9,8 +9,8 @@ from conftest import torchrun_checksums
 from otclir.errors import OtclirError
 from otclir.training import DistillConfig, EpochSampler, bitext_pairs, linear_schedule, train
 
-TINY = dict(language="tl", objective="ot+sentence_mse", train_pairs=32, steps=4, batch_size=4, max_length=24,
-            eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1)
+TINY = dict(language="tl", objective="ot+contrastive", train_pairs=32, steps=4, batch_size=4, max_length=24,
+            eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, balance_batches=2)
 
 
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
@@ -25,8 +25,54 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     again = train(config, tmp_path / "whole")  # a finished run is not trained twice
     assert again == whole
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_AP" in log[2]
-    assert "ot" in log[1] and "loss" not in log[0]
+    assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_bitext_MRR" in log[2]
+    assert "ot" in log[1] and "infonce" in log[1] and "loss" not in log[0]
+    # the diagnostics that say whether the method does what it claims
+    assert 0 < log[1]["plan_entropy"] < 0.8 and log[1]["plan_argmax_mass"] > 0.2 and log[1]["ot_marginal_error"] < 0.1
+    assert -1 <= log[1]["alignment"] <= 1 and log[1]["uniformity"] < 0
+    assert log[2]["grad_norm_ot"] > 0 and log[2]["grad_norm_infonce"] > 0
+    assert resumed["term_weights"] == whole["term_weights"]
+
+
+def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):
+    from otclir.training import Distiller
+
+    trainer = Distiller(DistillConfig(**{**TINY, "objective": "contrastive"}), tmp_path / "run", progress=False)
+    trainer.before_training()
+    rows = trainer._probe_batches()
+    raw = {t: 0.0 for t in trainer.config.terms}
+    for batch in rows:
+        for term, norm in trainer.term_gradient_norms(batch).items():
+            raw[term] += norm
+    weighted = [trainer.term_weights[t] * raw[t] for t in trainer.config.terms]
+    assert weighted[0] == pytest.approx(weighted[1], rel=1e-6)
+    assert trainer.term_weights["sentence_mse"] > 10 * trainer.term_weights["infonce"]  # MSE is the small term
+
+
+def test_frozen_layers_keep_the_base_weights_and_speed_comes_from_cached_states(tmp_path):
+    from safetensors.torch import load_file
+
+    result = train(DistillConfig(**{**TINY, "eval_every": 0, "frozen_layers": 8, "lr": 1e-3}), tmp_path / "run")
+    trained = load_file(f"{result['final_model']}/student.safetensors")
+    layers = {int(name.split(".")[2]) for name in trained if name.startswith("encoder.layer.")}
+    assert layers == set(range(8, 12)) and not any(name.startswith("embeddings.") for name in trained)
+
+
+def test_every_objective_runs_and_lowers_its_loss(tmp_path):
+    from otclir.training import OBJECTIVES
+
+    for objective in OBJECTIVES:
+        config = DistillConfig(**{**TINY, "objective": objective, "steps": 6, "eval_every": 0, "lr": 3e-4,
+                                  "train_pairs": 8, "batch_size": 8})
+        run = train(config, tmp_path / objective, progress=False)
+        log = [json.loads(line) for line in (tmp_path / objective / "log.jsonl").read_text().splitlines()]
+        assert run["steps"] == 6 and log[-1]["loss"] < log[0]["loss"], objective
+
+
+def test_dev_selection_can_keep_the_untrained_student(tmp_path):
+    config = DistillConfig(**{**TINY, "objective": "sentence_mse", "lr": 5e-3, "steps": 2, "eval_every": 1})
+    result = train(config, tmp_path / "run", progress=False)  # a rate this high wrecks the student
+    assert result["best"]["step"] == 0 and result["best"]["selected_by"] == "dev_bitext_MRR"
 
 
 def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path):
@@ -68,12 +114,30 @@ def test_schedule_warms_up_then_decays_to_zero():
     assert rates[0] == 0.5 and rates[1] == 1.0 and rates[-1] == pytest.approx(0.125) and sched.get_last_lr()[0] == 0
 
 
+def test_bucketed_batches_group_lengths_and_still_cover_each_epoch():
+    lengths = list(range(100, 0, -1))
+    sampler = EpochSampler(100, 10, seed=0, lengths=lengths, bucket=5)
+    batches = [sampler.next_batch() for _ in range(10)]
+    assert sorted(sum(batches, [])) == list(range(100))
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert max(spread) < 50  # batches of similar length; an unsorted batch of 10 spans about 80
+    again = EpochSampler(100, 10, seed=0, lengths=lengths, bucket=5)
+    again.load_state_dict({"epoch": 0, "position": 30})
+    assert again.next_batch() == batches[3]
+
+
 def test_budget_and_bad_settings():
     pairs = bitext_pairs("tl", budget=50, seed=3)
     assert len(pairs) == 50 and pairs == bitext_pairs("tl", budget=50, seed=3)
     assert pairs != bitext_pairs("tl", budget=50, seed=4)
     with pytest.raises(OtclirError, match="unknown objective 'kl'"):
         DistillConfig(objective="kl")
+    for bad, message in (({"epsilon": 0}, "epsilon must be positive"), ({"lr": -1e-4}, "lr must be positive"),
+                         ({"checkpoint_every": 0}, "checkpoint_every must be a whole number"),
+                         ({"steps": 2.5}, "steps must be a whole number"), ({"patience": 0}, "patience must be at least 1"),
+                         ({"select_by": "test_AP"}, "unknown select_by"), ({"cost_scale": "max"}, "unknown cost_scale")):
+        with pytest.raises(OtclirError, match=message):
+            DistillConfig(**bad)
     with pytest.raises(OtclirError, match="unknown training setting"):
         DistillConfig.from_dict({"stepz": 3})
     with pytest.raises(OtclirError, match="cannot fill a batch"):

@@ -46,6 +46,19 @@ def dense_retrieve(query_emb: np.ndarray, doc_emb: np.ndarray, query_ids, doc_id
     return run
 
 
+def bitext_signals(target_vectors: np.ndarray, english_vectors: np.ndarray) -> dict[str, float]:
+    """Bitext retrieval as a fast dev signal: row i of ``target_vectors`` (a verse in the target
+    language) must find row i of ``english_vectors`` (the same verse in English) among all rows.
+    Returns P@1 and MRR (ties count against the verse)."""
+    if target_vectors.shape != english_vectors.shape or len(target_vectors) < 2:
+        raise OtclirError(f"bitext signals need two aligned sets of at least 2 vectors, got {target_vectors.shape} "
+                          f"and {english_vectors.shape}")
+    scores = np.asarray(target_vectors, dtype=np.float64) @ np.asarray(english_vectors, dtype=np.float64).T
+    own = np.diag(scores)
+    rank = (scores >= own[:, None]).sum(1)  # 1 = the own translation is strictly the best
+    return {"P@1": float((rank == 1).mean()), "MRR": float((1.0 / rank).mean())}
+
+
 def retrieve(task: RetrievalTask, query_encoder, doc_encoder=None, k: int = 1000, batch_size: int = 64,
              doc_embeddings: np.ndarray | None = None) -> trec.Run:
     """Encode the task's queries and documents (``query``/``passage`` kinds) and rank."""

@@ -31,6 +31,7 @@ from .errors import OtclirError
 from .languages import check_languages
 from .paths import outputs_dir
 from .splits import books_of, check_split
+from .losses import info_nce  # noqa: F401  (the contrastive loss; re-exported for callers)
 from .training import EpochSampler, TrainConfig, Trainer, command_line
 
 NEGATIVE_DEPTH = 30  # BM25 candidates kept per query when mining hard negatives
@@ -192,16 +193,6 @@ class HybridSampler:
         self.drawn = state["drawn"]
 
 
-def info_nce(queries: torch.Tensor, passages: torch.Tensor, labels: torch.Tensor, temperature: float,
-             mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Cross-entropy of each query's scores over all passages, its own positive at ``labels``;
-    ``mask`` (queries x passages, True = leave out) removes false negatives."""
-    scores = queries @ passages.T / temperature
-    if mask is not None:
-        scores = scores.masked_fill(mask, float("-inf"))
-    return torch.nn.functional.cross_entropy(scores, labels)
-
-
 # ---------------------------------------------------------------- trainer
 class ContrastiveTrainer(Trainer):
     config: ContrastiveConfig
@@ -243,7 +234,7 @@ class ContrastiveTrainer(Trainer):
         p_text = self.student.prepare([self.texts[plan.passage_language][v] for v in passages], "passage")
         # one forward for queries and passages: DDP expects one forward per backward
         batch = self.student.tokenize(q_text + p_text, kind=None)
-        hidden = self.module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        hidden = self.student_forward(batch["input_ids"], batch["attention_mask"])
         emb = self.student.mean_pool(hidden, batch["attention_mask"].bool())
         q_emb, p_emb = emb[:len(queries)], emb[len(queries):]
         all_passages, offset = p_emb, 0
@@ -268,9 +259,12 @@ class ContrastiveTrainer(Trainer):
         if cfg.ot_weight > 0:
             if plan.passage_language != "en":
                 rows = slice(len(queries), None)
-                s_batch = {k: batch[k][rows] for k in ("input_ids", "attention_mask")}
+                s_ids, s_attention = batch["input_ids"][rows], batch["attention_mask"][rows]
                 t_batch, t_hidden = self.teacher_states([self.english[v] for v in passages])
-                ot, out["ot_marginal_error"] = self.transport_loss(t_batch, t_hidden, s_batch, hidden[rows])
+                ot, plan_info = self.transport_loss(
+                    t_hidden, self.content(self.teacher, t_batch["input_ids"], t_batch["attention_mask"]),
+                    hidden[rows], self.content(self.student, s_ids, s_attention))
+                out["ot_marginal_error"] = torch.tensor(plan_info["ot_marginal_error"])
             else:  # English passages: the teacher already reads them; nothing to transport
                 ot = hidden.new_zeros(())
             out["ot"] = ot
@@ -291,14 +285,12 @@ class ContrastiveTrainer(Trainer):
         if self._dev is None:
             self._dev = [subsample_documents(crossref_task(code, "dev", "en", max_queries=cfg.dev_queries, seed=cfg.seed),
                                              cfg.dev_docs, cfg.seed) for code in self.dev_languages()]
-        self.student.model.eval()
         scores = []
         for task in self._dev:
             queries = self.student.encode([task.queries[q] for q in task.queries], kind="query")
             docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
             run = dense_retrieve(queries, docs, list(task.queries), list(task.docs), k=1000, exclude=task.exclude)
             scores.append(evaluate(task.qrels, run, ["AP", "nDCG@10"]))
-        self.student.model.train()
         return {f"dev_{k}": float(np.mean([s[k] for s in scores])) for k in scores[0]}
 
 

@@ -40,6 +40,7 @@ class ModelSpec:
     prefixes: bool  # "query: " / "passage: " as multilingual-e5 was trained with
     max_length: int = 512
     delta: str | None = None
+    frozen_layers: int = 0  # a distilled student's lowest layers that kept the base weights
 
 
 DISTILLED_MARKER = "otclir-student.json"
@@ -59,7 +60,8 @@ def resolve(model: str) -> ModelSpec:
     if marker.is_file():  # a student written by otclir.training
         info = json.loads(marker.read_text())
         base = resolve(info["base"])
-        return ModelSpec(model, base.path, base.prefixes, base.max_length, delta=str(Path(model) / info["weights"]))
+        return ModelSpec(model, base.path, base.prefixes, base.max_length, delta=str(Path(model) / info["weights"]),
+                         frozen_layers=int(info.get("config", {}).get("frozen_layers", 0)))
     return ModelSpec(model, model, prefixes="e5" in Path(model).name.lower())
 
 

@@ -231,6 +231,18 @@ def read_manifest() -> dict:
     return json.loads(manifest_path().read_text(encoding="utf-8"))
 
 
+def bitext_pairs(language: str, query_language: str = "en", split: str = "train", budget: int | None = None,
+                 seed: int = 0) -> list[tuple[str, str]]:
+    """(English, target) verse pairs of a split, in a seeded order, the first ``budget`` of them."""
+    books = set(books_of(split))
+    source, target = read_language(query_language), read_language(language)
+    keys = sorted(k for k in source if k[0] in books and k in target)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    if budget is not None:
+        order = order[:budget]
+    return [(source[keys[i]], target[keys[i]]) for i in order]
+
+
 def subsample_documents(task: RetrievalTask, max_docs: int | None, seed: int = 0) -> RetrievalTask:
     """A smaller pool for fast runs: every judged document of the task's queries plus seeded random
     others up to ``max_docs``. Scores on it are higher than on the whole pool; compare like with like."""

@@ -14,11 +14,10 @@ import numpy as np
 from .models import resolve
 
 
-@lru_cache(maxsize=8)
 def load_tokenizer(model: str):
-    from transformers import AutoTokenizer
+    from .encoder import _tokenizer
 
-    return AutoTokenizer.from_pretrained(resolve(model).path)
+    return _tokenizer(resolve(model).path)
 
 
 def subword_stats(tokenizer, texts: Sequence[str]) -> dict:

@@ -1,14 +1,32 @@
 """Distillation on bitext: a frozen teacher reads English, the student learns the other side.
 
-Objectives: ``ot`` (OPTICAL: the transport plan between teacher and student tokens times their
-cost), ``sentence_mse`` (student sentence embedding regressed onto the teacher's, Reimers and
-Gurevych 2020) and ``ot+sentence_mse`` (their weighted sum).
+Objectives are sums of three terms (:data:`OBJECTIVES`):
+
+- ``ot``: OPTICAL's loss, the transport plan between teacher and student tokens times their cost.
+  The plan is solved on the cost rescaled per item (``cost_scale``), so ``epsilon`` is relative
+  to the cost's spread, and may be computed on a middle layer (``plan_layer``), which aligns
+  words better than the last one, while the loss weighs the last layer's cost.
+- ``sentence_mse``: the student's mean-pooled sentence vector regressed onto the teacher's
+  (Reimers and Gurevych 2020).
+- ``infonce``: each teacher sentence vector must pick its own translation's student vector out of
+  the batch (temperature ``temperature``); alone it only keeps relative similarities and drifts
+  from the teacher's space, so it is always paired with an anchor (``sentence_mse`` in
+  ``contrastive``, ``ot`` in ``ot+contrastive``).
+
+With ``balance_losses`` the terms of a combined objective are weighted so that their gradients
+have equal norms on the first batches (then multiplied by ``ot_weight``/``mse_weight``/
+``contrastive_weight``): otherwise one term's scale decides alone.
+
+Speed: the teacher's token states of a fixed bitext are computed once and reused every epoch;
+``frozen_layers`` keeps the lowest layers at their base weights and computes their outputs for
+the bitext once, so a step runs only the upper layers; batches group verses of similar length
+(``bucket_batches``).
 
 The loop (:class:`Trainer`) is shared with the contrastive training of :mod:`otclir.hybrid`.
 Runs are resumable: a checkpoint holds the trained weights, optimiser, scheduler, sampler and
 random state, so a run killed and resumed ends with the same weights as an uninterrupted one.
-Under ``torchrun`` the student is wrapped in DistributedDataParallel (gloo on CPU, nccl on GPUs)
-and each rank takes its share of every batch of one shared batch plan.
+Under ``torchrun`` the trained layers are wrapped in DistributedDataParallel (gloo on CPU, nccl on
+GPUs) and each rank takes its share of every batch of one shared batch plan.
 
     torchrun --nproc_per_node 2 -m otclir.training --config run.yaml --output outputs/train/x
 """
@@ -26,15 +44,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .bible import read_language
 from .errors import OtclirError
 from .languages import check_languages
-from .losses import optical_loss
-from .splits import books_of
-from .tokenization import content_mask
+from .losses import alignment_and_uniformity, info_nce, optical_loss
+from .ot import COST_SCALES, plan_diagnostics
+from .tasks import bitext_pairs  # noqa: F401  (training data; re-exported for callers)
 
-OBJECTIVES = ("ot", "sentence_mse", "ot+sentence_mse")
+OBJECTIVES = {
+    "sentence_mse": ("sentence_mse",),
+    "contrastive": ("infonce", "sentence_mse"),
+    "ot": ("ot",),
+    "ot+sentence_mse": ("ot", "sentence_mse"),
+    "ot+contrastive": ("ot", "infonce"),
+}
+DEV_SIGNALS = ("dev_AP", "dev_nDCG@10", "dev_bitext_P@1", "dev_bitext_MRR")
 CHECKPOINT = "checkpoint.pt"
+_FROZEN_CACHE: dict = {}  # frozen models' states of fixed texts, shared by the runs of one process
+_FROZEN_CACHE_SIZE = 6
 RESULT = "result.json"
 LOG = "log.jsonl"
 
@@ -54,24 +80,47 @@ class TrainConfig:
     max_length: int = 64
     epsilon: float = 0.05
     sinkhorn_iters: int = 50
+    cost_scale: str = "none"  # "std": the plan's cost divided by its spread per item (see otclir.ot.scale_cost)
+    plan_layer: int | None = None  # hidden layer whose token states give the plan (None: the last)
     detach_plan: bool = True
     drop_special: bool = True
     drop_punctuation: bool = False
     freeze_embeddings: bool = True
+    frozen_layers: int = 0  # lowest transformer layers kept at the base weights (run without gradients)
     eval_every: int = 100  # 0: no dev evaluation
     eval_at_start: bool = True  # evaluate the untrained student too: the best model may be no training
+    select_by: str = "dev_AP"  # the dev signal that picks the best step
     dev_queries: int = 200
     dev_docs: int | None = 1000
     patience: int | None = None  # evaluations without dev improvement before stopping
+    keep_evaluated: bool = False  # also save the student of every dev evaluation (step-<n>/), for studies
     checkpoint_every: int = 100
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "grad_accum", "max_length", "sinkhorn_iters"):
-            if getattr(self, name) < 1:
-                raise OtclirError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("steps", "batch_size", "grad_accum", "max_length", "sinkhorn_iters", "checkpoint_every",
+                     "dev_queries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise OtclirError(f"{name} must be a whole number of at least 1, got {value!r}")
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise OtclirError(f"eval_every must be a whole number, 0 for no dev evaluation, got {self.eval_every!r}")
         if not 0 <= self.warmup <= 1:
             raise OtclirError(f"warmup is a share of the steps in [0, 1], got {self.warmup}")
+        if not self.lr > 0:
+            raise OtclirError(f"lr must be positive, got {self.lr}")
+        if not self.epsilon > 0:
+            raise OtclirError(f"epsilon must be positive, got {self.epsilon}")
+        if self.cost_scale not in COST_SCALES:
+            raise OtclirError(f"unknown cost_scale '{self.cost_scale}'; scales: {', '.join(COST_SCALES)}")
+        if not 0 <= self.frozen_layers:
+            raise OtclirError(f"frozen_layers must be 0 or more, got {self.frozen_layers}")
+        if self.plan_layer is not None and self.plan_layer < 0:
+            raise OtclirError(f"plan_layer must be a layer number (0 = embeddings) or None, got {self.plan_layer}")
+        if self.patience is not None and self.patience < 1:
+            raise OtclirError(f"patience must be at least 1 evaluation, or None, got {self.patience}")
+        if self.select_by not in DEV_SIGNALS:
+            raise OtclirError(f"unknown select_by '{self.select_by}'; dev signals: {', '.join(DEV_SIGNALS)}")
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -94,47 +143,77 @@ class DistillConfig(TrainConfig):
     objective: str = "ot"
     query_language: str = "en"
     train_pairs: int | None = 2000  # training budget: verse pairs drawn from the train split
+    epsilon: float = 0.3
+    cost_scale: str = "std"
+    plan_layer: int | None = 8
+    frozen_layers: int = 8
+    select_by: str = "dev_bitext_MRR"
+    temperature: float = 0.05  # of the InfoNCE term
     ot_weight: float = 1.0
     mse_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    balance_losses: bool = True  # equal gradient norms of the terms on the first batches
+    balance_batches: int = 4
+    bucket_batches: bool = True  # batches of verses of similar length
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise OtclirError(f"unknown objective '{self.objective}'; objectives: {', '.join(OBJECTIVES)}")
         check_languages([self.language, self.query_language])
+        for name in ("temperature", "ot_weight", "mse_weight", "contrastive_weight"):
+            if not getattr(self, name) > 0:
+                raise OtclirError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.train_pairs is not None and self.train_pairs < self.batch_size:
+            raise OtclirError(f"train_pairs ({self.train_pairs}) cannot fill a batch of {self.batch_size}")
         super().__post_init__()
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return OBJECTIVES[self.objective]
 
     def trainer_class(self) -> type:
         return Distiller
 
 
-def bitext_pairs(language: str, query_language: str = "en", split: str = "train", budget: int | None = None,
-                 seed: int = 0) -> list[tuple[str, str]]:
-    """(English, target) verse pairs of a split, in a seeded order, the first ``budget`` of them."""
-    books = set(books_of(split))
-    source, target = read_language(query_language), read_language(language)
-    keys = sorted(k for k in source if k[0] in books and k in target)
-    order = np.random.default_rng(seed).permutation(len(keys))
-    if budget is not None:
-        order = order[:budget]
-    return [(source[keys[i]], target[keys[i]]) for i in order]
-
-
 class EpochSampler:
-    """Batches of indices from a seeded permutation per epoch; its state resumes mid-epoch."""
+    """Batches of indices from a seeded permutation per epoch; its state resumes mid-epoch.
 
-    def __init__(self, size: int, batch_size: int, seed: int):
+    With ``lengths`` the permutation is cut into groups of ``bucket`` batches, each group sorted by
+    length before it is cut into batches, and the epoch's batches are shuffled: batches of similar
+    lengths pad less, and every epoch still visits every index once."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, lengths=None, bucket: int = 32):
         if size < batch_size:
             raise OtclirError(f"{size} training pairs cannot fill a batch of {batch_size}")
         self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.bucket = bucket
         self.epoch, self.position = 0, 0
+        self._batches: tuple[int, list] | None = None
 
     def _order(self) -> np.ndarray:
         return np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
 
+    def _epoch_batches(self) -> list[list[int]]:
+        if self._batches is None or self._batches[0] != self.epoch:
+            rng = np.random.default_rng([self.seed, self.epoch, 1])
+            order = self._order()[: self.size - self.size % self.batch_size]
+            group = self.batch_size * self.bucket
+            batches = []
+            for start in range(0, len(order), group):
+                chunk = order[start:start + group]
+                chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+                batches += [chunk[i:i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
+            self._batches = (self.epoch, [batches[i] for i in rng.permutation(len(batches))])
+        return self._batches[1]
+
     def next_batch(self) -> list[int]:
         if self.position + self.batch_size > self.size:  # drop the ragged end of an epoch
             self.epoch, self.position = self.epoch + 1, 0
-        batch = self._order()[self.position:self.position + self.batch_size].tolist()
+        if self.lengths is None:
+            batch = self._order()[self.position:self.position + self.batch_size].tolist()
+        else:
+            batch = self._epoch_batches()[self.position // self.batch_size]
         self.position += self.batch_size
         return batch
 
@@ -173,6 +252,11 @@ def parameter_checksum(model) -> str:
     return digest.hexdigest()
 
 
+def _layer_of(name: str) -> int | None:
+    parts = name.split(".")
+    return int(parts[2]) if name.startswith("encoder.layer.") else None
+
+
 class Trainer:
     """The loop every objective shares: DDP, optimiser and schedule, dev checks with early
     stopping, checkpoints that resume to the same weights, and the saved student.
@@ -181,10 +265,11 @@ class Trainer:
     this rank's share of the next batch) from ``batch_losses``; ``evaluate_dev`` scores the student.
     """
 
-    def __init__(self, config: TrainConfig, output_dir: Path | str, device: str | None = None):
-        from .encoder import Encoder
+    def __init__(self, config: TrainConfig, output_dir: Path | str, device: str | None = None, progress: bool = True):
+        from .encoder import Encoder, upper_layers
 
         self.config = config
+        self.progress = progress
         self.output_dir = Path(output_dir)
         self.rank, self.world = _distributed()
         if config.batch_size % self.world:
@@ -193,19 +278,30 @@ class Trainer:
             device = f"cuda:{self.rank % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
         torch.manual_seed(config.seed)
         self.teacher = None
-        if self.needs_teacher():
-            self.teacher = Encoder(config.teacher, device=device, max_length=config.max_length)
+        if self.needs_teacher():  # frozen: one copy serves every run of this process
+            self.teacher = frozen_states(("teacher-model", config.teacher, device, config.max_length),
+                                         lambda: Encoder(config.teacher, device=device, max_length=config.max_length))
             self.teacher.model.requires_grad_(False)
         self.student = Encoder(config.student, device=device, max_length=config.max_length)
         model = self.student.model
+        if config.frozen_layers > self.student.num_layers:
+            raise OtclirError(f"frozen_layers {config.frozen_layers} exceeds the student's {self.student.num_layers} layers")
         model.train()
         for name, param in model.named_parameters():
-            frozen = name.startswith("pooler.") or (config.freeze_embeddings and "word_embeddings" in name)
-            param.requires_grad_(not frozen)  # e5 pools by mean: the BERT pooler is never used
+            layer = _layer_of(name)
+            frozen = (name.startswith("pooler.")  # e5 pools by mean: the BERT pooler is never used
+                      or (config.freeze_embeddings and "word_embeddings" in name)
+                      or (config.frozen_layers > 0 and (name.startswith("embeddings.") or
+                                                        (layer is not None and layer < config.frozen_layers))))
+            param.requires_grad_(not frozen)
         self.trainable = [n for n, p in model.named_parameters() if p.requires_grad]
-        self.module = model
+        # The trained part as one module: the whole model, or the layers above the frozen ones.
+        self.plain_module = upper_layers(model, config.frozen_layers) if config.frozen_layers else model
+        for layer in model.encoder.layer[:config.frozen_layers]:
+            layer.eval()  # frozen layers run as in inference (no dropout): their outputs can be cached
+        self.module = self.plain_module
         if self.world > 1:
-            self.module = torch.nn.parallel.DistributedDataParallel(model)
+            self.module = torch.nn.parallel.DistributedDataParallel(self.plain_module)
         decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
         no_decay = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n)]
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -217,11 +313,15 @@ class Trainer:
         self.best: dict | None = None
         self.bad_evals = 0
         self._dev = None
-        self._prefix = {enc.name: _prefix_pieces(enc) for enc in (self.teacher, self.student) if enc is not None}
 
     # ------------------------------------------------------ for subclasses
     def needs_teacher(self) -> bool:
         return True
+
+    @property
+    def show_progress(self) -> bool | None:
+        """For encoding bars: their own default when progress is on, never when it is off."""
+        return None if self.progress and self.rank == 0 else False
 
     def prepare_data(self):
         """Load the training data; return the sampler (anything with state_dict/load_state_dict)."""
@@ -240,16 +340,40 @@ class Trainer:
     def train_size(self) -> int:
         return len(self.pairs)
 
+    def extra_state(self) -> dict:
+        """Anything else a checkpoint must hold to resume exactly."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def before_training(self) -> None:
+        """Runs once before the first step of a fresh (not resumed) run."""
+
     # ------------------------------------------------------ shared pieces
-    def _content(self, encoder, batch):
-        mask = content_mask(encoder.spec.name, batch["input_ids"], batch["attention_mask"],
-                            self.config.drop_special, self.config.drop_punctuation)
-        skip = self._prefix[encoder.name]
-        if skip:  # the "passage: " prefix is the same on both sides; it takes no part in transport
-            mask = mask.clone()
-            mask[:, 1:1 + skip] = False
-            mask = torch.where(mask.any(1, keepdim=True), mask, batch["attention_mask"].bool())
+    def content(self, encoder, input_ids, attention_mask, kind: str | None = "passage"):
+        """Tokens that take part in transport: no special tokens, no e5 prefix (and no punctuation
+        with ``drop_punctuation``)."""
+        from .tokenization import content_mask
+
+        mask = encoder.content_mask(input_ids, attention_mask, kind) if self.config.drop_special else attention_mask.bool()
+        if self.config.drop_punctuation:
+            mask = mask & content_mask(encoder.spec.name, input_ids, attention_mask, False, True)
+            mask = torch.where(mask.any(1, keepdim=True), mask, attention_mask.bool())
         return mask
+
+    def student_forward(self, input_ids, attention_mask, output_hidden_states: bool = False):
+        """The student's last hidden states (and, if asked, every trained layer's) for token ids,
+        the frozen lower layers run without gradients."""
+        from .encoder import lower_forward
+
+        if not self.config.frozen_layers:
+            out = self.module(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+            return (list(out.hidden_states) if output_hidden_states else out.last_hidden_state)
+        with torch.no_grad():
+            hidden = lower_forward(self.student.model, input_ids, attention_mask, self.config.frozen_layers)
+        states = self.module(hidden, attention_mask, output_hidden_states=output_hidden_states)
+        return states
 
     def teacher_states(self, english: list[str]):
         """The frozen teacher's tokenised batch and last hidden states for English passages."""
@@ -258,13 +382,17 @@ class Trainer:
             t_hidden = self.teacher.model(input_ids=t_batch["input_ids"], attention_mask=t_batch["attention_mask"]).last_hidden_state
         return t_batch, t_hidden
 
-    def transport_loss(self, t_batch, t_hidden, s_batch, s_hidden):
-        """OPTICAL's loss between teacher and student token states of the same verses (both read as
-        passages); returns the loss and the mean marginal error of the plans."""
-        loss, result = optical_loss(t_hidden, self._content(self.teacher, t_batch), s_hidden,
-                                    self._content(self.student, s_batch), epsilon=self.config.epsilon,
-                                    max_iter=self.config.sinkhorn_iters, detach_plan=self.config.detach_plan)
-        return loss, result.marginal_error.mean()
+    def transport_loss(self, t_hidden, t_mask, s_hidden, s_mask, t_plan=None, s_plan=None):
+        """OPTICAL's loss between teacher and student token states of the same verses (``t_mask``/
+        ``s_mask``: the tokens taking part), the plan from ``t_plan``/``s_plan`` states if given;
+        returns the loss and the plan's diagnostics."""
+        cfg = self.config
+        loss, result = optical_loss(t_hidden, t_mask, s_hidden, s_mask, epsilon=cfg.epsilon, max_iter=cfg.sinkhorn_iters,
+                                    detach_plan=cfg.detach_plan, cost_scale=cfg.cost_scale,
+                                    plan_tokens=None if t_plan is None else (t_plan, s_plan))
+        diagnostics = plan_diagnostics(result.plan, t_mask, s_mask)
+        diagnostics["ot_marginal_error"] = float(result.marginal_error.mean())
+        return loss, diagnostics
 
     # ------------------------------------------------------------ checkpoints
     def trained_state(self) -> dict[str, torch.Tensor]:
@@ -277,7 +405,7 @@ class Trainer:
         state = {"config": self.config.to_dict(), "step": self.step, "weights": self.trained_state(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "sampler": self.sampler.state_dict(), "torch_rng": torch.get_rng_state(),
-                 "history": self.history, "best": self.best, "bad_evals": self.bad_evals}
+                 "history": self.history, "best": self.best, "bad_evals": self.bad_evals, "extra": self.extra_state()}
         tmp = self.output_dir / (CHECKPOINT + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.output_dir / CHECKPOINT)
@@ -296,6 +424,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.step, self.history = state["step"], state["history"]
         self.best, self.bad_evals = state["best"], state["bad_evals"]
+        self.load_extra_state(state.get("extra", {}))
         return True
 
     def save_student(self, weights: dict[str, torch.Tensor], folder: Path) -> Path:
@@ -307,7 +436,8 @@ class Trainer:
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in weights.items()}, folder / "student.safetensors")
         (folder / DISTILLED_MARKER).write_text(json.dumps(
-            {"base": self.config.student, "weights": "student.safetensors", "config": self.config.to_dict()}, indent=1) + "\n")
+            {"base": self.config.student, "weights": "student.safetensors", "step": self.step,
+             "config": self.config.to_dict()}, indent=1) + "\n")
         return folder
 
     # ----------------------------------------------------------------- loop
@@ -323,8 +453,10 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc=self.progress_label(),
                    disable=self.rank != 0 or not progress, leave=False)
         started, ran, stopped_early = time.time(), 0, False
+        if not resumed:
+            self.before_training()
         if cfg.eval_every and cfg.eval_at_start and self.step == 0 and not self.history:
-            record = {"step": 0}
+            record = {"step": 0, **self.start_record()}
             self._evaluate_and_track(record)
             self.history.append(record)
             if log:
@@ -333,19 +465,22 @@ class Trainer:
             while self.step < cfg.steps and not stopped_early:
                 if stop_after is not None and ran >= stop_after:
                     return {"interrupted_at": self.step}
+                step_started = time.time()
                 self.optimizer.zero_grad(set_to_none=True)
                 parts_sum: dict[str, float] = {}
                 for _ in range(cfg.grad_accum):
                     parts = self.batch_losses()
                     (parts["loss"] / cfg.grad_accum).backward()
                     for k, v in parts.items():
-                        parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach()) / cfg.grad_accum
+                        parts_sum[k] = parts_sum.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v) / cfg.grad_accum
                 self.optimizer.step()
                 self.scheduler.step()
                 self.step += 1
                 ran += 1
-                record = {"step": self.step, "lr": self.scheduler.get_last_lr()[0], **parts_sum}
+                record = {"step": self.step, "lr": self.scheduler.get_last_lr()[0], **parts_sum,
+                          "step_seconds": round(time.time() - step_started, 4)}
                 if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                    record.update(self.diagnose())
                     stopped_early = self._evaluate_and_track(record)
                 self.history.append(record)
                 if log:
@@ -361,12 +496,24 @@ class Trainer:
                 log.close()
         return self._finish(resumed, time.time() - started, stopped_early)
 
+    def start_record(self) -> dict:
+        """What the step-0 log record holds besides the dev signals."""
+        return {}
+
+    def diagnose(self) -> dict:
+        """Diagnostics logged at every dev evaluation (per-term gradient norms, for instance)."""
+        return {}
+
     def _evaluate_and_track(self, record: dict) -> bool:
         stop = torch.zeros(1)
         if self.rank == 0:
             record.update(self.evaluate_dev())
-            if self.best is None or record["dev_AP"] > self.best["dev_AP"]:
-                self.best = {"step": self.step, "dev_AP": record["dev_AP"], "dev_nDCG@10": record["dev_nDCG@10"]}
+            if self.config.keep_evaluated:
+                self.save_student(self.trained_state(), self.output_dir / f"step-{self.step:06d}")
+            key = self.config.select_by if self.config.select_by in record else "dev_AP"
+            if self.best is None or record[key] > self.best[key]:
+                self.best = {"step": self.step, "selected_by": key,
+                             **{k: v for k, v in record.items() if k.startswith("dev_")}}
                 self.save_student(self.trained_state(), self.output_dir / "best")
                 self.bad_evals = 0
             else:
@@ -380,7 +527,7 @@ class Trainer:
         checksum = parameter_checksum(self.student.model)
         result = {"steps": self.step, "stopped_early": stopped_early, "resumed": resumed,
                   "seconds_this_run": round(seconds, 1), "best": self.best, "parameter_checksum": checksum,
-                  "world_size": self.world, "train_pairs": self.train_size()}
+                  "world_size": self.world, "train_pairs": self.train_size(), **self.extra_state()}
         (self.output_dir / f"rank{self.rank}.json").write_text(json.dumps({"parameter_checksum": checksum}) + "\n")
         if self.rank == 0:
             final = self.save_student(self.trained_state(), self.output_dir / "final")
@@ -390,79 +537,211 @@ class Trainer:
         return result
 
 
+def frozen_states(key: tuple, compute):
+    """``compute()``, remembered under ``key`` for the next runs in this process: the states of a
+    frozen model (the teacher, or a student's frozen layers) on a fixed set of texts are the same
+    for every configuration of a study. Keys name the weights, texts, layers and settings."""
+    if key not in _FROZEN_CACHE:
+        while len(_FROZEN_CACHE) >= _FROZEN_CACHE_SIZE:
+            _FROZEN_CACHE.pop(next(iter(_FROZEN_CACHE)))
+        _FROZEN_CACHE[key] = compute()
+    return _FROZEN_CACHE[key]
+
+
+def _texts_key(texts) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 class Distiller(Trainer):
-    """Distillation on bitext (objectives ``ot``, ``sentence_mse``, ``ot+sentence_mse``)."""
+    """Distillation on bitext (objectives in :data:`OBJECTIVES`)."""
 
     config: DistillConfig
 
     def prepare_data(self):
         cfg = self.config
         self.pairs = bitext_pairs(cfg.language, cfg.query_language, "train", cfg.train_pairs, cfg.seed)
-        return EpochSampler(len(self.pairs), cfg.batch_size, cfg.seed)
+        english, target = [p[0] for p in self.pairs], [p[1] for p in self.pairs]
+        last = self.teacher.num_layers
+        # The teacher is frozen and the bitext fixed: its token states are computed once.
+        layers = tuple(sorted({last} | ({cfg.plan_layer} if self.uses_ot and cfg.plan_layer is not None else set())))
+        key = (self.teacher.spec.path, self.teacher.spec.delta, cfg.max_length, _texts_key(english))
+        self.teacher_cache = frozen_states(("teacher", *key, layers),
+                                           lambda: self.teacher.hidden_states(english, "passage", layers,
+                                                                              show_progress=self.show_progress))
+        # So are the outputs of the student's frozen layers (and its plan layer, when frozen too).
+        student_layers = {cfg.frozen_layers} if cfg.frozen_layers else set()
+        if self.uses_ot and cfg.plan_layer is not None and cfg.plan_layer <= cfg.frozen_layers:
+            student_layers.add(cfg.plan_layer)
+        student_layers = tuple(sorted(student_layers))
+        self.student_cache = {}
+        if student_layers:
+            key = (self.student.spec.path, self.student.spec.delta, cfg.max_length, _texts_key(target), student_layers)
+            self.student_cache = frozen_states(("student", *key),
+                                               lambda: self.student.hidden_states(target, "passage", student_layers,
+                                                                                  show_progress=self.show_progress))
+        self.target = target
+        lengths = [len(s) for s in self.teacher_cache[last].input_ids] if cfg.bucket_batches else None
+        self.term_weights = {term: 1.0 for term in cfg.terms}
+        return EpochSampler(len(self.pairs), cfg.batch_size, cfg.seed, lengths=lengths)
+
+    @property
+    def uses_ot(self) -> bool:
+        return "ot" in self.config.terms
 
     def progress_label(self) -> str:
         return f"{self.config.objective} {self.config.language}"
 
+    def extra_state(self) -> dict:
+        return {"term_weights": dict(self.term_weights)}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.term_weights = dict(state.get("term_weights", self.term_weights))
+
     def batch_losses(self) -> dict[str, torch.Tensor]:
         batch = self.sampler.next_batch()[self.rank::self.world]
-        return self.losses([self.pairs[i] for i in batch])
+        return self.losses(batch)
 
-    def losses(self, pairs: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    def _stack(self, cache, rows):
+        from .encoder import pad_states
+
+        return pad_states([cache.states[i] for i in rows], [cache.input_ids[i] for i in rows])
+
+    def terms_of(self, rows: list[int], module=None) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """Each term's loss on the pairs ``rows`` (unweighted) and the step's diagnostics."""
         cfg = self.config
-        english, target = [p[0] for p in pairs], [p[1] for p in pairs]
-        t_batch, t_hidden = self.teacher_states(english)
-        s_batch = self.student.tokenize(target, kind="passage")
-        s_hidden = self.module(input_ids=s_batch["input_ids"], attention_mask=s_batch["attention_mask"]).last_hidden_state
-        out = {}
-        total = s_hidden.new_zeros(())
-        if "ot" in cfg.objective.split("+"):
-            loss, out["ot_marginal_error"] = self.transport_loss(t_batch, t_hidden, s_batch, s_hidden)
-            out["ot"] = loss
-            total = total + cfg.ot_weight * loss
-        if "sentence_mse" in cfg.objective:
-            from .encoder import Encoder
+        module = module or self.module
+        device = self.student.device
+        last = self.teacher.num_layers
+        t_hidden, t_attention, t_ids = (x.to(device) for x in self._stack(self.teacher_cache[last], rows))
+        t_content = self.content(self.teacher, t_ids, t_attention)
+        need_plan_states = self.uses_ot and cfg.plan_layer is not None
+        if cfg.frozen_layers:
+            s_in, s_attention, s_ids = (x.to(device) for x in self._stack(self.student_cache[cfg.frozen_layers], rows))
+            states = module(s_in, s_attention, output_hidden_states=True)  # layers frozen_layers..last
+        else:
+            batch = self.student.tokenize([self.target[i] for i in rows], kind="passage")
+            s_ids, s_attention = batch["input_ids"], batch["attention_mask"].bool()
+            out = module(input_ids=s_ids, attention_mask=batch["attention_mask"], output_hidden_states=True)
+            states = list(out.hidden_states)
+        s_hidden = states[-1]
+        s_content = self.content(self.student, s_ids, s_attention)
+        t_sent = self.student.mean_pool(t_hidden, t_attention, normalize=False)
+        s_sent = self.student.mean_pool(s_hidden, s_attention, normalize=False)
+        terms, diagnostics = {}, alignment_and_uniformity(s_sent, t_sent)
+        if "sentence_mse" in cfg.terms:
+            terms["sentence_mse"] = torch.nn.functional.mse_loss(s_sent, t_sent)
+        if "infonce" in cfg.terms:
+            anchors, candidates, offset = t_sent, s_sent, 0
+            if self.world > 1:  # the whole batch's translations are the negatives
+                import torch.distributed.nn.functional as dist_fn
 
-            t_sent = Encoder.mean_pool(t_hidden, t_batch["attention_mask"].bool(), normalize=False)
-            s_sent = Encoder.mean_pool(s_hidden, s_batch["attention_mask"].bool(), normalize=False)
-            loss = torch.nn.functional.mse_loss(s_sent, t_sent)
-            out["sentence_mse"] = loss
-            total = total + cfg.mse_weight * loss
-        out["loss"] = total
-        return out
+                candidates = torch.cat(dist_fn.all_gather(s_sent), 0)
+                offset = self.rank * len(rows)
+            labels = torch.arange(len(rows), device=device) + offset
+            terms["infonce"] = info_nce(anchors, candidates, labels, cfg.temperature)
+        if self.uses_ot:
+            t_plan = s_plan = None
+            if need_plan_states:
+                t_plan = self._stack(self.teacher_cache[cfg.plan_layer], rows)[0].to(device)
+                if cfg.plan_layer <= cfg.frozen_layers:
+                    s_plan = self._stack(self.student_cache[cfg.plan_layer], rows)[0].to(device)
+                else:
+                    s_plan = states[cfg.plan_layer - cfg.frozen_layers]
+            terms["ot"], plan_info = self.transport_loss(t_hidden, t_content, s_hidden, s_content, t_plan, s_plan)
+            diagnostics.update(plan_info)
+        return terms, diagnostics
 
-    def dev_task(self):
+    def losses(self, rows: list[int]) -> dict[str, torch.Tensor]:
+        terms, diagnostics = self.terms_of(rows)
+        total = sum(self.term_weights[name] * self.user_weight(name) * value for name, value in terms.items())
+        return {**terms, **diagnostics, "loss": total}
+
+    def user_weight(self, term: str) -> float:
+        cfg = self.config
+        return {"ot": cfg.ot_weight, "sentence_mse": cfg.mse_weight, "infonce": cfg.contrastive_weight}[term]
+
+    def term_gradient_norms(self, rows: list[int]) -> dict[str, float]:
+        """The gradient norm of each term alone over the trained weights, on one batch (through the
+        module without DDP: nothing is synchronised or accumulated)."""
+        params = [p for p in self.student.model.parameters() if p.requires_grad]
+        terms, _ = self.terms_of(rows, module=self.plain_module)
+        norms = {}
+        for name, value in terms.items():
+            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+            norms[name] = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+        return norms
+
+    def _probe_batches(self) -> list[list[int]]:
+        """Fixed batches for balancing and gradient diagnostics (their own seeded draw)."""
+        probe = EpochSampler(len(self.pairs), self.config.batch_size, self.config.seed + 1000)
+        return [probe.next_batch()[self.rank::self.world] for _ in range(self.config.balance_batches)]
+
+    def before_training(self) -> None:
+        cfg = self.config
+        if not (cfg.balance_losses and len(cfg.terms) > 1):
+            return
+        totals = torch.zeros(len(cfg.terms), dtype=torch.float64)
+        for rows in self._probe_batches():
+            norms = self.term_gradient_norms(rows)
+            totals += torch.tensor([norms[t] for t in cfg.terms], dtype=torch.float64)
+        if self.world > 1:
+            torch.distributed.all_reduce(totals)
+        mean = float(totals.mean())
+        self.term_weights = {t: mean / max(float(n), 1e-12) for t, n in zip(cfg.terms, totals)}
+
+    def start_record(self) -> dict:
+        return {f"weight_{k}": v for k, v in self.term_weights.items()}
+
+    def diagnose(self) -> dict:
+        rows = self._probe_batches()[0]
+        return {f"grad_norm_{k}": v for k, v in self.term_gradient_norms(rows).items()}
+
+    # -------------------------------------------------------------- dev signals
+    def dev_data(self):
+        """The dev task (sampled queries and documents), the teacher's query vectors, the teacher's
+        vectors of each document verse in English (the bitext signal's targets) and the frozen
+        layers' outputs for the documents."""
         if self._dev is None:
-            from .tasks import crossref_task, subsample_documents
-
-            task = crossref_task(self.config.language, "dev", self.config.query_language,
-                                 max_queries=self.config.dev_queries, seed=self.config.seed)
-            task = subsample_documents(task, self.config.dev_docs, self.config.seed)
-            queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
-            self._dev = (task, queries)
+            cfg = self.config
+            key = ("dev", self.teacher.spec.path, self.teacher.spec.delta, self.student.spec.path, cfg.max_length,
+                   cfg.language, cfg.query_language, cfg.dev_queries, cfg.dev_docs, cfg.seed, cfg.frozen_layers)
+            self._dev = frozen_states(key, self._dev_data)
         return self._dev
 
-    def evaluate_dev(self) -> dict[str, float]:
-        from .evaluation import dense_retrieve, evaluate
+    def _dev_data(self):
+        from .bible import parse_verse_id, read_language
+        from .tasks import crossref_task, subsample_documents
 
-        task, queries = self.dev_task()
-        self.student.model.eval()
-        docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
-        self.student.model.train()
-        run = dense_retrieve(queries, docs, list(task.queries), list(task.docs), k=1000, exclude=task.exclude)
-        return {f"dev_{k}": v for k, v in evaluate(task.qrels, run, ["AP", "nDCG@10"]).items()}
+        cfg = self.config
+        task = crossref_task(cfg.language, "dev", cfg.query_language, max_queries=cfg.dev_queries, seed=cfg.seed)
+        task = subsample_documents(task, cfg.dev_docs, cfg.seed)
+        queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
+        english = read_language(cfg.query_language)
+        doc_english = self.teacher.encode([english[parse_verse_id(d)] for d in task.docs], kind="passage")
+        docs = [task.docs[d] for d in task.docs]
+        lower = self.student.lower_states(docs, "passage", cfg.frozen_layers) if cfg.frozen_layers else None
+        return task, queries, doc_english, docs, lower
+
+    def evaluate_dev(self) -> dict[str, float]:
+        from .evaluation import bitext_signals, dense_retrieve, evaluate
+
+        task, queries, doc_english, docs, lower = self.dev_data()
+        if lower is not None:  # only the trained layers run (encode_* switch dropout off and back)
+            doc_vectors = self.student.encode_tokens(None, "passage", lower=lower).pooled
+        else:
+            doc_vectors = self.student.encode(docs, kind="passage")
+        run = dense_retrieve(queries, doc_vectors, list(task.queries), list(task.docs), k=1000, exclude=task.exclude)
+        out = {f"dev_{k}": v for k, v in evaluate(task.qrels, run, ["AP", "nDCG@10"]).items()}
+        out.update({f"dev_bitext_{k}": v for k, v in bitext_signals(doc_vectors, doc_english).items()})
+        return out
 
 
 def _no_decay(name: str) -> bool:
     return name.endswith(".bias") or "LayerNorm" in name
-
-
-def _prefix_pieces(encoder) -> int:
-    """Pieces of the "passage: " prefix after the first special token (0 without prefixes)."""
-    if not encoder.prefixes:
-        return 0
-    bare = encoder.tokenizer("x", add_special_tokens=False)["input_ids"]
-    with_prefix = encoder.tokenizer("passage: x", add_special_tokens=False)["input_ids"]
-    return len(with_prefix) - len(bare)
 
 
 def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = None, progress: bool = True) -> dict:
@@ -473,7 +752,7 @@ def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = 
         state_config = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
         if state_config == config.to_dict():
             return json.loads(done.read_text())
-    return config.trainer_class()(config, output_dir).train(stop_after=stop_after, progress=progress)
+    return config.trainer_class()(config, output_dir, progress=progress).train(stop_after=stop_after, progress=progress)
 
 
 def read_log(output_dir: Path | str):
