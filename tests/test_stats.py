@@ -1,5 +1,6 @@
 """Paired tests against scipy and statsmodels, and their error rates over repeated seeds."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
@@ -78,3 +79,35 @@ def test_compare_to_baseline_corrects_over_the_family():
     assert np.isnan(result.loc["base", "p_adjusted"])
     pairwise = stats.pairwise_p_values(table, test="t")
     assert pairwise.loc["base", "better"] == pairwise.loc["better", "base"] < 0.05
+
+
+def test_gap_share_is_the_ratio_of_mean_differences_with_an_interval():
+    from otclir.stats import gap_share_interval
+
+    zero = np.array([0.1, 0.2, 0.0, 0.3])
+    ceiling = zero + np.array([0.2, 0.2, 0.2, 0.2])
+    half = zero + np.array([0.1, 0.1, 0.05, 0.15])  # half the gap on average
+    share, low, high = gap_share_interval(half, zero, ceiling, seed=0)
+    assert share == pytest.approx(0.5)
+    assert low <= 0.5 <= high and low >= 0.25 and high <= 0.75
+    assert gap_share_interval(ceiling, zero, ceiling)[0] == pytest.approx(1.0)
+    assert np.isnan(gap_share_interval(zero, zero, zero)[0])  # no gap: no share
+    with pytest.raises(ValueError, match="one length"):
+        gap_share_interval(zero, zero, ceiling[:3])
+
+
+def test_a_family_of_pairs_is_corrected_together():
+    from otclir.stats import compare_pairs, correct, p_value
+
+    rng = np.random.default_rng(4)
+    base = rng.random(60)
+    frame = pd.DataFrame({"zero": base, "better": base + 0.05 + 0.01 * rng.standard_normal(60),
+                          "same": base + 0.001 * rng.standard_normal(60)})
+    pairs = [("better", "zero"), ("same", "zero"), ("better", "same")]
+    table = compare_pairs(frame, pairs, n_permutations=2000, seed=1)
+    raw = [p_value(frame[t].to_numpy(), frame[b].to_numpy(), "randomization", 2000, 1) for t, b in pairs]
+    np.testing.assert_allclose(table.p_adjusted, correct(raw, "holm"))
+    assert table.significant.tolist() == [True, False, True]
+    assert table.attrs["family_size"] == 3 and table.loc[0, "diff_ci_low"] > 0
+    with pytest.raises(ValueError, match="not among the per-query columns"):
+        compare_pairs(frame, [("worse", "zero")])

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .paths import figures_dir, relative_to_root
+from .paths import PAPER_PROFILE, figures_dir, relative_to_root
 
 TIER_ORDER = ["low", "mid", "high"]
 TIER_COLOURS = {"low": "#d55e00", "mid": "#e69f00", "high": "#0072b2"}
@@ -25,9 +25,10 @@ def use_style() -> None:
     plt.rcParams.update(STYLE)
 
 
-def save_figure(fig, name: str, folder: Path | None = None) -> list[str]:
-    """Write ``name``.pdf and ``name``.png; returns their paths relative to the project root."""
-    folder = Path(folder) if folder else figures_dir()
+def save_figure(fig, name: str, profile: str = PAPER_PROFILE, folder: Path | None = None) -> list[str]:
+    """Write ``name``.pdf and ``name``.png into the profile's figures folder (see
+    :func:`otclir.paths.figures_dir`); returns their paths relative to the project root."""
+    folder = Path(folder) if folder else figures_dir(profile)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for ext, metadata in (("pdf", {"CreationDate": None, "ModDate": None, "Producer": "otclir", "Creator": "otclir"}),
@@ -160,36 +161,79 @@ def aer_by_epsilon(quality: pd.DataFrame):
     return fig
 
 
-def training_curves(logs: dict[str, pd.DataFrame]):
-    """Training loss and dev MAP over steps, one line per run (label -> log table)."""
+def training_curves(logs: dict[str, pd.DataFrame],
+                    panels=(("loss", "training loss"), ("dev_bitext_MRR", "dev bitext MRR"), ("dev_AP", "dev MAP"),
+                            ("plan_entropy", "plan row entropy / max"), ("alignment", "cos(student, teacher)"),
+                            ("uniformity", "uniformity (lower = spread)"))):
+    """Curves over steps, one line per run (label -> log table), one panel per logged column that
+    some run has: loss, dev signals and the diagnostics that say whether the method does what it
+    claims (plan sharpness, alignment against uniformity of the student's sentence vectors)."""
     use_style()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for label in sorted(logs):
-        log = logs[label]
-        trained = log.dropna(subset=["loss"]) if "loss" in log else log.iloc[:0]
-        axes[0].plot(trained.step, trained["loss"], label=label, linewidth=1)
-        if "dev_AP" in log:
-            dev = log.dropna(subset=["dev_AP"])
-            axes[1].plot(dev.step, dev.dev_AP, marker="o", ms=3, label=label)
-    axes[0].set(xlabel="step", ylabel="training loss", title="loss")
-    axes[1].set(xlabel="step", ylabel="MAP", title="dev MAP (sampled pool)")
-    axes[1].legend(fontsize=6, frameon=False)
+    panels = [(c, t) for c, t in panels if any(c in log and log[c].notna().any() for log in logs.values())]
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.6 * rows), squeeze=False)
+    for ax, (column, title) in zip(axes.flat, panels):
+        for label in sorted(logs):
+            log = logs[label]
+            if column not in log:
+                continue
+            part = log.dropna(subset=[column])
+            evaluated = column.startswith("dev_")
+            ax.plot(part.step, part[column], label=label, linewidth=1, marker="o" if evaluated else None, ms=2)
+        ax.set(xlabel="step", title=title)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.remove()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncols=min(4, len(labels)), frameon=False, fontsize=6,
+               bbox_to_anchor=(0.5, 1.0 + 0.04 * (1 + len(labels) // 4)))
+    fig.tight_layout()
+    return fig
+
+
+def study_curves(points: pd.DataFrame, goal: float | None = 0.3):
+    """The recipe study: each configuration's share of the zero-shot→ceiling gap (test AP) against
+    training epochs, with its 95% bootstrap interval, one panel per scorer."""
+    use_style()
+    scorers = [s for s in ("mean", "maxsim") if f"gap_share_{s}" in points]
+    configs = list(dict.fromkeys(points.config))
+    palette = dict(zip(configs, sns.color_palette("tab10" if len(configs) <= 10 else "tab20", n_colors=len(configs))))
+    fig, axes = plt.subplots(1, len(scorers), figsize=(4.2 * len(scorers), 3.2), sharey=True, squeeze=False)
+    for ax, scorer in zip(axes[0], scorers):
+        for config in configs:
+            part = points[points.config == config].drop_duplicates("step").sort_values("epochs")
+            ax.plot(part.epochs, part[f"gap_share_{scorer}"], marker="o", ms=3, linewidth=1, color=palette[config],
+                    label=config, linestyle="--" if not config.startswith("ot") else "-")
+            ax.fill_between(part.epochs, part[f"gap_share_{scorer}_low"], part[f"gap_share_{scorer}_high"],
+                            color=palette[config], alpha=0.08, linewidth=0)
+        ax.axhline(0, color="black", linewidth=0.6)
+        if goal is not None:
+            ax.axhline(goal, color="grey", linewidth=0.6, linestyle=":")
+        ax.set(xlabel="epochs over the budget", title=f"{scorer} scoring")
+    axes[0][0].set_ylabel("share of zero-shot→ceiling gap (test AP)")
+    axes[0][-1].legend(fontsize=6, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
     return fig
 
 
 def system_bars(results: pd.DataFrame, measure: str = "AP"):
-    """One bar per system and language."""
+    """One bar per system and language, a panel per scorer of the dense systems (BM25 beside them)."""
     use_style()
-    fig, ax = plt.subplots(figsize=(7, 3))
-    order = list(dict.fromkeys(results.system))
-    sns.barplot(data=results, x="system", y=measure, hue="language", order=order,
-                hue_order=sorted(results.language.unique()), ax=ax, errorbar=None)
-    ax.tick_params(axis="x", rotation=30)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-    ax.set_ylabel("MAP" if measure == "AP" else measure)
-    ax.set_xlabel("")
+    scorers = [s for s in ("mean", "maxsim") if s in set(results.scorer)] or sorted(results.scorer.unique())
+    fig, axes = plt.subplots(1, len(scorers), figsize=(5.5 * len(scorers), 3.4), sharey=True, squeeze=False)
+    for ax, scorer in zip(axes[0], scorers):
+        part = results[(results.scorer == scorer) | ~results.scorer.isin(scorers)]
+        order = list(dict.fromkeys(part.system))
+        sns.barplot(data=part, x="system", y=measure, hue="language", order=order,
+                    hue_order=sorted(results.language.unique()), ax=ax, errorbar=None)
+        ax.tick_params(axis="x", rotation=35)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+        ax.set_ylabel("MAP" if measure == "AP" else measure)
+        ax.set_xlabel("")
+        ax.set_title(f"{scorer} scoring" + (" (BM25 as is)" if (~results.scorer.isin(scorers)).any() else ""))
+        if ax is not axes[0][-1] and ax.legend_:
+            ax.legend_.remove()
     fig.tight_layout()
     return fig
 

@@ -120,3 +120,65 @@ def _latex(table, measures, caption, digits) -> str:
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(caption)}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+ZERO_SHOT = "student-zero-shot"
+
+
+def _objective(system: str) -> tuple[str, str]:
+    """(objective, budget) of a distilled system name ``distill-<objective>@<budget>``."""
+    objective, _, budget = system.removeprefix("distill-").rpartition("@")
+    return objective, budget
+
+
+def distillation_family(per_query: pd.DataFrame) -> list[tuple[str, str]]:
+    """The comparisons the distillation experiment's settings fix before it runs: every OT student
+    (an objective with the transport term) against the zero-shot student, and against the best
+    student without the transport term at the same budget (best by its mean here: the strongest
+    rival). Upper bounds (ceiling, oracle) take no part."""
+    students = [c for c in per_query.columns if c.startswith("distill-")]
+    pairs = []
+    for system in students:
+        objective, budget = _objective(system)
+        if "ot" not in objective.split("+"):
+            continue
+        if ZERO_SHOT in per_query.columns:
+            pairs.append((system, ZERO_SHOT))
+        rivals = [c for c in students if _objective(c)[1] == budget and "ot" not in _objective(c)[0].split("+")]
+        if rivals:
+            pairs.append((system, max(rivals, key=lambda c: (per_query[c].mean(), c))))
+    return pairs
+
+
+def render_pairs(table: pd.DataFrame, fmt: str = "table", digits: int = 4, marks: dict[str, str] | None = None) -> str:
+    """A family of comparisons (:func:`otclir.stats.compare_pairs`) as text, LaTeX or CSV; ``marks``
+    appends a note to a system's name (a student whose selected step is 0, say)."""
+    if fmt not in FORMATS:
+        raise OtclirError(f"unknown format '{fmt}'; formats: {', '.join(FORMATS)}")
+    marks = marks or {}
+    shown = table.assign(treatment=[t + marks.get(t, "") for t in table.treatment],
+                         baseline=[b + marks.get(b, "") for b in table.baseline])
+    if fmt == "csv":
+        return shown.to_csv(index=False, float_format=f"%.{digits}f")
+    attrs = table.attrs
+    caption = (f"{attrs.get('queries')} queries; {attrs.get('test')} test, {attrs.get('correction')} correction over "
+               f"this family of {attrs.get('family_size')} comparisons; significant at alpha {attrs.get('alpha')} "
+               f"after correction marked *; differences with 95% paired bootstrap intervals.")
+    rows = []
+    for _, r in shown.iterrows():
+        rows.append([r.treatment, r.baseline, f"{r.treatment_mean:.{digits}f}", f"{r.baseline_mean:.{digits}f}",
+                     f"{r['diff']:+.{digits}f} [{r.diff_ci_low:+.{digits}f}, {r.diff_ci_high:+.{digits}f}]",
+                     f"{r.p_adjusted:.4f}" + ("*" if r.significant else "")])
+    header = ["treatment", "baseline", "treatment mean", "baseline mean", "difference [95% CI]", "p (corrected)"]
+    if fmt == "latex":
+        def esc(text):
+            return str(text).replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+        lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{llrrlr}", r"\toprule",
+                 " & ".join(header) + r" \\", r"\midrule"]
+        lines += [" & ".join(esc(c) for c in row) + r" \\" for row in rows]
+        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(caption)}}}", r"\end{table}"]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in [header] + rows]
+    return "\n".join(lines + ["", caption])

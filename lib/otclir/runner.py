@@ -102,6 +102,8 @@ def resolve_parameters(path: Path, profile: str = "quick", params_file: str | No
     if not declared:
         raise OtclirError(f"{path.name} has no cell tagged 'parameters'")
     params: dict = {}
+    if "profile" in declared:  # the notebook files its results and figures under the profile's name
+        params["profile"] = profile
     params.update(load_profile(profile).get(path.stem) or {})
     if params_file:
         params.update(read_yaml(params_file))

@@ -67,6 +67,30 @@ def paired_bootstrap_ci(x, y, **kwargs) -> tuple[float, float]:
     return bootstrap_ci(_pair(x, y), **kwargs)
 
 
+def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float, float]:
+    """A system's share of the gap from ``zero`` (the untrained student) to ``ceiling``, in means
+    over the same queries, with a percentile bootstrap interval (queries resampled together).
+    Resamples whose gap is not positive are dropped from the interval."""
+    system, zero, ceiling = (np.asarray(v, dtype=np.float64) for v in (system, zero, ceiling))
+    if not system.shape == zero.shape == ceiling.shape or system.ndim != 1 or system.size < 2:
+        raise ValueError(f"gap shares need three 1-d arrays of one length >= 2, got {system.shape}, {zero.shape}, {ceiling.shape}")
+    gap = ceiling.mean() - zero.mean()
+    share = float((system.mean() - zero.mean()) / gap) if gap > 0 else float("nan")
+    rng = np.random.default_rng(seed)
+    shares = []
+    for start in range(0, n_resamples, 1_000):
+        idx = rng.integers(0, system.size, size=(min(1_000, n_resamples - start), system.size))
+        gaps = ceiling[idx].mean(1) - zero[idx].mean(1)
+        keep = gaps > 0
+        shares.append((system[idx].mean(1)[keep] - zero[idx].mean(1)[keep]) / gaps[keep])
+    shares = np.concatenate(shares)
+    if not shares.size:
+        return share, float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    return share, float(np.quantile(shares, alpha)), float(np.quantile(shares, 1 - alpha))
+
+
 def effect_size(x, y) -> float:
     """Cohen's d for paired samples (d_z): mean difference over the standard deviation of differences."""
     d = _pair(x, y)
@@ -139,3 +163,26 @@ def pairwise_p_values(per_query: pd.DataFrame, test: str = "randomization", corr
     for (a, b), p in zip(pairs, adjusted):
         matrix.loc[a, b] = matrix.loc[b, a] = p
     return matrix
+
+
+def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: str = "randomization",
+                  correction: str = "holm", alpha: float = 0.05, n_permutations: int = 10_000,
+                  n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """A family of paired comparisons (treatment, baseline) over the same queries: the mean
+    difference with its paired bootstrap interval, raw and corrected p-values (the correction runs
+    over the whole family) and whether each is significant at ``alpha`` after correction."""
+    missing = sorted({s for pair in pairs for s in pair} - set(per_query.columns))
+    if missing:
+        raise ValueError(f"system(s) {', '.join(missing)} not among the per-query columns: {', '.join(per_query.columns)}")
+    rows = []
+    for treatment, baseline in pairs:
+        x, y = per_query[treatment].to_numpy(), per_query[baseline].to_numpy()
+        low, high = paired_bootstrap_ci(x, y, n_resamples=n_resamples, seed=seed)
+        rows.append({"treatment": treatment, "baseline": baseline, "treatment_mean": x.mean(), "baseline_mean": y.mean(),
+                     "diff": x.mean() - y.mean(), "diff_ci_low": low, "diff_ci_high": high,
+                     "p": p_value(x, y, test, n_permutations, seed)})
+    table = pd.DataFrame(rows)
+    table["p_adjusted"] = correct(table.p.to_numpy(), correction) if len(table) else []
+    table["significant"] = table.p_adjusted < alpha
+    table.attrs.update(test=test, correction=correction, alpha=alpha, queries=len(per_query), family_size=len(pairs))
+    return table

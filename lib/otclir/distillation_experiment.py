@@ -1,0 +1,167 @@
+"""The distillation experiment end to end: the recipe study, then the headline comparison of every
+system on every language and budget with the chosen recipe, written to a results folder.
+
+``compute`` trains and evaluates and writes ``results/<profile>/03_distillation_training/``:
+``study.csv`` and ``study_agreement.csv`` (the recipe study), ``recipes.json`` (the recipe each
+objective got and why), ``results.csv`` (mean measures per language, system and scorer, with the
+share of the zero-shot→ceiling gap and each student's selected step), ``perquery_<pair>.csv.gz``
+(per-query measures, read by the significance analysis) and ``training_logs.csv.gz`` (every
+logged step: loss terms, plan diagnostics, dev signals). ``load`` reads them back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .errors import OtclirError
+from .languages import check_languages
+from .results import ResultStore
+from .training import OBJECTIVES
+
+NOTEBOOK = "03_distillation_training"
+
+
+@dataclass
+class ExperimentSettings:
+    languages: list[str] = field(default_factory=lambda: ["sw"])
+    budgets: list[int | None] = field(default_factory=lambda: [2000])
+    objectives: list[str] = field(default_factory=lambda: list(OBJECTIVES))
+    training: dict = field(default_factory=dict)  # DistillConfig settings shared by every student
+    study: dict | None = None  # a StudyGrid; None: every objective trains with ``training`` as it is
+    systems: list[str] | None = None  # None: the default systems
+    scorers: list[str] = field(default_factory=lambda: ["mean", "maxsim"])
+    rerank_depth: int = 200
+    test_queries: int | None = None
+    test_docs: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        from .experiments import DEFAULT_SYSTEMS, SCORERS, SYSTEMS
+
+        check_languages(self.languages)
+        unknown = sorted(set(self.objectives) - set(OBJECTIVES))
+        if unknown:
+            raise OtclirError(f"unknown objective(s) {', '.join(unknown)}; objectives: {', '.join(OBJECTIVES)}")
+        self.systems = list(DEFAULT_SYSTEMS if self.systems is None else self.systems)
+        unknown = sorted(set(self.systems) - set(SYSTEMS))
+        if unknown:
+            raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
+        unknown = sorted(set(self.scorers) - set(SCORERS))
+        if unknown or not self.scorers:
+            raise OtclirError(f"scorers must be some of {', '.join(SCORERS)}, got {self.scorers}")
+        if not self.budgets:
+            raise OtclirError("budgets needs at least one number of training pairs (or null for all)")
+        if self.study is not None:
+            self.study_grid()  # validate early: nothing is trained on a bad grid
+
+    def study_grid(self):
+        from .recipe_study import StudyGrid
+
+        grid = dict(self.study)
+        grid.setdefault("settings", {})
+        grid["settings"] = {**self.training, **grid["settings"]}
+        return StudyGrid.from_dict(grid)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = True, log=print) -> dict:
+    """Run the study (if any) and the headline comparison; write everything to ``store``."""
+    from . import experiments, recipe_study
+    from .training import read_log
+
+    started = time.time()
+    store.start(settings.to_dict())
+    recipes = default_recipes(settings)
+    logs = []
+    if settings.study is not None:
+        grid = settings.study_grid()
+        points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
+                                                    settings.rerank_depth, settings.seed, progress, log)
+        store.write_table("study.csv", points)
+        store.write_table("study_agreement.csv", recipe_study.signal_agreement(points))
+        logs.append(study_logs.assign(language=grid.language, budget=str(grid.settings.get("train_pairs")), part="study"))
+        chosen = recipe_study.choose_recipes(points, grid.select_by)
+        recipes = {o: recipe_study.recipe_settings(chosen[o], grid) for o in settings.objectives if o in chosen}
+        missing = sorted(set(settings.objectives) - set(recipes))
+        if missing:
+            raise OtclirError(f"the study grid has no configuration for objective(s) {', '.join(missing)}")
+    store.write_json("recipes.json", recipes)
+    tables, per_query = [], []
+    for language in settings.languages:
+        students, runs = {}, {}
+        for budget in settings.budgets:
+            for objective in settings.objectives:
+                config = headline_config(recipes[objective], settings, language, objective, budget)
+                result = experiments.train_students(language, config, [objective], [budget], progress)
+                name = experiments.distilled_name(objective, budget)
+                runs[name] = result[name]
+                students[name] = result[name]["model"]
+                history = read_log(result[name]["folder"])
+                logs.append(history.assign(config=name, language=language, budget=experiments.budget_label(budget),
+                                           part="headline"))
+        frame, queries = experiments.compare_systems(
+            language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
+            settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log)
+        frame = frame.merge(selection_table(runs), on="system", how="left")
+        tables.append(frame)
+        store.write_table(f"perquery_en-{language}.csv.gz", queries)
+        per_query.append(queries)
+    results = pd.concat(tables, ignore_index=True)
+    store.write_table("results.csv", results)
+    store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
+    return store.finish(time.time() - started, settings.to_dict())
+
+
+def default_recipes(settings: ExperimentSettings) -> dict:
+    """Without a study every objective trains with the shared settings for their number of steps."""
+    return {o: {"objective": o, "epochs": None, "step": settings.training.get("steps"), "settings": dict(settings.training)}
+            for o in settings.objectives}
+
+
+def headline_config(recipe: dict, settings: ExperimentSettings, language: str, objective: str, budget) -> dict:
+    """DistillConfig settings of one headline student: the recipe's, its length scaled to the
+    budget (the same number of epochs), its dev checks once per epoch."""
+    config = {**settings.training, **recipe["settings"], "seed": settings.seed}
+    if recipe.get("epochs") is not None:
+        from .tasks import bitext_pairs
+
+        size = budget if budget is not None else len(bitext_pairs(language, budget=None))
+        per_epoch = max(1, size // config.get("batch_size", 16))
+        epochs = max(recipe["epochs"], 1.0 / per_epoch)  # at least one step, even when the study chose none
+        config["steps"] = max(1, int(round(epochs * per_epoch)))
+        config["eval_every"] = max(1, min(per_epoch, config["steps"]))
+        config["checkpoint_every"] = config["eval_every"]
+    config.pop("keep_evaluated", None)
+    return config
+
+
+def selection_table(runs: dict[str, dict]) -> pd.DataFrame:
+    """Per distilled system: its training length, the step dev selection kept, and whether that is
+    the untrained student (step 0)."""
+    rows = []
+    for name, result in runs.items():
+        best = result.get("best") or {}
+        step = best.get("step", result["steps"])
+        rows.append({"system": name, "trained_steps": result["steps"], "selected_step": step,
+                     "selected_untrained": step == 0, "selected_by": best.get("selected_by")})
+    return pd.DataFrame(rows, columns=["system", "trained_steps", "selected_step", "selected_untrained", "selected_by"])
+
+
+def load(store: ResultStore) -> dict:
+    """The stored tables of an experiment, for reporting."""
+    store.require()
+    settings = ExperimentSettings(**store.read_json("settings.json"))
+    out = {"settings": settings, "provenance": store.provenance(), "recipes": store.read_json("recipes.json"),
+           "results": store.read_table("results.csv"),
+           "logs": store.read_table("training_logs.csv.gz", low_memory=False),
+           "per_query": {f"en-{lang}": store.read_table(f"perquery_en-{lang}.csv.gz", dtype={"query": str})
+                         for lang in settings.languages}}
+    if settings.study is not None:
+        out["study"] = store.read_table("study.csv")
+        out["agreement"] = store.read_table("study_agreement.csv")
+    return out

