@@ -150,21 +150,26 @@ def verse_costs(encoder, verses: list[GoldVerse], layer: int | None = None, batc
 
 
 def evaluate(costs, verses: list[GoldVerse], epsilons, methods=METHODS, threshold: float = 0.3,
-             max_iter: int = 200) -> pd.DataFrame:
-    """Alignment quality of Sinkhorn plans at each epsilon, exact OT, and two baselines."""
+             max_iter: int = 200, scaled_epsilons=()) -> pd.DataFrame:
+    """Alignment quality of Sinkhorn plans at each epsilon (on the raw cost, and on the cost scaled
+    by its spread at each of ``scaled_epsilons``, as distillation computes them), exact OT, and two
+    baselines."""
+    from .ot import scale_cost
+
     gold = [v.links for v in verses]
     rows = []
 
     def add(system, epsilon, method, predicted):
         rows.append({"system": system, "epsilon": epsilon, "method": method, **score(predicted, gold)})
 
-    for epsilon in epsilons:
-        words = []
-        for cost, xw, yw, n, m in costs:
-            plan = sinkhorn(cost, epsilon=epsilon, max_iter=max_iter).plan[0]
-            words.append(word_matrix(plan, xw, yw, n, m))
-        for method in methods:
-            add("sinkhorn", epsilon, method, [extract(w, method, threshold) for w in words])
+    for system, scale, values in (("sinkhorn", "none", epsilons), (SCALED, "std", scaled_epsilons)):
+        for epsilon in values:
+            words = []
+            for cost, xw, yw, n, m in costs:
+                plan = sinkhorn(scale_cost(cost, method=scale), epsilon=epsilon, max_iter=max_iter).plan[0]
+                words.append(word_matrix(plan, xw, yw, n, m))
+            for method in methods:
+                add(system, epsilon, method, [extract(w, method, threshold) for w in words])
     exact = [word_matrix(exact_transport(cost), xw, yw, n, m) for cost, xw, yw, n, m in costs]
     for method in methods:
         add("exact OT", 0.0, method, [extract(w, method, threshold) for w in exact])
@@ -172,6 +177,28 @@ def evaluate(costs, verses: list[GoldVerse], epsilons, methods=METHODS, threshol
     for method in ("forward", "backward", "intersection"):
         add("cosine argmax (no OT)", float("nan"), method, [extract(s, method) for s in similarity])
     add("diagonal", float("nan"), "diagonal", [diagonal(len(v.source), len(v.target)) for v in verses])
+    return pd.DataFrame(rows)
+
+
+SCALED = "sinkhorn, cost/std"
+STATISTICAL = {"IBM Model 1": 0.0, "fast_align-style Model 2": 4.0}  # system -> diagonal tension
+
+
+def statistical_quality(testament: str, verses: list[GoldVerse], iterations: int = 5) -> pd.DataFrame:
+    """AER of the classical aligners, trained without supervision on every verse of the testament
+    (the gold links are only read to score), in both directions, links combined as for the plans."""
+    from . import statistical_alignment
+
+    pairs = [([w.lower() for w in v.source], [w.lower() for w in v.target]) for v in load_gold(testament)]
+    gold = [v.links for v in verses]
+    rows = []
+    for system, tension in STATISTICAL.items():
+        forward = statistical_alignment.train(pairs, iterations, tension)
+        backward = statistical_alignment.train([(t, s) for s, t in pairs], iterations, tension)
+        for method in statistical_alignment.LINK_METHODS:
+            predicted = [statistical_alignment.symmetric_links(forward, backward, [w.lower() for w in v.source],
+                                                               [w.lower() for w in v.target], method) for v in verses]
+            rows.append({"system": system, "epsilon": float("nan"), "method": method, **score(predicted, gold)})
     return pd.DataFrame(rows)
 
 
@@ -190,13 +217,39 @@ def piece_costs(x_encoder, x_text: str, y_encoder, y_text: str, layer: int | Non
 
 
 def quality_table(encoder, testaments=("nt",), max_verses: int | None = 100, epsilons=(0.01, 0.02, 0.05, 0.1, 0.2),
-                  layer: int | None = None, threshold: float = 0.3, seed: int = 0) -> pd.DataFrame:
-    """Alignment quality per testament, system, epsilon and extraction method."""
+                  layer: int | None = None, threshold: float = 0.3, seed: int = 0, scaled_epsilons=(),
+                  statistical: bool = False) -> pd.DataFrame:
+    """Alignment quality per testament, system, epsilon and extraction method; ``statistical`` adds
+    IBM Model 1 and its fast_align-style variant, the classical aligners the plans compete with."""
     frames = []
     for testament in testaments:
         verses = sample_gold(testament, max_verses, seed)
-        frame = evaluate(verse_costs(encoder, verses, layer=layer), verses, epsilons, threshold=threshold)
+        frame = evaluate(verse_costs(encoder, verses, layer=layer), verses, epsilons, threshold=threshold,
+                         scaled_epsilons=scaled_epsilons)
+        if statistical:
+            frame = pd.concat([frame, statistical_quality(testament, verses)], ignore_index=True)
         frame.insert(0, "testament", testament)
         frame.insert(1, "verses", len(verses))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def layer_table(encoder, verses: list[GoldVerse], layers, epsilon: float, cost_scale: str = "std",
+                max_iter: int = 200) -> pd.DataFrame:
+    """Per hidden layer: the best AER over extraction methods of the plans at one setting, and the
+    plans' mean row entropy as a share of its maximum."""
+    from .ot import plan_diagnostics, scale_cost
+
+    gold = [v.links for v in verses]
+    rows = []
+    for layer in layers:
+        words, entropy = [], []
+        for cost, xw, yw, n, m in verse_costs(encoder, verses, layer=layer):
+            plan = sinkhorn(scale_cost(cost, method=cost_scale), epsilon=epsilon, max_iter=max_iter).plan[0]
+            entropy.append(plan_diagnostics(plan)["plan_entropy"])
+            words.append(word_matrix(plan, xw, yw, n, m))
+        scores = {method: score([extract(w, method) for w in words], gold) for method in METHODS}
+        method = min(scores, key=lambda k: scores[k]["aer"])
+        rows.append({"layer": layer, "best_aer": scores[method]["aer"], "method": method,
+                     "plan_entropy": float(np.mean(entropy))})
+    return pd.DataFrame(rows)

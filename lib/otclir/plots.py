@@ -143,11 +143,11 @@ def aer_by_epsilon(quality: pd.DataFrame):
     fig, axes = plt.subplots(1, len(testaments), figsize=(4.2 * len(testaments), 3.2), sharey=True, squeeze=False)
     for ax, testament in zip(axes[0], testaments):
         part = quality[quality.testament == testament]
-        ot_rows = part[part.system == "sinkhorn"].sort_values("epsilon")
-        for method in sorted(ot_rows.method.unique()):
-            line = ot_rows[ot_rows.method == method]
-            ax.plot(line.epsilon, line.aer, marker="o", ms=3, label=f"Sinkhorn, {method}")
-        styles = {"exact OT": ":", "cosine argmax (no OT)": "--", "diagonal": "-."}
+        ot_rows = part[part.system.isin(["sinkhorn", "sinkhorn, cost/std"])].sort_values("epsilon")
+        for (system, method), line in sorted(ot_rows.groupby(["system", "method"])):
+            ax.plot(line.epsilon, line.aer, marker="o" if system == "sinkhorn" else "s", ms=3,
+                    linestyle="-" if system == "sinkhorn" else "--", label=f"{system}, {method}")
+        styles = {"exact OT": ":", "cosine argmax (no OT)": "--", "diagonal": "-.", "fast_align-style Model 2": (0, (1, 3))}
         for system, style in styles.items():
             rows = part[part.system == system]
             if len(rows):
