@@ -1,13 +1,15 @@
 # One entry point for the compendium.
-#   make reproduce   run every notebook headless on the quick profile, regenerate figures/
-#   make test        unit tests plus nbval over the stored notebooks
+#   make reproduce   run every notebook headless on the paper profile from the stored results in
+#                    results/paper/, regenerating figures/ (minutes); RECOMPUTE=1 recomputes them (hours)
+#   make test        unit tests, the quick profile end to end, and nbval over the stored notebooks
 # Both first create or refresh .venv (Python 3.11) and the model cache when missing or stale.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.otclir-installed
-PROFILE ?= quick
+PROFILE ?= paper
+RECOMPUTE ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -29,7 +31,7 @@ test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 reproduce: setup
-	$(BIN)/otclir reproduce --profile $(PROFILE)
+	$(BIN)/otclir reproduce --profile $(PROFILE) $(if $(RECOMPUTE),--recompute)
 
 data: setup
 	$(BIN)/otclir data

@@ -30,9 +30,10 @@ def test_parameter_sources_layer_in_order(tmp_path):
     params.write_text("sample_verses: 7\nseed: 3\n")
     resolved = runner.resolve_parameters(runner.notebook_path("01"), profile="full",
                                          params_file=str(params), overrides={"seed": 5})
-    assert resolved == {"sample_verses": 7, "seed": 5}
-    assert runner.resolve_parameters(runner.notebook_path("01"), profile="full") == {"sample_verses": None}
-    with pytest.raises(OtclirError, match="unknown profile 'fast'.*full, medium, quick"):
+    assert resolved == {"sample_verses": 7, "seed": 5, "profile": "full"}
+    assert runner.resolve_parameters(runner.notebook_path("01"), profile="full") == {"sample_verses": None,
+                                                                                   "profile": "full"}
+    with pytest.raises(OtclirError, match="unknown profile 'fast'.*full, paper, quick"):
         runner.load_profile("fast")
     assert runner.parse_value("[sw, tl]") == ["sw", "tl"] and runner.parse_value("null") is None
 
@@ -56,8 +57,7 @@ def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
 
 
 def test_notebook_01_runs_headless_and_records_metrics(tmp_outputs):
-    out = runner.run_notebook("01", overrides={"languages": ["en", "tl", "sw"], "sample_verses": 60,
-                                                "save_figures": False})
+    out = runner.run_notebook("01", overrides={"languages": ["en", "tl", "sw"], "sample_verses": 60})
     assert out == tmp_outputs / "notebooks" / "quick" / "01_data_exploration.ipynb"
     metrics = runner.load_metrics("01_data_exploration")
     assert metrics["sample_verses"] == 60
@@ -78,7 +78,7 @@ def test_cli_reports_bad_input_clearly(tmp_outputs, tmp_path):
     bad.write_text("- just\n- a list\n")
     result = _cli("run", "01", "-f", str(bad))
     assert result.returncode == 2 and "must hold a mapping" in result.stderr
-    result = _cli("run", "01", "-p", "languages", "[en, xx]", "-p", "save_figures", "false")
+    result = _cli("run", "01", "-p", "languages", "[en, xx]")
     assert result.returncode == 1 and "unknown language 'xx'" in result.stderr
 
 
@@ -91,10 +91,25 @@ def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
 
 def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs):
     runner.run_notebook("02", overrides={"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],
-                                          "save_figures": False})
+                                          "scaled_epsilons": [0.3], "layers": [8, 12]})
     metrics = runner.load_metrics("02_ot_alignment")
     nt = metrics["testaments"]["nt"]
     assert nt["verses"] == 40
     assert nt["best_aer"]["sinkhorn"] < nt["best_aer"]["cosine argmax (no OT)"] < nt["best_aer"]["diagonal"]
     entropy = metrics["plan_entropy"]
     assert entropy["0.05"] < entropy["0.5"]  # a larger epsilon spreads the plan
+    assert nt["best_aer"]["fast_align-style Model 2"] < nt["best_aer"]["IBM Model 1"]  # the diagonal prior helps
+    layers = metrics["by_layer"]
+    assert layers["8"]["best_aer"] < layers["12"]["best_aer"]  # a middle layer aligns better than the last
+
+
+def test_stored_notebooks_are_only_replaced_by_the_paper_profile_as_it_is():
+    runner.check_storable("paper")
+    with pytest.raises(OtclirError, match="--store keeps the stored notebooks on the 'paper' profile"):
+        runner.check_storable("quick")
+    with pytest.raises(OtclirError, match="overrides \\(sample_verses\\)"):
+        runner.check_storable("paper", overrides={"sample_verses": 50})
+    with pytest.raises(OtclirError, match="recompute"):
+        runner.check_storable("paper", overrides={"recompute": True})
+    with pytest.raises(OtclirError, match="not a path"):
+        runner.run_notebook("01", profile="../profiles/quick")

@@ -46,6 +46,8 @@ def _run(args) -> None:
     from .paths import relative_to_root
 
     overrides = {key: runner.parse_value(value) for key, value in (args.param or [])}
+    if args.store:
+        runner.check_storable(args.profile, args.file, overrides)
     out = runner.run_notebook(args.notebook, profile=args.profile, params_file=args.file,
                               overrides=overrides, log_output=args.log_output)
     print("executed:", relative_to_root(out))
@@ -57,9 +59,13 @@ def _reproduce(args) -> None:
     from . import runner
     from .paths import relative_to_root
 
+    if args.store:
+        runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
     for path in runner.list_notebooks():
         started = time.time()
-        out = runner.run_notebook(path.stem, profile=args.profile, log_output=args.log_output)
+        declared = runner.declared_parameters(path)
+        overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
+        out = runner.run_notebook(path.stem, profile=args.profile, overrides=overrides, log_output=args.log_output)
         print(f"{path.stem}: {time.time() - started:.0f} s -> {relative_to_root(out)}", flush=True)
         if args.store:
             runner.store_reference(out)
@@ -136,8 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_compare)
 
-    p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/")
-    p.add_argument("--profile", default="quick")
+    p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/ (paper profile)")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--recompute", action="store_true",
+                   help="recompute the stored results of the profile instead of reading them (hours for paper)")
     p.add_argument("--store", action="store_true", help="store executed notebooks as nbval references")
     p.add_argument("--log-output", action="store_true")
     p.set_defaults(func=_reproduce)
@@ -153,7 +161,8 @@ def main(argv=None) -> int:
         return 2
     except Exception as err:  # papermill's cell failure: say which cell and where the copy is
         if type(err).__name__ == "PapermillExecutionError":
-            print(f"otclir: notebook failed in cell {err.exec_count}: {err.ename}: {err.evalue}", file=sys.stderr)
+            print(f"otclir: notebook failed in cell {err.exec_count} (execution count; the executed copy up to "
+                  f"that cell is under outputs/notebooks/): {err.ename}: {err.evalue}", file=sys.stderr)
             return 1
         raise
     return 0

@@ -126,6 +126,17 @@ def _tidy_metadata(nb_path: Path) -> None:
     nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def check_storable(profile: str, params_file: str | None = None, overrides: dict | None = None) -> None:
+    """Only a reporting run of the paper profile as it is may replace a stored notebook (nbval
+    re-executes the stored copy, so it must read the stored results, not recompute them)."""
+    from .paths import PAPER_PROFILE
+
+    extra = sorted(overrides or {})
+    if profile != PAPER_PROFILE or params_file or extra:
+        raise OtclirError(f"--store keeps the stored notebooks on the '{PAPER_PROFILE}' profile as it is; this run "
+                          f"has profile '{profile}'" + (f" and overrides ({', '.join(extra) or params_file})" if params_file or extra else ""))
+
+
 def run_notebook(name: str, profile: str = "quick", params_file: str | None = None,
                  overrides: dict | None = None, output: Path | None = None, log_output: bool = False) -> Path:
     """Execute one notebook; returns the executed copy (under outputs/notebooks/<profile>/).
@@ -136,6 +147,8 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     import papermill
 
     path = notebook_path(name)
+    if Path(profile).name != profile or profile.startswith("."):
+        raise OtclirError(f"a profile is a name from profiles/ ({', '.join(known_profiles())}), not a path: {profile!r}")
     params = resolve_parameters(path, profile, params_file, overrides)
     output = Path(output) if output else outputs_dir("notebooks", profile) / path.name
     try:
@@ -172,8 +185,8 @@ def _jsonable(value):
 
 
 def store_reference(executed: Path) -> Path:
-    """Copy an executed quick-profile notebook over the committed one (nbval's reference),
-    without papermill's timings so an unchanged rerun leaves git clean."""
+    """Copy a notebook executed with the paper profile (and nothing else) over the committed one,
+    nbval's reference, without papermill's timings so an unchanged rerun leaves git clean."""
     nb = json.loads(Path(executed).read_text(encoding="utf-8"))
     nb.get("metadata", {}).pop("papermill", None)
     for cell in nb.get("cells", []):
