@@ -106,7 +106,7 @@ def test_bad_grids_fail_before_training():
         AblationGrid(evaluation={"pool": 3})
 
 
-@pytest.mark.parametrize("profile", ["quick", "medium", "full"])
+@pytest.mark.parametrize("profile", ["quick", "paper", "full"])
 def test_every_profile_of_notebook_04_is_a_valid_grid(profile):
     from otclir import runner
 
@@ -118,3 +118,20 @@ def test_every_profile_of_notebook_04_is_a_valid_grid(profile):
     assert len(grid.points()) >= 4 and {0.0, 1.0} <= set(grid.alphas)
     if profile == "full":
         assert grid.alphas == [0.0, 0.25, 0.5, 0.75, 1.0] and None in grid.budgets and len(grid.seeds) > 1
+
+
+def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, tmp_path, monkeypatch):
+    import json
+
+    from otclir import runner
+
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    runner.run_notebook("04")
+    folder = tmp_path / "results" / "quick" / "04_hybrid_batch_ablations"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["settings"]["alphas"] == [0.0, 0.5, 1.0]
+    assert {"summary.csv", "perquery.csv.gz", "training_logs.csv.gz", "settings.json"} <= {p.name for p in folder.iterdir()}
+    computed = runner.load_metrics("04_hybrid_batch_ablations")
+    assert computed["configurations"] == 12 and set(computed["mean_by_setting"]) == {"monolingual", "cross-lingual", "multilingual"}
+    runner.run_notebook("04", overrides={"recompute": False})
+    assert runner.load_metrics("04_hybrid_batch_ablations")["mean_by_setting"] == computed["mean_by_setting"]

@@ -181,3 +181,30 @@ def load_grid(grid: AblationGrid, per_query: bool = False) -> pd.DataFrame:
     if not frames:
         raise OtclirError(f"no finished configuration of grid '{grid.name}' under {grid.folder()}; run it with run_grid first")
     return pd.concat(frames, ignore_index=True)
+
+
+def store_grid(grid: AblationGrid, store, log=print, progress: bool = True) -> dict:
+    """Run the grid and write what notebook reporting needs into a results store: the summaries,
+    per-query rows and training logs of every configuration, with the provenance."""
+    from .training import read_log
+
+    started = time.time()
+    store.start(dataclasses.asdict(grid))
+    summary = run_grid(grid, log=log, progress=progress)
+    store.write_table("summary.csv", summary)
+    store.write_table("perquery.csv.gz", load_grid(grid, per_query=True))
+    logs = []
+    for point in grid.points():
+        label, _, folder = point_record(grid, point)
+        if (folder / "train" / "log.jsonl").is_file():
+            logs.append(read_log(folder / "train").assign(config=label))
+    if logs:
+        store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
+    return store.finish(time.time() - started, dataclasses.asdict(grid))
+
+
+def read_stored_grid(store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summaries and per-query rows a results store holds for a grid."""
+    summary = store.read_table("summary.csv")
+    per_query = store.read_table("perquery.csv.gz", dtype={"query": str})
+    return summary, per_query
