@@ -94,10 +94,12 @@ class ResultStore:
 
     # --------------------------------------------------------------- settings
     def start(self, settings: dict) -> None:
-        """Begin a recomputation: clear what an earlier one left, record the settings."""
+        """Begin a recomputation: clear what an earlier one left, record the settings and the code's
+        state now (commits made while a long run goes on must not be credited with its results)."""
         if self.folder.is_dir():
             for path in sorted(self.folder.rglob("*"), reverse=True):
                 path.unlink() if path.is_file() else path.rmdir()
+        self._git = git_state()
         self.write_json(SETTINGS, settings)
 
     def check_settings(self, settings: dict) -> None:
@@ -111,7 +113,7 @@ class ResultStore:
                               f"({details}); pass recompute=True to compute these, or use the stored settings")
 
     def finish(self, wall_seconds: float, settings: dict) -> dict:
-        record = provenance(wall_seconds, settings)
+        record = provenance(wall_seconds, settings, getattr(self, "_git", None))
         self.write_json(PROVENANCE, record)
         return record
 
@@ -120,8 +122,8 @@ class ResultStore:
 
 
 # ------------------------------------------------------------------ provenance
-def provenance(wall_seconds: float, settings: dict | None = None) -> dict:
-    """Where and how results were computed."""
+def provenance(wall_seconds: float, settings: dict | None = None, git: dict | None = None) -> dict:
+    """Where and how results were computed (``git``: the code's state when the computation began)."""
     import importlib.metadata as metadata
 
     from .packages import DATA_PACKAGES
@@ -135,7 +137,7 @@ def provenance(wall_seconds: float, settings: dict | None = None) -> dict:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "wall_seconds": round(float(wall_seconds), 1),
-        "git": git_state(),
+        "git": git or git_state(),
         "python": platform.python_version(),
         "packages": versions,
         "checksums": data_checksums(),

@@ -297,8 +297,8 @@ class Trainer:
         self.trainable = [n for n, p in model.named_parameters() if p.requires_grad]
         # The trained part as one module: the whole model, or the layers above the frozen ones.
         self.plain_module = upper_layers(model, config.frozen_layers) if config.frozen_layers else model
-        for layer in model.encoder.layer[:config.frozen_layers]:
-            layer.eval()  # frozen layers run as in inference (no dropout): their outputs can be cached
+        for frozen_module in ([model.embeddings] if config.frozen_layers else []) + list(model.encoder.layer[:config.frozen_layers]):
+            frozen_module.eval()  # frozen layers run as in inference (no dropout): their outputs can be cached
         self.module = self.plain_module
         if self.world > 1:
             self.module = torch.nn.parallel.DistributedDataParallel(self.plain_module)

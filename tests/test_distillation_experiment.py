@@ -1,0 +1,75 @@
+"""The distillation experiment end to end on the quick profile: notebook 03 computes its results with
+provenance, reads them back in reporting mode, and notebook 05 tests them; every profile is valid."""
+import json
+
+import pandas as pd
+import pytest
+
+from otclir import runner
+from otclir.distillation_experiment import ExperimentSettings
+from otclir.errors import OtclirError
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper", "full"])
+def test_every_profile_of_notebook_03_is_a_valid_experiment(profile):
+    params = {**runner.declared_defaults("03"), **runner.resolve_parameters(runner.notebook_path("03"), profile)}
+    names = ("languages", "budgets", "objectives", "training", "study", "systems", "scorers", "rerank_depth",
+             "test_queries", "test_docs", "seed")
+    settings = ExperimentSettings(**{k: params[k] for k in names if k in params})
+    assert set(settings.objectives) >= {"sentence_mse", "contrastive", "ot", "ot+contrastive"}
+    grid = settings.study_grid()
+    assert len(grid.configs()) >= len(settings.objectives)
+    if profile == "paper":
+        assert settings.languages == ["sw", "tl", "ny", "fa", "fr"] and settings.test_docs is None
+        assert not params["recompute"]  # the stored notebooks read the committed results
+
+
+def test_bad_settings_fail_before_anything_trains():
+    with pytest.raises(OtclirError, match="unknown objective"):
+        ExperimentSettings(objectives=["kl"])
+    with pytest.raises(OtclirError, match="unknown system"):
+        ExperimentSettings(systems=["bm25"])
+    with pytest.raises(OtclirError, match="unknown study setting"):
+        ExperimentSettings(study={"learning_rates": [1e-4]})
+    with pytest.raises(OtclirError, match="unknown language"):
+        ExperimentSettings(languages=["xx"])
+
+
+def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, tmp_path, monkeypatch):
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path / "figures"))
+    runner.run_notebook("03")
+    folder = tmp_path / "results" / "quick" / "03_distillation_training"
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert provenance["settings"]["languages"] == ["sw"] and provenance["wall_seconds"] > 0
+    results = pd.read_csv(folder / "results.csv")
+    systems = set(results.system)
+    assert {"student-zero-shot", "minilm-on-target", "bm25-dictionary@96", "ceiling-teacher-on-english",
+            "oracle-translate-test"} <= systems
+    assert {f"distill-{o}@96" for o in ("sentence_mse", "contrastive", "ot", "ot+contrastive")} <= systems
+    dense = results[results.scorer != "bm25"]
+    assert set(dense.scorer) == {"mean", "maxsim"} and dense.groupby("system").size().eq(2).all()
+    zero = results[results.system == "student-zero-shot"].gap_share_AP
+    ceiling = results[results.system == "ceiling-teacher-on-english"].gap_share_AP
+    assert (zero == 0).all() and (ceiling == 1).all()
+    students = results[results.system.str.startswith("distill-")]
+    assert students.selected_step.notna().all() and students.selected_by.eq("dev_bitext_MRR").all()
+    study = pd.read_csv(folder / "study.csv")
+    assert set(study.objective) == {"sentence_mse", "contrastive", "ot", "ot+contrastive"} and (study.step == 0).any()
+    logs = pd.read_csv(folder / "training_logs.csv.gz", low_memory=False)
+    assert {"plan_entropy", "alignment", "uniformity", "dev_bitext_MRR"} <= set(logs.columns)
+    assert (tmp_path / "figures" / "quick" / "03_recipe_study.png").is_file()
+    # reporting mode reads the same results back; other settings are refused with the fix named
+    runner.run_notebook("03", overrides={"recompute": False})
+    metrics = runner.load_metrics("03_distillation_training")
+    assert set(metrics["summary"]) == {"sw mean", "sw maxsim"}
+    with pytest.raises(Exception, match="other settings"):
+        runner.run_notebook("03", overrides={"recompute": False, "budgets": [128]})
+    runner.run_notebook("05")
+    significance = runner.load_metrics("05_map_significance")
+    families = significance["families"]
+    assert set(families) == {f"sw {s} {m}" for s in ("mean", "maxsim") for m in ("AP", "nDCG@10")}
+    pairs = {(r["treatment"], r["baseline"]) for r in families["sw maxsim AP"]}
+    assert ("distill-ot@96", "student-zero-shot") in pairs and ("distill-ot+contrastive@96", "student-zero-shot") in pairs
+    assert not any("ceiling" in t or "oracle" in b for t, b in pairs)
+    assert (tmp_path / "figures" / "quick" / "05_significance_en-sw_maxsim_AP.tex").is_file()
