@@ -36,3 +36,11 @@ def test_notebook_outputs_are_searched(index, tmp_path):
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
     assert licence.scan([path], index) == {str(path): ["chichewa:01001001"]}
+
+
+def test_compressed_results_are_searched_too(index, tmp_path):
+    import gzip
+
+    path = tmp_path / "perquery.csv.gz"
+    path.write_bytes(gzip.compress(("query,text\n45001001," + read_version("h")[(45, 1, 1)] + "\n").encode()))
+    assert licence.scan([path], index) == {str(path): ["h:45001001"]}

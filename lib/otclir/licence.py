@@ -20,7 +20,7 @@ from .paths import project_root
 TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]|\w+")
 SHINGLE = 8
 MIN_TOKENS = 5  # verses shorter than a shingle count as one run when at least this long
-BINARY_SUFFIXES = {".png", ".pdf", ".jpg", ".jpeg", ".gif", ".zip", ".gz", ".bin", ".safetensors", ".db"}
+BINARY_SUFFIXES = {".png", ".pdf", ".jpg", ".jpeg", ".gif", ".zip", ".bin", ".safetensors", ".db"}
 
 
 def tokens(text: str) -> list[str]:
@@ -77,8 +77,13 @@ def file_text(path: Path) -> str | None:
     if path.suffix.lower() in BINARY_SUFFIXES:
         return None
     try:
-        raw = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError):
+        if path.suffix.lower() == ".gz":  # compressed results are scanned as the text they hold
+            import gzip
+
+            raw = gzip.decompress(path.read_bytes()).decode("utf-8")
+        else:
+            raw = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError, EOFError):
         return None
     if path.suffix == ".ipynb":
         strings: list[str] = []
