@@ -63,7 +63,7 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     runner.run_notebook("03", overrides={"recompute": False})
     metrics = runner.load_metrics("03_distillation_training")
     assert set(metrics["summary"]) == {"sw mean", "sw maxsim"}
-    with pytest.raises(Exception, match="other settings"):
+    with pytest.raises(OtclirError, match="no results of profile 'quick\\+custom'"):  # overrides file apart
         runner.run_notebook("03", overrides={"recompute": False, "budgets": [128]})
     runner.run_notebook("05")
     significance = runner.load_metrics("05_map_significance")

@@ -39,8 +39,6 @@ def test_parameter_sources_layer_in_order(tmp_path):
 
 
 def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
-    import papermill
-
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("divisor = 0", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("ratio = 1 / divisor"),
@@ -48,17 +46,19 @@ def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "09_fails.ipynb"
     nbformat.write(nb, path)
-    with pytest.raises(papermill.PapermillExecutionError, match="ZeroDivisionError"):
-        runner.run_notebook(str(path))
-    executed = nbformat.read(tmp_outputs / "notebooks" / "quick" / "09_fails.ipynb", as_version=4)
-    assert not executed.cells[-1].outputs  # nothing ran after the failure
     out = runner.run_notebook(str(path), overrides={"divisor": 4})
-    assert out.is_file()
+    assert out == tmp_outputs / "notebooks" / "quick+custom" / "09_fails.ipynb" and out.is_file()
+    with pytest.raises(runner.NotebookFailed, match=r"09_fails.ipynb failed in cell In \[2\] \(ZeroDivisionError.*"
+                                                    r"outputs/notebooks/quick/09_fails.failed.ipynb"):
+        runner.run_notebook(str(path))
+    executed = nbformat.read(tmp_outputs / "notebooks" / "quick" / "09_fails.failed.ipynb", as_version=4)
+    assert not executed.cells[-1].outputs  # nothing ran after the failure
+    assert out.is_file()  # the last successful copy is kept
 
 
 def test_notebook_01_runs_headless_and_records_metrics(tmp_outputs):
     out = runner.run_notebook("01", overrides={"languages": ["en", "tl", "sw"], "sample_verses": 60})
-    assert out == tmp_outputs / "notebooks" / "quick" / "01_data_exploration.ipynb"
+    assert out == tmp_outputs / "notebooks" / "quick+custom" / "01_data_exploration.ipynb"  # overrides: apart
     metrics = runner.load_metrics("01_data_exploration")
     assert metrics["sample_verses"] == 60
     assert metrics["verses"] == {"en": 31102, "tl": 31102, "sw": 31102}

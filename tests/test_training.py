@@ -32,6 +32,9 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert -1 <= log[1]["alignment"] <= 1 and log[1]["uniformity"] < 0
     assert log[2]["grad_norm_ot"] > 0 and log[2]["grad_norm_infonce"] > 0
     assert resumed["term_weights"] == whole["term_weights"]
+    stored = json.loads((tmp_path / "whole" / "result.json").read_text())
+    assert stored["model"] in ("best", "final") and stored["final_model"] == "final"  # a copied folder stays whole
+    assert whole["final_model"] == str(tmp_path / "whole" / "final")
 
 
 def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):

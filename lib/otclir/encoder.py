@@ -165,6 +165,9 @@ class Encoder:
         """(hidden states, mask, input ids) of one padded batch, without gradients."""
         import torch
 
+        texts = self._check_texts(texts)
+        if not texts:
+            raise OtclirError("token_embeddings needs at least one text")
         batch = self.tokenize(texts, kind, max_length)
         with torch.inference_mode():
             hidden, mask = self.forward_tokens(batch)

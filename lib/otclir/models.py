@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,24 @@ def resolve(model: str) -> ModelSpec:
         base = resolve(info["base"])
         return ModelSpec(model, base.path, base.prefixes, base.max_length, delta=str(Path(model) / info["weights"]),
                          frozen_layers=int(info.get("config", {}).get("frozen_layers", 0)))
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    if not Path(model).exists() and (looks_local or (offline and not _in_hub_cache(model))):
+        raise ModelBuildError(
+            f"no model '{model}': it is not one of {', '.join(KNOWN_MODELS)}, not an existing local folder"
+            + ("" if looks_local else ", and not in the Hugging Face cache of this offline machine (HF_HUB_OFFLINE=1)")
+            + "; give the folder of a saved model, or download the model where a network exists and copy it here")
     return ModelSpec(model, model, prefixes="e5" in Path(model).name.lower())
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether a Hugging Face model name is in the local hub cache (what offline loading can use)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    found = try_to_load_from_cache(name, "config.json")
+    return isinstance(found, str)
 
 
 # ---------------------------------------------------------------- container

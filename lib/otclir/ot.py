@@ -16,12 +16,14 @@ This module knows nothing of models or data.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 NEG = -1e30  # finite stand-in for log 0: keeps log-sum-exp free of inf - inf
+UNCONVERGED = 0.1  # a marginal error (L1, both marginals) above this after the last iteration is warned about
 
 
 @dataclass
@@ -88,6 +90,9 @@ def sinkhorn(
         return result
     if cost.dim() != 3:
         raise ValueError(f"cost must be (n, m) or (B, n, m), got shape {tuple(cost.shape)}")
+    if cost.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"cost must be float32 or float64 (the log domain needs the range), got {cost.dtype}; "
+                         "convert it with cost.float()")
     if epsilon <= 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}")
     x_mask, y_mask = _masks(cost, x_mask, y_mask)
@@ -99,6 +104,11 @@ def sinkhorn(
     result = _sinkhorn_stabilised(*args)
     if result is None:
         result = _sinkhorn_log(*args)
+    worst = float(result.marginal_error.max())
+    if worst > UNCONVERGED:
+        warnings.warn(f"Sinkhorn stopped with a marginal error of {worst:.3g} after {int(result.iterations.max())} "
+                      f"iterations at epsilon {epsilon:g}: the plan is not yet a transport plan; raise max_iter or "
+                      "epsilon (or scale the cost, see scale_cost)", RuntimeWarning, stacklevel=2)
     return result
 
 

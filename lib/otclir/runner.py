@@ -137,12 +137,25 @@ def check_storable(profile: str, params_file: str | None = None, overrides: dict
                           f"has profile '{profile}'" + (f" and overrides ({', '.join(extra) or params_file})" if params_file or extra else ""))
 
 
-def run_notebook(name: str, profile: str = "quick", params_file: str | None = None,
-                 overrides: dict | None = None, output: Path | None = None, log_output: bool = False) -> Path:
-    """Execute one notebook; returns the executed copy (under outputs/notebooks/<profile>/).
+CUSTOM = "+custom"  # suffix of the profile name of a run with overrides: its results and figures stay apart
 
-    A failing cell raises papermill's ``PapermillExecutionError`` naming the cell and its error;
-    the executed copy up to that cell is still written for inspection.
+
+def run_name(profile: str, params_file: str | None = None, overrides: dict | None = None) -> str:
+    """Where a run files its results and figures: the profile's name, or ``<profile>+custom`` when
+    a parameters file or overrides (other than ``recompute``) change it, so a customised run
+    never replaces a profile's stored results or the paper's figures."""
+    custom = params_file or set(overrides or {}) - {"recompute"}
+    return profile + CUSTOM if custom else profile
+
+
+def run_notebook(name: str, profile: str = "quick", params_file: str | None = None,
+                 overrides: dict | None = None, output: Path | None = None, log_output: bool = False,
+                 progress: bool = False) -> Path:
+    """Execute one notebook; returns the executed copy (under outputs/notebooks/<run name>/).
+
+    A failing cell raises :class:`NotebookFailed` naming the cell, its error and the executed copy
+    up to that cell (``<notebook>.failed.ipynb``; the last successful copy is kept). ``progress``
+    shows a bar of executed cells on the terminal.
     """
     import papermill
 
@@ -150,16 +163,30 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     if Path(profile).name != profile or profile.startswith("."):
         raise OtclirError(f"a profile is a name from profiles/ ({', '.join(known_profiles())}), not a path: {profile!r}")
     params = resolve_parameters(path, profile, params_file, overrides)
-    output = Path(output) if output else outputs_dir("notebooks", profile) / path.name
+    named = run_name(profile, params_file, overrides)
+    if "profile" in params and named != profile:
+        params["profile"] = named
+    output = Path(output) if output else outputs_dir("notebooks", named) / path.name
+    running = output.with_name(output.stem + ".running.ipynb")
     try:
         papermill.execute_notebook(
-            str(path), str(output), parameters=params, cwd=str(path.parent), kernel_name="python3",
-            progress_bar=False, log_output=log_output, report_mode=False,
+            str(path), str(running), parameters=params, cwd=str(path.parent), kernel_name="python3",
+            progress_bar=progress, log_output=log_output, report_mode=False,
         )
-    finally:
-        if output.is_file():
-            _tidy_metadata(output)
+    except papermill.PapermillExecutionError as err:
+        failed = output.with_name(output.stem + ".failed.ipynb")
+        if running.is_file():
+            _tidy_metadata(running)
+            os.replace(running, failed)
+        raise NotebookFailed(f"{path.name} failed in cell In [{err.exec_count}] ({err.ename}: {err.evalue}); the "
+                             f"executed copy up to that cell is {relative_to_root(failed)}") from err
+    _tidy_metadata(running)
+    os.replace(running, output)
     return output
+
+
+class NotebookFailed(OtclirError):
+    """A cell of a notebook run raised; the message names the cell, the error and the executed copy."""
 
 
 def save_metrics(notebook: str, metrics: dict) -> Path:

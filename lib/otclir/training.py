@@ -530,10 +530,11 @@ class Trainer:
                   "world_size": self.world, "train_pairs": self.train_size(), **self.extra_state()}
         (self.output_dir / f"rank{self.rank}.json").write_text(json.dumps({"parameter_checksum": checksum}) + "\n")
         if self.rank == 0:
-            final = self.save_student(self.trained_state(), self.output_dir / "final")
-            result["final_model"] = str(final)
-            result["model"] = str(self.output_dir / "best") if self.best else str(final)
+            self.save_student(self.trained_state(), self.output_dir / "final")
+            # stored relative to the run folder, so a copied folder still points at its own students
+            result["final_model"], result["model"] = "final", ("best" if self.best else "final")
             (self.output_dir / RESULT).write_text(json.dumps(result, indent=1) + "\n")
+            return _with_paths(result, self.output_dir)
         return result
 
 
@@ -751,8 +752,13 @@ def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = 
     if done.is_file() and (output_dir / CHECKPOINT).is_file():
         state_config = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
         if state_config == config.to_dict():
-            return json.loads(done.read_text())
+            return _with_paths(json.loads(done.read_text()), output_dir)
     return config.trainer_class()(config, output_dir, progress=progress).train(stop_after=stop_after, progress=progress)
+
+
+def _with_paths(result: dict, output_dir: Path) -> dict:
+    """A run's result with its students' folders as paths (the file stores them relative)."""
+    return {**result, **{k: str(Path(output_dir) / result[k]) for k in ("model", "final_model") if k in result}}
 
 
 def read_log(output_dir: Path | str):

@@ -1,6 +1,7 @@
 """TREC files: qrels ``qid 0 docid rel``, runs ``qid Q0 docid rank score tag``, and id<TAB>text files."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -12,10 +13,17 @@ Run = dict[str, dict[str, float]]
 
 
 def _lines(path):
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if line.strip():
-                yield lineno, line.split()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield lineno, line.split()
+    except FileNotFoundError:
+        raise TrecFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TrecFormatError(f"{path} is a folder; give the TREC file inside it") from None
+    except UnicodeDecodeError as err:
+        raise TrecFormatError(f"{path}: not UTF-8 text (byte {err.start}); TREC files are plain UTF-8 text") from None
 
 
 def read_qrels(path: os.PathLike | str) -> Qrels:
@@ -27,9 +35,13 @@ def read_qrels(path: os.PathLike | str) -> Qrels:
             )
         qid, _, docid, rel = fields
         try:
-            qrels.setdefault(qid, {})[docid] = int(rel)
+            value = int(rel)
         except ValueError:
             raise TrecFormatError(f"{path}:{lineno}: relevance must be an integer, found {rel!r}") from None
+        if docid in qrels.get(qid, {}) and qrels[qid][docid] != value:
+            raise TrecFormatError(f"{path}:{lineno}: query {qid} judges document {docid} a second time, differently "
+                                  f"({qrels[qid][docid]} then {value}); keep one line per pair")
+        qrels.setdefault(qid, {})[docid] = value
     return qrels
 
 
@@ -53,11 +65,18 @@ def read_run(path: os.PathLike | str) -> Run:
         qid, _, docid, rank, score, _tag = fields
         try:
             int(rank)
-            run.setdefault(qid, {})[docid] = float(score)
+            value = float(score)
         except ValueError:
             raise TrecFormatError(
                 f"{path}:{lineno}: rank must be an integer and score a number, found {rank!r} and {score!r}"
             ) from None
+        if not math.isfinite(value):
+            raise TrecFormatError(f"{path}:{lineno}: score {score!r} is not a finite number; measures would depend "
+                                  f"on how it sorts")
+        if docid in run.get(qid, {}):
+            raise TrecFormatError(f"{path}:{lineno}: query {qid} ranks document {docid} twice; a run lists each "
+                                  f"(query, document) pair once")
+        run.setdefault(qid, {})[docid] = value
     return run
 
 
