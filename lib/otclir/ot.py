@@ -46,6 +46,14 @@ def _masks(cost, x_mask, y_mask):
     return x_mask, y_mask
 
 
+def _batched(matrix, x_mask, y_mask):
+    """A single (n, m) problem as a batch of one, with its masks; the flag says to squeeze back."""
+    if matrix.dim() != 2:
+        return matrix, x_mask, y_mask, False
+    return (matrix.unsqueeze(0), None if x_mask is None else x_mask.unsqueeze(0),
+            None if y_mask is None else y_mask.unsqueeze(0), True)
+
+
 def _log_marginal(weights, mask):
     """Log of marginal weights normalised over the unmasked entries; NEG on padding."""
     if weights is None:
@@ -210,11 +218,7 @@ def scale_cost(cost: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: t
         raise ValueError(f"unknown cost scale '{method}'; scales: {', '.join(COST_SCALES)}")
     if method == "none":
         return cost
-    squeeze = cost.dim() == 2
-    if squeeze:
-        cost = cost.unsqueeze(0)
-        x_mask = None if x_mask is None else x_mask.unsqueeze(0)
-        y_mask = None if y_mask is None else y_mask.unsqueeze(0)
+    cost, x_mask, y_mask, squeeze = _batched(cost, x_mask, y_mask)
     x_mask, y_mask = _masks(cost, x_mask, y_mask)
     pair = (x_mask.unsqueeze(2) & y_mask.unsqueeze(1)).to(cost.dtype)
     count = pair.sum((1, 2), keepdim=True)
@@ -228,10 +232,7 @@ def plan_diagnostics(plan: torch.Tensor, x_mask: torch.Tensor | None = None, y_m
     """Whether a batch of plans is an alignment or a blur, averaged over real rows: the entropy of
     each row's conditional distribution as a share of its maximum (1 = uniform, 0 = one partner) and
     the share of each row's mass on its best column (1/m for the uniform plan)."""
-    if plan.dim() == 2:
-        plan = plan.unsqueeze(0)
-        x_mask = None if x_mask is None else x_mask.unsqueeze(0)
-        y_mask = None if y_mask is None else y_mask.unsqueeze(0)
+    plan, x_mask, y_mask, _ = _batched(plan, x_mask, y_mask)
     x_mask, y_mask = _masks(plan, x_mask, y_mask)
     plan = plan.detach().double()
     rows = plan / plan.sum(2, keepdim=True).clamp_min(1e-300)
@@ -249,11 +250,7 @@ def exact_transport(cost: torch.Tensor, x_mask=None, y_mask=None, a=None, b=None
     For small problems and tests; no gradient."""
     import ot
 
-    squeeze = cost.dim() == 2
-    if squeeze:
-        cost = cost.unsqueeze(0)
-        x_mask = None if x_mask is None else x_mask.unsqueeze(0)
-        y_mask = None if y_mask is None else y_mask.unsqueeze(0)
+    cost, x_mask, y_mask, squeeze = _batched(cost, x_mask, y_mask)
     x_mask, y_mask = _masks(cost, x_mask, y_mask)
     log_a, log_b = _log_marginal(a, x_mask), _log_marginal(b, y_mask)
     plans = torch.zeros_like(cost, dtype=torch.float64)
