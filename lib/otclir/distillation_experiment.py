@@ -91,7 +91,7 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
         if missing:
             raise OtclirError(f"the study grid has no configuration for objective(s) {', '.join(missing)}")
     store.write_json("recipes.json", recipes)
-    tables, per_query = [], []
+    tables = []
     for language in settings.languages:
         students, runs = {}, {}
         for budget in settings.budgets:
@@ -110,7 +110,6 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
         frame = frame.merge(selection_table(runs), on="system", how="left")
         tables.append(frame)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
-        per_query.append(queries)
     results = pd.concat(tables, ignore_index=True)
     store.write_table("results.csv", results)
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
