@@ -66,7 +66,7 @@ def test_missing_dictionary_names_the_debian_package(monkeypatch, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/share/dictd/freedict-eng-swh.index"),
-                    reason="Debian's dict-freedict-eng-swh is not installed (.ci/run installs it)")
+                    reason="optional extra: Debian's dict-freedict-eng-swh is not installed (apt-get install dict-freedict-eng-swh)")
 def test_freedict_english_swahili_and_bm25_baseline():
     from otclir.evaluation import evaluate
     from otclir.tasks import crossref_task, subsample_documents

@@ -2,7 +2,7 @@
 system on every language and budget with the chosen recipe, written to a results folder.
 
 ``compute`` trains and evaluates and writes ``results/<profile>/03_distillation_training/``:
-``study.csv`` and ``study_agreement.csv`` (the recipe study), ``recipes.json`` (the recipe each
+``study.csv``, ``study_agreement.csv`` and ``study_provenance.json`` (the recipe study), ``recipes.json`` (the recipe each
 objective got and why), ``results.csv`` (mean measures per language, system and scorer, with the
 share of the zero-shot→ceiling gap and each student's selected step), ``perquery_<pair>.csv.gz``
 (per-query measures, read by the significance analysis) and ``training_logs.csv.gz`` (every
@@ -18,10 +18,11 @@ import pandas as pd
 
 from .errors import OtclirError
 from .languages import check_languages
-from .results import ResultStore
+from .results import SETTINGS, ResultStore, provenance
 from .training import OBJECTIVES
 
 NOTEBOOK = "03_distillation_training"
+STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
 
 
 @dataclass
@@ -75,14 +76,22 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
     from .training import read_log
 
     started = time.time()
+    reused = reusable_study(settings, store)  # read before start() clears the folder
     store.start(settings.to_dict())
     recipes = default_recipes(settings)
     logs = []
     if settings.study is not None:
         grid = settings.study_grid()
-        points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
-                                                    settings.rerank_depth, settings.seed, progress, log)
+        if reused is not None:
+            points, study_logs, study_record = reused
+            log(f"recipe study: reusing the finished study in {store.folder.name} (computed {study_record.get('date')})")
+        else:
+            study_started = time.time()
+            points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
+                                                        settings.rerank_depth, settings.seed, progress, log)
+            study_record = provenance(time.time() - study_started, study_part(settings), store.git_at_start())
         store.write_table("study.csv", points)
+        store.write_json(STUDY_PROVENANCE, study_record)
         store.write_table("study_agreement.csv", recipe_study.signal_agreement(points))
         logs.append(study_logs.assign(language=grid.language, budget=str(grid.settings.get("train_pairs")), part="study"))
         chosen = recipe_study.choose_recipes(points, grid.select_by)
@@ -114,6 +123,29 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
     store.write_table("results.csv", results)
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
     return store.finish(time.time() - started, settings.to_dict())
+
+
+def study_part(settings: ExperimentSettings) -> dict:
+    """The settings a recipe study's results depend on."""
+    values = settings.to_dict()
+    return {k: values[k] for k in ("study", "training", "test_queries", "test_docs", "rerank_depth", "seed")}
+
+
+def reusable_study(settings: ExperimentSettings, store: ResultStore):
+    """(points, logs, provenance) of a study already in ``store`` with the same study settings and
+    every run's log on this machine, else None: a recomputation that stopped after its study (the
+    longest part) does not run the study again."""
+    from .recipe_study import study_logs
+
+    if settings.study is None or not all(store.path(n).is_file() for n in (SETTINGS, "study.csv", STUDY_PROVENANCE)):
+        return None
+    stored = ExperimentSettings(**store.read_json(SETTINGS))
+    if study_part(stored) != study_part(settings):
+        return None
+    logs = study_logs(settings.study_grid())
+    if logs is None:
+        return None
+    return store.read_table("study.csv"), logs, store.read_json(STUDY_PROVENANCE)
 
 
 def default_recipes(settings: ExperimentSettings) -> dict:
@@ -162,5 +194,6 @@ def load(store: ResultStore) -> dict:
                          for lang in settings.languages}}
     if settings.study is not None:
         out["study"] = store.read_table("study.csv")
+        out["study_provenance"] = store.read_json(STUDY_PROVENANCE)
         out["agreement"] = store.read_table("study_agreement.csv")
     return out

@@ -109,8 +109,7 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
         folder = train_folder(config)
         log(f"study: {label}")
         train(config, folder, progress=progress)
-        history = read_log(folder)
-        history.insert(0, "config", label)
+        history = _labelled_log(config)
         logs.append(history)
         dev = history.set_index("step")
         start = _point(label, config, 0, dev, reference, reference[(ZERO_SHOT, "mean")], reference[(ZERO_SHOT, "maxsim")], seed)
@@ -123,6 +122,26 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
             runner.forget(name)
     frame = pd.DataFrame(points)
     return frame, pd.concat(logs, ignore_index=True)
+
+
+def _labelled_log(config: DistillConfig) -> pd.DataFrame:
+    from .experiments import train_folder
+
+    history = read_log(train_folder(config))
+    history.insert(0, "config", config_label(config))
+    return history
+
+
+def study_logs(grid: StudyGrid) -> pd.DataFrame | None:
+    """The training logs of a study whose runs are all finished on this machine (None otherwise):
+    what a rerun of the same study needs besides its stored points table."""
+    from .experiments import train_folder
+    from .training import RESULT
+
+    configs = grid.configs()
+    if not all((train_folder(c) / RESULT).is_file() for c in configs):
+        return None
+    return pd.concat([_labelled_log(c) for c in configs], ignore_index=True)
 
 
 def _point(label, config, step, dev, reference, mean_ap: pd.Series, maxsim_ap: pd.Series, seed: int) -> dict:

@@ -112,6 +112,9 @@ class ResultStore:
             raise OtclirError(f"the results in {relative_to_root(self.folder)} were computed with other settings "
                               f"({details}); pass recompute=True to compute these, or use the stored settings")
 
+    def git_at_start(self) -> dict | None:
+        return getattr(self, "_git", None)
+
     def finish(self, wall_seconds: float, settings: dict) -> dict:
         record = provenance(wall_seconds, settings, getattr(self, "_git", None))
         self.write_json(PROVENANCE, record)
