@@ -69,6 +69,7 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     assert json.loads((folder / "study_provenance.json").read_text())["git"] == provenance["git"]
     other = dataclasses.replace(stored, study={**stored.study, "lrs": [1e-3]})
     assert reusable_study(other, store) is None
+    assert not (folder / "parts").exists() and "resumed_languages" not in provenance
     # reporting mode reads the same results back; other settings are refused with the fix named
     runner.run_notebook("03", overrides={"recompute": False})
     metrics = runner.load_metrics("03_distillation_training")
@@ -83,3 +84,23 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     assert ("distill-ot@96", "student-zero-shot") in pairs and ("distill-ot+contrastive@96", "student-zero-shot") in pairs
     assert not any("ceiling" in t or "oracle" in b for t, b in pairs)
     assert (tmp_path / "figures" / "quick" / "05_significance_en-sw_maxsim_AP.tex").is_file()
+
+
+def test_a_stopped_recomputation_resumes_its_finished_languages_only_with_the_same_settings(tmp_path, monkeypatch):
+    from otclir.distillation_experiment import PARTS, finished_languages
+
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
+    settings = ExperimentSettings(languages=["sw", "tl"], study=None)
+    store = ResultStore("quick", "03_distillation_training")
+    store.start(settings.to_dict())
+    table = pd.DataFrame({"language": ["sw"], "system": ["student-zero-shot"], "scorer": ["mean"], "AP": [0.05]})
+    store.write_table(f"{PARTS}/results_en-sw.csv", table)
+    store.write_table("perquery_en-sw.csv.gz", pd.DataFrame({"query": ["001"], "AP": [0.05]}))
+    store.write_json(f"{PARTS}/results_en-sw.json", {"date": "then", "git": {"commit": "abc"}})
+    found = finished_languages(settings, store)
+    assert set(found) == {"sw"}  # tl has no parts yet
+    stored_table, queries, record = found["sw"]
+    assert stored_table.equals(table) and queries["query"].tolist() == ["001"] and record["git"]["commit"] == "abc"
+    assert finished_languages(dataclasses.replace(settings, rerank_depth=50), store) == {}
+    store.remove(PARTS)
+    assert not store.path(PARTS).exists() and finished_languages(settings, store) == {}

@@ -2,8 +2,8 @@
 system on every language and budget with the chosen recipe, written to a results folder.
 
 ``compute`` trains and evaluates and writes ``results/<profile>/03_distillation_training/``:
-``study.csv``, ``study_agreement.csv`` and ``study_provenance.json`` (the recipe study), ``recipes.json`` (the recipe each
-objective got and why), ``results.csv`` (mean measures per language, system and scorer, with the
+``study.csv``, ``study_agreement.csv`` and ``study_provenance.json`` (the recipe study),
+``recipes.json`` (the recipe each objective got and why), ``results.csv`` (mean measures per language, system and scorer, with the
 share of the zero-shot→ceiling gap and each student's selected step), ``perquery_<pair>.csv.gz``
 (per-query measures, read by the significance analysis) and ``training_logs.csv.gz`` (every
 logged step: loss terms, plan diagnostics, dev signals). ``load`` reads them back.
@@ -18,11 +18,12 @@ import pandas as pd
 
 from .errors import OtclirError
 from .languages import check_languages
-from .results import SETTINGS, ResultStore, provenance
+from .results import SETTINGS, ResultStore, as_json, provenance
 from .training import OBJECTIVES
 
 NOTEBOOK = "03_distillation_training"
 STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
+PARTS = "parts"  # per-language results while a recomputation runs: a stopped one resumes from them
 
 
 @dataclass
@@ -77,6 +78,7 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
 
     started = time.time()
     reused = reusable_study(settings, store)  # read before start() clears the folder
+    finished = finished_languages(settings, store)
     store.start(settings.to_dict())
     recipes = default_recipes(settings)
     logs = []
@@ -100,7 +102,7 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
         if missing:
             raise OtclirError(f"the study grid has no configuration for objective(s) {', '.join(missing)}")
     store.write_json("recipes.json", recipes)
-    tables = []
+    tables, resumed = [], {}
     for language in settings.languages:
         students, runs = {}, {}
         for budget in settings.budgets:
@@ -113,16 +115,45 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
                 history = read_log(result[name]["folder"])
                 logs.append(history.assign(config=name, language=language, budget=experiments.budget_label(budget),
                                            part="headline"))
-        frame, queries = experiments.compare_systems(
-            language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
-            settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log)
-        frame = frame.merge(selection_table(runs), on="system", how="left")
+        if language in finished:
+            frame, queries, resumed[language] = finished[language]
+            log(f"{language}: reusing its finished test results (computed {resumed[language].get('date')})")
+        else:
+            frame, queries = experiments.compare_systems(
+                language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
+                settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log)
+            frame = frame.merge(selection_table(runs), on="system", how="left")
         tables.append(frame)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
+        store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
+        store.write_json(f"{PARTS}/results_en-{language}.json", resumed.get(language) or part_record(store))
     results = pd.concat(tables, ignore_index=True)
     store.write_table("results.csv", results)
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
-    return store.finish(time.time() - started, settings.to_dict())
+    store.remove(PARTS)
+    return store.finish(time.time() - started, settings.to_dict(), **({"resumed_languages": resumed} if resumed else {}))
+
+
+def part_record(store: ResultStore) -> dict:
+    import datetime
+
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "git": store.git_at_start()}
+
+
+def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict:
+    """Languages whose test results a stopped recomputation with the same settings already wrote
+    (``parts/``, removed when a recomputation finishes): {language: (table, per-query measures,
+    when and at which commit)}. Training is reused anyway (its folders are keyed by settings)."""
+    if not store.path(SETTINGS).is_file() or store.read_json(SETTINGS) != as_json(settings.to_dict()):
+        return {}
+    found = {}
+    for language in settings.languages:
+        names = (f"{PARTS}/results_en-{language}.csv", f"perquery_en-{language}.csv.gz", f"{PARTS}/results_en-{language}.json")
+        if all(store.path(n).is_file() for n in names):
+            found[language] = (store.read_table(names[0]), store.read_table(names[1], dtype={"query": str}),
+                               store.read_json(names[2]))
+    return found
 
 
 def study_part(settings: ExperimentSettings) -> dict:

@@ -183,12 +183,21 @@ class SystemRunner:
         return pd.concat(frames, ignore_index=True)
 
 
+def english_documents(task: RetrievalTask) -> dict[str, str]:
+    """The English text of each test document, for the ceiling and the oracle. A verse the English
+    Bible numbers differently (the Chichewa Bible has 3 John 1:15 and Revelation 12:18) keeps its
+    own text, so every system ranks the same pool."""
+    from .bible import parse_verse_id, read_language
+
+    verses = read_language("en")
+    return {d: verses.get(parse_verse_id(d), text) for d, text in task.docs.items()}
+
+
 def compare_systems(language: str, students: dict[str, str], run_name: str, test_queries: int | None = None,
                     test_docs: int | None = None, systems=DEFAULT_SYSTEMS, budgets=(2000,), scorers=SCORERS,
                     rerank_depth: int = 200, seed: int = 0, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every system's mean measures on the test split of one language (and the per-query measures);
     runs are written to disk. ``students`` maps a distilled system's name to its model folder."""
-    from .bible import parse_verse_id, read_language
     from .dictionary import bm25_dictionary_run, freedict_dictionary, induced_dictionary
 
     unknown = sorted(set(systems) - set(SYSTEMS))
@@ -203,8 +212,7 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
         raise OtclirError(f"the students were distilled from different teachers ({', '.join(teachers)}); compare them separately")
     english = {}
     if any(s in systems for s in UPPER_BOUNDS):
-        verses = read_language("en")
-        english = {d: verses[parse_verse_id(d)] for d in runner.doc_ids}
+        english = english_documents(task)
     rows = []
     for system in systems:
         if system == "student-zero-shot":

@@ -90,15 +90,12 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
               rerank_depth: int = 200, seed: int = 0, progress: bool = True, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train every configuration and score every kept step; returns the points table and the
     training logs (long form)."""
-    from .experiments import CEILING, ZERO_SHOT, SystemRunner, query_encoder_of, test_task, train_folder
+    from .experiments import CEILING, ZERO_SHOT, SystemRunner, english_documents, query_encoder_of, test_task, train_folder
 
     configs = grid.configs()
     task = test_task(grid.language, test_queries, test_docs, seed)
     runner = SystemRunner(task, f"{profile}-study", rerank_depth=rerank_depth)
-    from .bible import parse_verse_id, read_language
-
-    english_verses = read_language("en")
-    english = {d: english_verses[parse_verse_id(d)] for d in runner.doc_ids}
+    english = english_documents(task)
     reference = {}
     for system, texts in ((ZERO_SHOT, None), (CEILING, english)):
         for row in runner.dense(system, configs[0].teacher, configs[0].student, doc_texts=texts):

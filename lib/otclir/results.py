@@ -105,7 +105,7 @@ class ResultStore:
     def check_settings(self, settings: dict) -> None:
         """Reporting mode: the stored results must come from the settings asked for."""
         stored = self.read_json(SETTINGS)
-        asked = json.loads(json.dumps(settings, default=_jsonable))
+        asked = as_json(settings)
         differ = sorted(k for k in set(stored) | set(asked) if stored.get(k) != asked.get(k))
         if differ:
             details = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {asked.get(k)!r}" for k in differ[:4])
@@ -115,8 +115,19 @@ class ResultStore:
     def git_at_start(self) -> dict | None:
         return getattr(self, "_git", None)
 
-    def finish(self, wall_seconds: float, settings: dict) -> dict:
-        record = provenance(wall_seconds, settings, getattr(self, "_git", None))
+    def remove(self, name: str) -> None:
+        """Delete a file or folder of the results (intermediate parts once the whole is written)."""
+        path = self.path(name)
+        if path.is_dir():
+            for item in sorted(path.rglob("*"), reverse=True):
+                item.unlink() if item.is_file() else item.rmdir()
+            path.rmdir()
+        elif path.is_file():
+            path.unlink()
+
+    def finish(self, wall_seconds: float, settings: dict, **extra) -> dict:
+        """Write the provenance record; ``extra`` adds entries (parts reused from an earlier run)."""
+        record = {**provenance(wall_seconds, settings, getattr(self, "_git", None)), **extra}
         self.write_json(PROVENANCE, record)
         return record
 
@@ -217,6 +228,11 @@ def describe(record: dict) -> str:
     return (f"Computed on {record.get('date')} in {minutes:.0f} min on {hardware}, at commit "
             f"{(git.get('commit') or 'unknown')[:10]}{dirty}; torch {record['packages'].get('torch')}, "
             f"transformers {record['packages'].get('transformers')}.")
+
+
+def as_json(value):
+    """``value`` as it reads back from a JSON file (tuples as lists, NumPy scalars as numbers)."""
+    return json.loads(json.dumps(value, default=_jsonable))
 
 
 def _jsonable(value):
