@@ -28,7 +28,7 @@ setup: $(STAMP)
 	$(BIN)/otclir setup
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12
 
 reproduce: setup
 	$(BIN)/otclir reproduce --profile $(PROFILE) $(if $(RECOMPUTE),--recompute)
