@@ -12,9 +12,9 @@ import time
 import numpy as np
 import torch
 
-from otclir.bible import read_version
-from otclir.encoder import Encoder
-from otclir.models import resolve
+from otclir.data.bible import read_version
+from otclir.models.encoder import Encoder
+from otclir.models.registry import resolve
 
 TEXTS = {"minilm-teacher": "4", "e5-small-student": "f"}  # WEB and Tagalog 1905, public domain
 

@@ -18,10 +18,11 @@ import time
 
 import torch
 
-from otclir import late_interaction as li
-from otclir.encoder import Encoder
-from otclir.evaluation import dense_retrieve, evaluate
-from otclir.tasks import crossref_task
+from otclir.data.tasks import crossref_task
+from otclir.models.encoder import Encoder
+from otclir.retrieval import late_interaction as li
+from otclir.retrieval.dense import dense_retrieve
+from otclir.retrieval.measures import evaluate
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Paired randomisation test: otclir.stats against ranx's Fisher test and scipy's permutation_test,
+"""Paired randomisation test: otclir.evaluation.stats against ranx's Fisher test and scipy's permutation_test,
 in one run. 1,000 queries, 10 systems each against one baseline, 10,000 permutations.
 
 ranx is not a project dependency (it brings numba): `pip install ranx` to include it. Its first
@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy import stats as sps
 
-from otclir.stats import randomization_test
+from otclir.evaluation.stats import randomization_test
 
 
 def main():
@@ -39,7 +39,7 @@ def main():
                                      vectorized=True, random_state=0).pvalue for s in systems]
 
     timings = {}
-    for name, fn in (("otclir.stats.randomization_test", ours), ("scipy.stats.permutation_test", scipy_test)):
+    for name, fn in (("otclir.evaluation.stats.randomization_test", ours), ("scipy.stats.permutation_test", scipy_test)):
         start = time.perf_counter()
         p = fn()
         timings[name] = (time.perf_counter() - start, p)
@@ -55,7 +55,7 @@ def main():
         print(f"(ranx compile on first call: {compile_s:.1f} s, not counted)")
     except ImportError:
         print("ranx is not installed (pip install ranx): its row is left out")
-    ours_s = timings["otclir.stats.randomization_test"][0]
+    ours_s = timings["otclir.evaluation.stats.randomization_test"][0]
     print(f"\n{'implementation':34s} {'seconds':>8s} {'this/ours':>10s}  p-values of the first 3 systems")
     for name, (seconds, p) in timings.items():
         print(f"{name:34s} {seconds:8.2f} {seconds / ours_s:10.2f}  {', '.join(f'{v:.4f}' for v in p[:3])}")

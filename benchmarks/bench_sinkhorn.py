@@ -1,4 +1,4 @@
-"""Batched masked log-domain Sinkhorn (otclir.ot.sinkhorn) against POT, in one run.
+"""Batched masked log-domain Sinkhorn (otclir.transport.ot.sinkhorn) against POT, in one run.
 
 B = 64 problems, lengths drawn from 8 to 64 on each side, costs in [0, 2], epsilon 0.05, the same
 number of iterations for every solver. Prints the wall time per batch, the ratios, and the largest
@@ -17,7 +17,7 @@ import ot
 import ot.batch as ot_batch
 import torch
 
-from otclir.ot import pad_costs, sinkhorn
+from otclir.transport.ot import pad_costs, sinkhorn
 
 
 def best_of(fn, repeats):
@@ -77,7 +77,7 @@ def main():
         return sinkhorn(batch, x_mask, y_mask, epsilon=args.epsilon, max_iter=args.iters).plan
 
     t_ours, plans = best_of(ours, args.repeats)
-    rows["otclir.ot.sinkhorn (masked)"] = (t_ours, diff([p.double().numpy() for p in plans]))
+    rows["otclir.transport.ot.sinkhorn (masked)"] = (t_ours, diff([p.double().numpy() for p in plans]))
 
     print(f"\n{'solver':40s} {'ms/batch':>10s} {'loop/this':>10s} {'max |plan diff|':>16s}")
     print(f"{'POT sinkhorn_log, loop over items':40s} {1000 * t_loop:10.2f} {1.0:10.1f} {0.0:16.2e}")

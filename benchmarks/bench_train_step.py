@@ -22,8 +22,8 @@ import time
 
 import torch
 
-from otclir.losses import optical_loss
-from otclir.training import DistillConfig, Distiller, EpochSampler
+from otclir.training.trainer import DistillConfig, Distiller, EpochSampler
+from otclir.transport.losses import optical_loss
 
 
 def reference_step(trainer: Distiller, rows: list[int], parts: dict, clock) -> None:

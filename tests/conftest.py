@@ -11,7 +11,7 @@ def tmp_outputs(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def web():
     """World English Bible (public domain) verses."""
-    from otclir.bible import read_version
+    from otclir.data.bible import read_version
 
     return read_version("4")
 

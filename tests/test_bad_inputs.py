@@ -68,7 +68,7 @@ def test_compare_can_score_missing_queries_as_zero_when_asked(files, capsys):
 
 
 def _sinkhorn_cases():
-    from otclir.ot import sinkhorn
+    from otclir.transport.ot import sinkhorn
 
     cost = torch.rand(1, 3, 4, dtype=torch.float64)
     return [
@@ -87,7 +87,7 @@ def test_solver_cases(case):
 
 
 def test_a_solver_that_has_not_converged_warns():
-    from otclir.ot import sinkhorn
+    from otclir.transport.ot import sinkhorn
 
     gen = torch.Generator().manual_seed(0)
     cost = torch.rand(1, 60, 60, generator=gen, dtype=torch.float64)
@@ -111,15 +111,15 @@ CONFIG_CASES = [
 
 @pytest.mark.parametrize("values,message", CONFIG_CASES, ids=[str(c[0]) for c in CONFIG_CASES])
 def test_training_settings_cases(values, message):
-    from otclir.training import DistillConfig
+    from otclir.training.trainer import DistillConfig
 
     with pytest.raises(OtclirError, match=message):
         DistillConfig(**values)
 
 
 def test_model_and_text_cases():
-    from otclir.encoder import Encoder
     from otclir.errors import ModelBuildError
+    from otclir.models.encoder import Encoder
 
     with pytest.raises(ModelBuildError, match="no model 'nobody/no-such-model'.*Hugging Face cache of this offline"):
         Encoder("nobody/no-such-model")

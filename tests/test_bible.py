@@ -1,7 +1,7 @@
 import pytest
 
-from otclir import bible
-from otclir.languages import bible_versions
+from otclir.data import bible
+from otclir.data.languages import bible_versions
 
 
 def test_every_bible_db_version_reads_complete_in_kjv_versification():

@@ -5,8 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from otclir import report, trec
+from otclir.data import trec
 from otclir.errors import OtclirError, TrecFormatError
+from otclir.evaluation import significance
 
 
 @pytest.fixture
@@ -57,15 +58,15 @@ def test_bad_input_gets_a_clear_error(runs, tmp_path):
     assert out.returncode == 2 and "bad.run:2" in out.stderr
     (tmp_path / "other.run").write_text("z1 Q0 d1 1 0.5 x\n")
     with pytest.raises(OtclirError, match="same query set"):
-        report.load_measures(folder / "qrels.txt", [tmp_path / "other.run"], ["AP"])
+        significance.load_measures(folder / "qrels.txt", [tmp_path / "other.run"], ["AP"])
     with pytest.raises(TrecFormatError):
-        report.load_measures(folder / "qrels.txt", [tmp_path / "bad.run"], ["AP"])
+        significance.load_measures(folder / "qrels.txt", [tmp_path / "bad.run"], ["AP"])
 
 
 def test_missing_queries_are_scored_zero_and_reported(runs, tmp_path):
     folder, paths = runs
     lines = [line for line in paths["good"].read_text().splitlines() if not line.startswith("q0 ")]
     (tmp_path / "partial.run").write_text("\n".join(lines) + "\n")
-    tables, notes = report.load_measures(folder / "qrels.txt", [tmp_path / "partial.run"], ["AP"])
+    tables, notes = significance.load_measures(folder / "qrels.txt", [tmp_path / "partial.run"], ["AP"])
     assert tables["AP"].loc["q0", "partial"] == 0.0
     assert notes == ["partial: 1 of 30 judged queries missing from the run, scored 0"]

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from otclir import dictionary
 from otclir.errors import MissingPackageError
+from otclir.retrieval import dictionary
 
 
 def _encode(number: int) -> str:
@@ -45,8 +45,8 @@ def test_reads_dictd_and_translates_queries(tiny_dictd, monkeypatch):
 
 
 def test_induced_dictionary_and_its_bm25_baseline_beat_no_translation():
-    from otclir.evaluation import evaluate
-    from otclir.tasks import crossref_task, subsample_documents
+    from otclir.data.tasks import crossref_task, subsample_documents
+    from otclir.retrieval.measures import evaluate
 
     induced = dictionary.induced_dictionary("tl", budget=3000)
     assert induced["god"][0][0] == "dios" and induced["water"][0][0] == "tubig"
@@ -68,8 +68,8 @@ def test_missing_dictionary_names_the_debian_package(monkeypatch, tmp_path):
 @pytest.mark.skipif(not os.path.exists("/usr/share/dictd/freedict-eng-swh.index"),
                     reason="optional extra: Debian's dict-freedict-eng-swh is not installed (apt-get install dict-freedict-eng-swh)")
 def test_freedict_english_swahili_and_bm25_baseline():
-    from otclir.evaluation import evaluate
-    from otclir.tasks import crossref_task, subsample_documents
+    from otclir.data.tasks import crossref_task, subsample_documents
+    from otclir.retrieval.measures import evaluate
 
     entries = dictionary.read_dictd(dictionary.find_dictionary("en", "sw"))
     assert len(entries) > 1000 and entries["water"] == ["maji"] and "Mungu" in entries["god"]

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from otclir import runner
-from otclir.distillation_experiment import ExperimentSettings, reusable_study
 from otclir.errors import OtclirError
-from otclir.results import ResultStore
+from otclir.experiments.distillation import ExperimentSettings, reusable_study
+from otclir.experiments.results import ResultStore
 
 
 @pytest.mark.parametrize("profile", ["quick", "paper", "full"])
@@ -87,7 +87,7 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
 
 
 def test_a_stopped_recomputation_resumes_its_finished_languages_only_with_the_same_settings(tmp_path, monkeypatch):
-    from otclir.distillation_experiment import PARTS, finished_languages
+    from otclir.experiments.distillation import PARTS, finished_languages
 
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
     settings = ExperimentSettings(languages=["sw", "tl"], study=None)

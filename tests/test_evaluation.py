@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from otclir import evaluation
 from otclir.errors import OtclirError
+from otclir.retrieval import dense, measures
 
 
 def test_measures_agree_with_pytrec_eval_on_a_run_with_ties():
@@ -11,7 +11,7 @@ def test_measures_agree_with_pytrec_eval_on_a_run_with_ties():
     qrels = {"q1": {"a": 1, "c": 2, "e": 1}, "q2": {"b": 1}, "q3": {"x": 1}}
     run = {"q1": {"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.9, "e": 0.1},  # three-way tie
            "q2": {"a": 0.3, "b": 0.3, "c": 0.1}}
-    ours = evaluation.per_query(qrels, run, ["AP", "nDCG@10", "RR@10", "R@100"])
+    ours = measures.per_query(qrels, run, ["AP", "nDCG@10", "RR@10", "R@100"])
     reference = pytrec_eval.RelevanceEvaluator({q: qrels[q] for q in ("q1", "q2")},
                                                {"map", "ndcg_cut_10", "recip_rank", "recall_100"})
     theirs = reference.evaluate(run)
@@ -21,13 +21,13 @@ def test_measures_agree_with_pytrec_eval_on_a_run_with_ties():
         assert ours.loc[q, "R@100"] == pytest.approx(theirs[q]["recall_100"])
     assert ours.loc["q3"].eq(0).all()  # missing from the run: scored 0
     assert ours.attrs["missing_queries"] == ["q3"]
-    means = evaluation.evaluate(qrels, run, ["AP"])
+    means = measures.evaluate(qrels, run, ["AP"])
     assert means["AP"] == pytest.approx((theirs["q1"]["map"] + theirs["q2"]["map"]) / 3)
 
 
 def test_unknown_measure_is_named():
     with pytest.raises(OtclirError, match="unknown measure 'MAPP'"):
-        evaluation.parse_measures(["MAPP"])
+        measures.parse_measures(["MAPP"])
 
 
 def test_dense_retrieval_ranks_by_inner_product_in_chunks_and_excludes():
@@ -35,7 +35,7 @@ def test_dense_retrieval_ranks_by_inner_product_in_chunks_and_excludes():
     docs = rng.normal(size=(50, 8)).astype(np.float32)
     docs /= np.linalg.norm(docs, axis=1, keepdims=True)
     queries = docs[[3, 7, 11]] + 0.01
-    run = evaluation.dense_retrieve(queries, docs, ["q0", "q1", "q2"], [f"d{i}" for i in range(50)], k=5, chunk=2,
+    run = dense.dense_retrieve(queries, docs, ["q0", "q1", "q2"], [f"d{i}" for i in range(50)], k=5, chunk=2,
                                     exclude={"q1": {"d7"}})
     assert max(run["q0"], key=run["q0"].get) == "d3"
     assert "d7" not in run["q1"] and len(run["q1"]) == 5
@@ -44,13 +44,13 @@ def test_dense_retrieval_ranks_by_inner_product_in_chunks_and_excludes():
 
 
 def test_cross_encoder_setting_finds_translations(tmp_path):
-    from otclir.encoder import Encoder
-    from otclir.tasks import bitext_task
+    from otclir.data.tasks import bitext_task
+    from otclir.models.encoder import Encoder
 
     task = bitext_task("fr", "test", max_queries=20)
     task.docs = {d: task.docs[d] for d in sorted(task.docs)[:300]} | {q: task.docs[q] for q in task.queries}
     student = Encoder("e5-small-student")
-    run = evaluation.retrieve(task, student, student, k=10)
-    means = evaluation.save_system(tmp_path, "e5", run, task.qrels, evaluation.BITEXT_MEASURES)
+    run = dense.retrieve(task, student, student, k=10)
+    means = measures.save_system(tmp_path, "e5", run, task.qrels, measures.BITEXT_MEASURES)
     assert means["Success@1"] >= 0.9  # near ceiling for e5 (a sanity check)
     assert (tmp_path / "e5.run").is_file() and (tmp_path / "e5.perquery.tsv").is_file()

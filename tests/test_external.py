@@ -1,8 +1,8 @@
 """The ir_datasets loader on a small local collection registered through ir_datasets' own API."""
 import pytest
 
+from otclir.data.external import load_ir_dataset
 from otclir.errors import OtclirError
-from otclir.external import load_ir_dataset
 
 
 @pytest.fixture

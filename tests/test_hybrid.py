@@ -6,12 +6,21 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import torchrun_checksums
+from otclir.data.splits import split_of_verse
+from otclir.data.tasks import relevant_verses, split_verses
 from otclir.errors import OtclirError, UnknownLanguageError
-from otclir.hybrid import (BatchPlan, ContrastiveConfig, HybridSampler, batch_kind, hard_negatives, info_nce,
-                           relevance, split_texts, training_pairs)
-from otclir.splits import split_of_verse
-from otclir.training import train
+from otclir.training.hybrid import (
+    BatchPlan,
+    ContrastiveConfig,
+    HybridSampler,
+    batch_kind,
+    hard_negatives,
+    training_pairs,
+)
+from otclir.training.trainer import train
+from otclir.transport.losses import info_nce
+
+from conftest import torchrun_checksums
 
 TINY = dict(languages=["en", "tl"], alpha=0.5, train_pairs=32, steps=4, batch_size=4, max_length=24,
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, ot_weight=0.1)
@@ -61,11 +70,11 @@ def test_pairs_and_hard_negatives_come_from_the_train_split_only():
     pairs = training_pairs(languages, budget=300, seed=2)
     assert len(pairs) == 300 and pairs == training_pairs(languages, budget=300, seed=2)
     assert len(set(pairs)) == 300 and pairs != training_pairs(languages, budget=300, seed=3)
-    relevant = relevance("train")
+    relevant = relevant_verses("train")
     assert all(d in relevant[q] for q, d in pairs)
     negatives = hard_negatives(languages)
     assert len(negatives) > 2000
-    texts = [split_texts(code, "train") for code in languages]
+    texts = [split_verses(code, "train") for code in languages]
     for query, negative in negatives.items():
         assert split_of_verse(query) == split_of_verse(negative) == "train"
         assert negative != query and negative not in relevant[query]
@@ -119,6 +128,6 @@ def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
 
 
 def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
-    ranks, result = torchrun_checksums("otclir.hybrid", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29541)
+    ranks, result = torchrun_checksums("otclir.training.hybrid", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29541)
     assert ranks[0] == ranks[1]
     assert result["world_size"] == 2 and result["steps"] == 3

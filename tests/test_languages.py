@@ -1,7 +1,7 @@
 import pytest
 
-from otclir import languages
-from otclir.bible import _connect
+from otclir.data import languages
+from otclir.data.bible import _connect
 from otclir.errors import UnknownLanguageError
 
 

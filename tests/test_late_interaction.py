@@ -3,9 +3,9 @@ exclusions, candidate rescoring."""
 import numpy as np
 import pytest
 
-from otclir import late_interaction as li
-from otclir.encoder import EncodedTexts
 from otclir.errors import OtclirError
+from otclir.models.encoder import EncodedTexts
+from otclir.retrieval import late_interaction as li
 
 
 def _encoded(vectors_per_text):

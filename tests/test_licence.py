@@ -1,8 +1,8 @@
 """The licence rule: no committed file or stored notebook output quotes a restricted translation."""
 import pytest
 
-from otclir import licence
-from otclir.bible import read_version
+from otclir.data import licence
+from otclir.data.bible import read_version
 
 
 @pytest.fixture(scope="module")

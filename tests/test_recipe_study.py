@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from otclir.errors import OtclirError
-from otclir.recipe_study import StudyGrid, choose_recipes, recipe_settings, signal_agreement
-from otclir.report import distillation_family
+from otclir.evaluation.significance import distillation_family
+from otclir.experiments.recipe_study import StudyGrid, choose_recipes, recipe_settings, signal_agreement
 
 
 def test_grid_varies_epsilon_only_where_the_transport_term_is_used():

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from otclir import results
 from otclir.errors import OtclirError
+from otclir.experiments import results
 from otclir.paths import figures_dir
 
 

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otclir.ablation import AblationGrid, load_grid, run_grid
 from otclir.errors import OtclirError
-from otclir.robustness import (ParallelPool, evaluate_settings, language_bias, pair_tier, parallel_pool,
-                               per_language, robustness_summary)
+from otclir.evaluation.grid import per_language, robustness_summary
+from otclir.evaluation.settings import ParallelPool, evaluate_settings, language_bias, pair_tier, parallel_pool
+from otclir.experiments.ablation import AblationGrid, load_grid, run_grid
 
 
 def toy_pool():

@@ -5,7 +5,7 @@ import tomllib
 import pytest
 import yaml
 
-from otclir import packages
+from otclir.data import packages
 from otclir.errors import MissingPackageError
 from otclir.paths import project_root
 

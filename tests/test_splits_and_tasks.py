@@ -1,8 +1,8 @@
 import pytest
 
-from otclir import tasks
-from otclir.bible import read_language, verse_id
-from otclir.splits import SPLITS, book_splits, split_of_verse
+from otclir.data import tasks
+from otclir.data.bible import read_language, verse_id
+from otclir.data.splits import SPLITS, book_splits, split_of_verse
 
 
 def test_no_verse_is_in_two_splits():

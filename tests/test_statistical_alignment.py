@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from otclir import statistical_alignment as sa
 from otclir.errors import OtclirError
+from otclir.transport import statistical_alignment as sa
 
 
 def test_one_em_iteration_matches_the_hand_computed_counts():
@@ -23,8 +23,8 @@ def test_one_em_iteration_matches_the_hand_computed_counts():
 
 def test_em_learns_verse_translations_and_aligns_them(web):
     # Genesis and Exodus, WEB against Tagalog 1905 (both public domain).
-    from otclir.bible import read_version
-    from otclir.dictionary import words
+    from otclir.data.bible import read_version
+    from otclir.retrieval.dictionary import words
 
     tagalog = read_version("f")
     keys = sorted(k for k in web if k[0] in (1, 2) and k in tagalog)

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from otclir import stats
+from otclir.evaluation import stats
 
 
 def _pair(n=60, shift=0.0, seed=0):
@@ -82,7 +82,7 @@ def test_compare_to_baseline_corrects_over_the_family():
 
 
 def test_gap_share_is_the_ratio_of_mean_differences_with_an_interval():
-    from otclir.stats import gap_share_interval
+    from otclir.evaluation.stats import gap_share_interval
 
     zero = np.array([0.1, 0.2, 0.0, 0.3])
     ceiling = zero + np.array([0.2, 0.2, 0.2, 0.2])
@@ -97,7 +97,7 @@ def test_gap_share_is_the_ratio_of_mean_differences_with_an_interval():
 
 
 def test_a_family_of_pairs_is_corrected_together():
-    from otclir.stats import compare_pairs, correct, p_value
+    from otclir.evaluation.stats import compare_pairs, correct, p_value
 
     rng = np.random.default_rng(4)
     base = rng.random(60)

@@ -1,4 +1,4 @@
-from otclir.tokenization import load_tokenizer, subword_stats
+from otclir.models.tokenization import load_tokenizer, subword_stats
 
 
 def test_fertility_counts_pieces_per_word():

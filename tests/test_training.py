@@ -5,9 +5,11 @@ import json
 import pytest
 import torch
 
-from conftest import torchrun_checksums
+from otclir.data.tasks import bitext_pairs
 from otclir.errors import OtclirError
-from otclir.training import DistillConfig, EpochSampler, bitext_pairs, linear_schedule, train
+from otclir.training.trainer import DistillConfig, EpochSampler, linear_schedule, train
+
+from conftest import torchrun_checksums
 
 TINY = dict(language="tl", objective="ot+contrastive", train_pairs=32, steps=4, batch_size=4, max_length=24,
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, balance_batches=2)
@@ -38,7 +40,7 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
 
 
 def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):
-    from otclir.training import Distiller
+    from otclir.training.trainer import Distiller
 
     trainer = Distiller(DistillConfig(**{**TINY, "objective": "contrastive"}), tmp_path / "run", progress=False)
     torch.manual_seed(0)  # the same dropout masks in both measurements
@@ -64,7 +66,7 @@ def test_frozen_layers_keep_the_base_weights_and_speed_comes_from_cached_states(
 
 
 def test_every_objective_runs_and_lowers_its_loss(tmp_path):
-    from otclir.training import OBJECTIVES
+    from otclir.training.trainer import OBJECTIVES
 
     for objective in OBJECTIVES:
         config = DistillConfig(**{**TINY, "objective": objective, "steps": 6, "eval_every": 0, "lr": 3e-4,
@@ -81,7 +83,7 @@ def test_dev_selection_can_keep_the_untrained_student(tmp_path):
 
 
 def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path):
-    from otclir.encoder import Encoder
+    from otclir.models.encoder import Encoder
 
     result = train(DistillConfig(**{**TINY, "eval_every": 0, "lr": 1e-4}), tmp_path / "run")
     student = Encoder(result["final_model"])
@@ -93,7 +95,7 @@ def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path)
 
 
 def test_two_processes_end_with_identical_weights(tmp_path):
-    ranks, result = torchrun_checksums("otclir.training", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29533)
+    ranks, result = torchrun_checksums("otclir.training.trainer", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29533)
     assert ranks[0] == ranks[1]
     assert result["world_size"] == 2
 

@@ -1,6 +1,6 @@
 import pytest
 
-from otclir import trec
+from otclir.data import trec
 from otclir.errors import TrecFormatError
 
 

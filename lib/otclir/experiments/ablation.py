@@ -1,0 +1,210 @@
+"""The hybrid-batch ablation grid: alpha x lambda (OT weight) x training budget x seed.
+
+Each configuration gets its own folder, ``outputs/ablation/<grid>/<point>-<hash>/``, holding
+``train/`` (checkpoints, log, students), ``runs/<setting>/`` (TREC runs and qrels),
+``perquery.tsv``, ``summary.tsv`` and ``config.json``. A configuration whose summary exists with
+the same settings is skipped; one interrupted mid-training resumes from its last checkpoint.
+The untrained student is evaluated once as the grid's reference (``zero-shot``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from otclir.errors import OtclirError
+from otclir.evaluation.settings import MEASURES, SETTINGS, encode_pool, evaluate_settings, parallel_pool
+from otclir.paths import outputs_dir
+from otclir.training.hybrid import ContrastiveConfig
+from otclir.training.trainer import train
+
+POINT = ("alpha", "ot_weight", "train_pairs", "seed")
+SUMMARY, PER_QUERY, CONFIG = "summary.tsv", "perquery.tsv", "config.json"
+EVALUATION_DEFAULTS = {"languages": None, "split": "test", "max_queries": None, "max_docs": None,
+                       "depth": 100, "seed": 0, "settings": list(SETTINGS), "measures": list(MEASURES)}
+
+
+@dataclass
+class AblationGrid:
+    name: str = "quick"
+    alphas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    ot_weights: list[float] = field(default_factory=lambda: [0.0, 0.1])
+    budgets: list[int | None] = field(default_factory=lambda: [2000])  # pairs per language; None: all
+    seeds: list[int] = field(default_factory=lambda: [0])
+    training: dict = field(default_factory=dict)  # other ContrastiveConfig settings, shared by all points
+    evaluation: dict = field(default_factory=dict)  # languages (default: the training languages), split, max_queries, max_docs, depth, seed
+    baseline: bool = True  # also evaluate the untrained student
+
+    def __post_init__(self):
+        for name in ("alphas", "ot_weights", "budgets", "seeds"):
+            if not getattr(self, name):
+                raise OtclirError(f"the grid needs at least one value in {name}")
+        clash = sorted(set(self.training) & {"alpha", "ot_weight", "train_pairs", "seed"})
+        if clash:
+            raise OtclirError(f"{', '.join(clash)} are grid axes (alphas, ot_weights, budgets, seeds), not training settings")
+        unknown = sorted(set(self.evaluation) - set(EVALUATION_DEFAULTS))
+        if unknown:
+            raise OtclirError(f"unknown evaluation setting(s) {', '.join(unknown)}; settings: {', '.join(EVALUATION_DEFAULTS)}")
+        for point in self.points():  # every configuration is checked before any training starts
+            self.config(point)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "AblationGrid":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise OtclirError(f"unknown grid setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def points(self) -> list[dict]:
+        return [dict(zip(POINT, values)) for values in
+                itertools.product(self.alphas, self.ot_weights, self.budgets, self.seeds)]
+
+    def config(self, point: dict) -> ContrastiveConfig:
+        return ContrastiveConfig.from_dict({**self.training, **point})
+
+    def evaluation_settings(self) -> dict:
+        settings = {**EVALUATION_DEFAULTS, **self.evaluation}
+        if settings["languages"] is None:
+            settings["languages"] = self.config(self.points()[0]).languages
+        return settings
+
+    def folder(self) -> Path:
+        return outputs_dir("ablation", self.name)
+
+
+def _digest(value: dict) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def point_label(point: dict) -> str:
+    budget = "all" if point["train_pairs"] is None else point["train_pairs"]
+    return f"alpha{point['alpha']:g}-lambda{point['ot_weight']:g}-budget{budget}-seed{point['seed']}"
+
+
+def _finished(folder: Path, record: dict) -> bool:
+    path = folder / CONFIG
+    return (folder / SUMMARY).is_file() and path.is_file() and json.loads(path.read_text()) == record
+
+
+def evaluate_model(model: str, evaluation: dict, folder: Path, tag: str) -> pd.DataFrame:
+    """Every evaluation setting for one model; writes runs, per-query table and summary."""
+    from otclir.models.encoder import Encoder
+
+    pool = parallel_pool(evaluation["languages"], evaluation["split"], evaluation["max_queries"],
+                         evaluation["max_docs"], evaluation["seed"])
+    encoder = Encoder(model)
+    summary, table = evaluate_settings(encode_pool(encoder, pool), pool, evaluation["settings"],
+                                       evaluation["measures"], evaluation["depth"], folder / "runs", tag)
+    table.to_csv(folder / PER_QUERY, sep="\t", index=False, float_format="%.6f")
+    return summary
+
+
+def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Path]:
+    """A configuration's label, its full settings (what must match for it to count as done) and
+    its folder; ``point=None`` is the untrained student."""
+    evaluation = grid.evaluation_settings()
+    if point is None:
+        record = {"system": "zero-shot", "model": grid.training.get("student", ContrastiveConfig.student),
+                  "evaluation": evaluation}
+        label = "zero-shot"
+    else:
+        record = {"system": "trained", "point": point, "training": grid.config(point).to_dict(), "evaluation": evaluation}
+        label = point_label(point)
+    return label, record, grid.folder() / f"{label}-{_digest(record)}"
+
+
+def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int | None = None,
+              progress: bool = True) -> dict:
+    """Train (or resume) and evaluate one configuration; ``point=None`` is the untrained student."""
+    label, record, folder = point_record(grid, point)
+    evaluation = record["evaluation"]
+    model = record.get("model")
+    if _finished(folder, record):
+        log(f"{label}: done, skipped")
+        return {"folder": folder, "status": "skipped"}
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    if point is not None:
+        result = train(grid.config(point), folder / "train", stop_after=stop_after, progress=progress)
+        if "interrupted_at" in result:
+            log(f"{label}: stopped at step {result['interrupted_at']}")
+            return {"folder": folder, "status": "interrupted"}
+        model = result["model"]
+    trained = time.time() - started
+    summary = evaluate_model(model, evaluation, folder, tag=label.replace(" ", "_"))
+    for key in POINT:
+        summary.insert(POINT.index(key), key, None if point is None else point[key])
+    summary.insert(0, "system", record["system"])
+    summary.to_csv(folder / SUMMARY, sep="\t", index=False, float_format="%.6f")
+    timing = {"train_seconds": round(trained, 1), "evaluate_seconds": round(time.time() - started - trained, 1)}
+    (folder / "timing.json").write_text(json.dumps(timing) + "\n")
+    (folder / CONFIG).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")  # written last: marks it finished
+    log(f"{label}: trained in {timing['train_seconds']:.0f} s, evaluated in {timing['evaluate_seconds']:.0f} s")
+    return {"folder": folder, "status": "done", **timing}
+
+
+def run_grid(grid: AblationGrid, log=print, stop_after: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Every configuration of the grid (and the untrained reference); returns what ``load_grid``
+    reads. ``log`` gets a line per configuration; ``progress`` shows each training's progress bar."""
+    points = ([None] if grid.baseline else []) + grid.points()
+    for i, point in enumerate(points, 1):
+        log(f"[{i}/{len(points)}] " + ("zero-shot" if point is None else point_label(point)))
+        run_point(grid, point, log, stop_after, progress)
+    return load_grid(grid)
+
+
+def load_grid(grid: AblationGrid, per_query: bool = False) -> pd.DataFrame:
+    """The finished configurations of this grid's settings: their summaries (or per-query rows),
+    with the grid point as columns and the seconds each took."""
+    frames = []
+    for point in ([None] if grid.baseline else []) + grid.points():
+        _, record, folder = point_record(grid, point)
+        if not _finished(folder, record):
+            continue
+        if per_query:
+            frame = pd.read_csv(folder / PER_QUERY, sep="\t", dtype={"query": str})
+            for key in reversed(POINT):
+                frame.insert(0, key, None if point is None else point[key])
+            frame.insert(0, "system", record["system"])
+        else:
+            frame = pd.read_csv(folder / SUMMARY, sep="\t")
+            timing = json.loads((folder / "timing.json").read_text())
+            frame["train_seconds"], frame["evaluate_seconds"] = timing["train_seconds"], timing["evaluate_seconds"]
+        frames.append(frame)
+    if not frames:
+        raise OtclirError(f"no finished configuration of grid '{grid.name}' under {grid.folder()}; run it with run_grid first")
+    return pd.concat(frames, ignore_index=True)
+
+
+def store_grid(grid: AblationGrid, store, log=print, progress: bool = True) -> dict:
+    """Run the grid and write what notebook reporting needs into a results store: the summaries,
+    per-query rows and training logs of every configuration, with the provenance."""
+    from otclir.training.trainer import read_log
+
+    started = time.time()
+    store.start(dataclasses.asdict(grid))
+    summary = run_grid(grid, log=log, progress=progress)
+    store.write_table("summary.csv", summary)
+    store.write_table("perquery.csv.gz", load_grid(grid, per_query=True))
+    logs = []
+    for point in grid.points():
+        label, _, folder = point_record(grid, point)
+        if (folder / "train" / "log.jsonl").is_file():
+            logs.append(read_log(folder / "train").assign(config=label))
+    if logs:
+        store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
+    return store.finish(time.time() - started, dataclasses.asdict(grid))
+
+
+def read_stored_grid(store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summaries and per-query rows a results store holds for a grid."""
+    summary = store.read_table("summary.csv")
+    per_query = store.read_table("perquery.csv.gz", dtype={"query": str})
+    return summary, per_query

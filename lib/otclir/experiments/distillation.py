@@ -1,0 +1,230 @@
+"""The distillation experiment end to end: the recipe study, then the headline comparison of every
+system on every language and budget with the chosen recipe, written to a results folder.
+
+``compute`` trains and evaluates and writes ``results/<profile>/03_distillation_training/``:
+``study.csv``, ``study_agreement.csv`` and ``study_provenance.json`` (the recipe study),
+``recipes.json`` (the recipe each objective got and why), ``results.csv`` (mean measures per language, system and scorer, with the
+share of the zero-shot→ceiling gap and each student's selected step), ``perquery_<pair>.csv.gz``
+(per-query measures, read by the significance analysis) and ``training_logs.csv.gz`` (every
+logged step: loss terms, plan diagnostics, dev signals). ``load`` reads them back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from otclir.data.languages import check_languages
+from otclir.errors import OtclirError
+from otclir.experiments.results import SETTINGS, ResultStore, as_json, provenance
+from otclir.training.trainer import OBJECTIVES
+
+NOTEBOOK = "03_distillation_training"
+STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
+PARTS = "parts"  # per-language results while a recomputation runs: a stopped one resumes from them
+
+
+@dataclass
+class ExperimentSettings:
+    languages: list[str] = field(default_factory=lambda: ["sw"])
+    budgets: list[int | None] = field(default_factory=lambda: [2000])
+    objectives: list[str] = field(default_factory=lambda: list(OBJECTIVES))
+    training: dict = field(default_factory=dict)  # DistillConfig settings shared by every student
+    study: dict | None = None  # a StudyGrid; None: every objective trains with ``training`` as it is
+    systems: list[str] | None = None  # None: the default systems
+    scorers: list[str] = field(default_factory=lambda: ["mean", "maxsim"])
+    rerank_depth: int = 200
+    test_queries: int | None = None
+    test_docs: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        from otclir.experiments.systems import DEFAULT_SYSTEMS, SCORERS, SYSTEMS
+
+        check_languages(self.languages)
+        unknown = sorted(set(self.objectives) - set(OBJECTIVES))
+        if unknown:
+            raise OtclirError(f"unknown objective(s) {', '.join(unknown)}; objectives: {', '.join(OBJECTIVES)}")
+        self.systems = list(DEFAULT_SYSTEMS if self.systems is None else self.systems)
+        unknown = sorted(set(self.systems) - set(SYSTEMS))
+        if unknown:
+            raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
+        unknown = sorted(set(self.scorers) - set(SCORERS))
+        if unknown or not self.scorers:
+            raise OtclirError(f"scorers must be some of {', '.join(SCORERS)}, got {self.scorers}")
+        if not self.budgets:
+            raise OtclirError("budgets needs at least one number of training pairs (or null for all)")
+        if self.study is not None:
+            self.study_grid()  # validate early: nothing is trained on a bad grid
+
+    def study_grid(self):
+        from otclir.experiments.recipe_study import StudyGrid
+
+        grid = dict(self.study)
+        grid.setdefault("settings", {})
+        grid["settings"] = {**self.training, **grid["settings"]}
+        return StudyGrid.from_dict(grid)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = True, log=print) -> dict:
+    """Run the study (if any) and the headline comparison; write everything to ``store``."""
+    from otclir.experiments import recipe_study, systems
+    from otclir.training.trainer import read_log
+
+    started = time.time()
+    reused = reusable_study(settings, store)  # read before start() clears the folder
+    finished = finished_languages(settings, store)
+    store.start(settings.to_dict())
+    recipes = default_recipes(settings)
+    logs = []
+    if settings.study is not None:
+        grid = settings.study_grid()
+        if reused is not None:
+            points, study_logs, study_record = reused
+            log(f"recipe study: reusing the finished study in {store.folder.name} (computed {study_record.get('date')})")
+        else:
+            study_started = time.time()
+            points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
+                                                        settings.rerank_depth, settings.seed, progress, log)
+            study_record = provenance(time.time() - study_started, study_part(settings), store.git_at_start())
+        store.write_table("study.csv", points)
+        store.write_json(STUDY_PROVENANCE, study_record)
+        store.write_table("study_agreement.csv", recipe_study.signal_agreement(points))
+        logs.append(study_logs.assign(language=grid.language, budget=str(grid.settings.get("train_pairs")), part="study"))
+        chosen = recipe_study.choose_recipes(points, grid.select_by)
+        recipes = {o: recipe_study.recipe_settings(chosen[o], grid) for o in settings.objectives if o in chosen}
+        missing = sorted(set(settings.objectives) - set(recipes))
+        if missing:
+            raise OtclirError(f"the study grid has no configuration for objective(s) {', '.join(missing)}")
+    store.write_json("recipes.json", recipes)
+    tables, resumed = [], {}
+    for language in settings.languages:
+        students, runs = {}, {}
+        for budget in settings.budgets:
+            for objective in settings.objectives:
+                config = headline_config(recipes[objective], settings, language, objective, budget)
+                result = systems.train_students(language, config, [objective], [budget], progress)
+                name = systems.distilled_name(objective, budget)
+                runs[name] = result[name]
+                students[name] = result[name]["model"]
+                history = read_log(result[name]["folder"])
+                logs.append(history.assign(config=name, language=language, budget=systems.budget_tag(budget),
+                                           part="headline"))
+        if language in finished:
+            frame, queries, resumed[language] = finished[language]
+            log(f"{language}: reusing its finished test results (computed {resumed[language].get('date')})")
+        else:
+            frame, queries = systems.compare_systems(
+                language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
+                settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log)
+            frame = frame.merge(selection_table(runs), on="system", how="left")
+        tables.append(frame)
+        store.write_table(f"perquery_en-{language}.csv.gz", queries)
+        store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
+        store.write_json(f"{PARTS}/results_en-{language}.json", resumed.get(language) or part_record(store))
+    results = pd.concat(tables, ignore_index=True)
+    store.write_table("results.csv", results)
+    store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
+    store.remove(PARTS)
+    return store.finish(time.time() - started, settings.to_dict(), **({"resumed_languages": resumed} if resumed else {}))
+
+
+def part_record(store: ResultStore) -> dict:
+    import datetime
+
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "git": store.git_at_start()}
+
+
+def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict:
+    """Languages whose test results a stopped recomputation with the same settings already wrote
+    (``parts/``, removed when a recomputation finishes): {language: (table, per-query measures,
+    when and at which commit)}. Training is reused anyway (its folders are keyed by settings)."""
+    if not store.path(SETTINGS).is_file() or store.read_json(SETTINGS) != as_json(settings.to_dict()):
+        return {}
+    found = {}
+    for language in settings.languages:
+        names = (f"{PARTS}/results_en-{language}.csv", f"perquery_en-{language}.csv.gz", f"{PARTS}/results_en-{language}.json")
+        if all(store.path(n).is_file() for n in names):
+            found[language] = (store.read_table(names[0]), store.read_table(names[1], dtype={"query": str}),
+                               store.read_json(names[2]))
+    return found
+
+
+def study_part(settings: ExperimentSettings) -> dict:
+    """The settings a recipe study's results depend on."""
+    values = settings.to_dict()
+    return {k: values[k] for k in ("study", "training", "test_queries", "test_docs", "rerank_depth", "seed")}
+
+
+def reusable_study(settings: ExperimentSettings, store: ResultStore):
+    """(points, logs, provenance) of a study already in ``store`` with the same study settings and
+    every run's log on this machine, else None: a recomputation that stopped after its study (the
+    longest part) does not run the study again."""
+    from otclir.experiments.recipe_study import study_logs
+
+    if settings.study is None or not all(store.path(n).is_file() for n in (SETTINGS, "study.csv", STUDY_PROVENANCE)):
+        return None
+    stored = ExperimentSettings(**store.read_json(SETTINGS))
+    if study_part(stored) != study_part(settings):
+        return None
+    logs = study_logs(settings.study_grid())
+    if logs is None:
+        return None
+    return store.read_table("study.csv"), logs, store.read_json(STUDY_PROVENANCE)
+
+
+def default_recipes(settings: ExperimentSettings) -> dict:
+    """Without a study every objective trains with the shared settings for their number of steps."""
+    return {o: {"objective": o, "epochs": None, "step": settings.training.get("steps"), "settings": dict(settings.training)}
+            for o in settings.objectives}
+
+
+def headline_config(recipe: dict, settings: ExperimentSettings, language: str, objective: str, budget) -> dict:
+    """DistillConfig settings of one headline student: the recipe's, its length scaled to the
+    budget (the same number of epochs), its dev checks once per epoch."""
+    config = {**settings.training, **recipe["settings"], "seed": settings.seed}
+    if recipe.get("epochs") is not None:
+        from otclir.data.tasks import bitext_pairs
+
+        size = budget if budget is not None else len(bitext_pairs(language, budget=None))
+        per_epoch = max(1, size // config.get("batch_size", 16))
+        epochs = max(recipe["epochs"], 1.0 / per_epoch)  # at least one step, even when the study chose none
+        config["steps"] = max(1, int(round(epochs * per_epoch)))
+        config["eval_every"] = max(1, min(per_epoch, config["steps"]))
+        config["checkpoint_every"] = config["eval_every"]
+    config.pop("keep_evaluated", None)
+    return config
+
+
+def selection_table(runs: dict[str, dict]) -> pd.DataFrame:
+    """Per distilled system: its training length, the step dev selection kept, and whether that is
+    the untrained student (step 0)."""
+    rows = []
+    for name, result in runs.items():
+        best = result.get("best") or {}
+        step = best.get("step", result["steps"])
+        rows.append({"system": name, "trained_steps": result["steps"], "selected_step": step,
+                     "selected_untrained": step == 0, "selected_by": best.get("selected_by")})
+    return pd.DataFrame(rows, columns=["system", "trained_steps", "selected_step", "selected_untrained", "selected_by"])
+
+
+def load(store: ResultStore) -> dict:
+    """The stored tables of an experiment, for reporting."""
+    store.require()
+    settings = ExperimentSettings(**store.read_json("settings.json"))
+    out = {"settings": settings, "provenance": store.provenance(), "recipes": store.read_json("recipes.json"),
+           "results": store.read_table("results.csv"),
+           "logs": store.read_table("training_logs.csv.gz", low_memory=False),
+           "per_query": {f"en-{lang}": store.read_table(f"perquery_en-{lang}.csv.gz", dtype={"query": str})
+                         for lang in settings.languages}}
+    if settings.study is not None:
+        out["study"] = store.read_table("study.csv")
+        out["study_provenance"] = store.read_json(STUDY_PROVENANCE)
+        out["agreement"] = store.read_table("study_agreement.csv")
+    return out

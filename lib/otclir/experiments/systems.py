@@ -1,0 +1,274 @@
+"""The systems compared on cross-reference CLIR, run on one language and written as TREC runs.
+
+Every dense system is scored two ways: ``mean`` (one mean-pooled vector per text, inner product)
+and ``maxsim`` (late interaction over the content tokens, :mod:`otclir.retrieval.late_interaction`,
+rescoring the mean-pooled ranking's top ``rerank_depth``). Runs land in
+``outputs/runs/<profile>/<task kind>/<split>/<query lang>-<lang>/`` as ``<system>.<scorer>.run``
+and ``<system>.<scorer>.perquery.tsv`` beside the task's ``qrels.txt``; ``otclir compare`` reads
+them from there, and notebook 05 reads the per-query measures from the results folder.
+
+Systems (:data:`SYSTEMS`): the student zero-shot; MiniLM on target-language text; one distilled
+student per objective and budget (``distill-<objective>@<budget>``, queries read by the teacher
+its record names); BM25 with query translation by a dictionary induced from the same bitext
+budget (``bm25-dictionary@<budget>``) or, where Debian's FreeDict is installed and asked for,
+by FreeDict (``bm25-freedict``); the ceiling (the students' query encoder reading the English
+text of each document: what a perfect distillation reaches) and the translate-test oracle (MiniLM
+on the English text). The last two are upper bounds, never baselines.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from otclir.data import trec
+from otclir.data.tasks import RetrievalTask, crossref_task, subsample_documents
+from otclir.errors import MissingPackageError, OtclirError
+from otclir.evaluation.significance import CEILING, SCORERS, ZERO_SHOT
+from otclir.paths import outputs_dir
+from otclir.retrieval.dense import dense_retrieve
+from otclir.retrieval.measures import DEFAULT_MEASURES, save_system
+from otclir.training.trainer import OBJECTIVES, DistillConfig, train
+
+SYSTEMS = (
+    "student-zero-shot",           # e5 queries and documents: its own multilingual space
+    "minilm-on-target",            # the English retriever on target-language text, no transfer
+    "distill",                     # one student per objective and budget
+    "bm25-dictionary",             # BM25, queries translated by a dictionary induced from the same bitext
+    "bm25-freedict",               # BM25, queries translated by FreeDict (Debian; optional)
+    "ceiling-teacher-on-english",  # the students' query encoder on the English text of each document
+    "oracle-translate-test",       # MiniLM on the English text of each document
+)
+DEFAULT_SYSTEMS = tuple(s for s in SYSTEMS if s != "bm25-freedict")
+UPPER_BOUNDS = ("ceiling-teacher-on-english", "oracle-translate-test")
+
+
+def budget_tag(budget: int | None) -> str:
+    """A budget as system names spell it: ``2000``, or ``all``."""
+    return "all" if budget is None else str(budget)
+
+
+def distilled_name(objective: str, budget: int | None) -> str:
+    return f"distill-{objective}@{budget_tag(budget)}"
+
+
+def runs_folder(run_name: str, task: RetrievalTask) -> Path:
+    base = task.name.split("@")[0]
+    return outputs_dir("runs", run_name, *base.split("/"))
+
+
+def train_folder(config: DistillConfig) -> Path:
+    """One folder per distinct configuration, so reruns reuse finished training."""
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    return outputs_dir("train", f"{config.language}-{config.objective}-{digest}")
+
+
+def test_task(language: str, max_queries: int | None, max_docs: int | None, seed: int = 0) -> RetrievalTask:
+    return subsample_documents(crossref_task(language, "test", max_queries=max_queries, seed=seed), max_docs, seed)
+
+
+def train_students(language: str, settings: dict, objectives=tuple(OBJECTIVES), budgets=(2000,),
+                   progress: bool = True) -> dict[str, dict]:
+    """Train (or reuse) one student per objective and budget; returns each run's result by system name."""
+    results = {}
+    for budget in budgets:
+        for objective in objectives:
+            config = DistillConfig.from_dict({**settings, "language": language, "objective": objective,
+                                              "train_pairs": budget})
+            folder = train_folder(config)
+            results[distilled_name(objective, budget)] = dict(train(config, folder, progress=progress), folder=str(folder),
+                                                              objective=objective, budget=budget_tag(budget))
+    return results
+
+
+def query_encoder_of(student: str) -> str:
+    """The encoder that reads the queries for a distilled student: the teacher its record names."""
+    from otclir.models.registry import DISTILLED_MARKER
+
+    marker = Path(student) / DISTILLED_MARKER
+    if not marker.is_file():
+        raise OtclirError(f"{student} is not a student written by otclir.training.trainer (no {DISTILLED_MARKER})")
+    return json.loads(marker.read_text())["config"]["teacher"]
+
+
+class SystemRunner:
+    """Runs every system on one task, sharing encoders, query encodings and the documents' frozen
+    lower-layer states between systems."""
+
+    def __init__(self, task: RetrievalTask, run_name: str, measures=DEFAULT_MEASURES, batch_size: int = 64,
+                 scorers=SCORERS, rerank_depth: int = 200):
+        unknown = sorted(set(scorers) - set(SCORERS))
+        if unknown:
+            raise OtclirError(f"unknown scorer(s) {', '.join(unknown)}; scorers: {', '.join(SCORERS)}")
+        self.task, self.measures, self.batch_size = task, tuple(measures), batch_size
+        self.scorers, self.rerank_depth = tuple(scorers), rerank_depth
+        self.folder = runs_folder(run_name, task)
+        self.query_ids, self.doc_ids = list(task.queries), list(task.docs)
+        self._encoders: dict = {}
+        self._queries: dict = {}
+        self._lower: dict = {}
+        self.token_bytes: dict[str, int] = {}
+        trec.write_qrels(self.folder / "qrels.txt", task.qrels)
+        (self.folder / "task.json").write_text(json.dumps({**task.meta, "name": task.name, **task.stats()}, indent=1) + "\n")
+
+    def encoder(self, model: str):
+        from otclir.models.encoder import Encoder
+
+        if model not in self._encoders:
+            self._encoders[model] = Encoder(model)
+        return self._encoders[model]
+
+    def queries(self, model: str):
+        if model not in self._queries:
+            texts = [self.task.queries[q] for q in self.query_ids]
+            self._queries[model] = self.encoder(model).encode_tokens(texts, kind="query", batch_size=self.batch_size)
+        return self._queries[model]
+
+    def documents(self, model: str, texts: dict[str, str]):
+        """Document encodings; a student continues from the base model's frozen-layer states, which
+        are computed once per base model and layer."""
+        encoder = self.encoder(model)
+        frozen = encoder.shared_layers if encoder.spec.delta else 0
+        if not frozen:
+            return encoder.encode_tokens([texts[d] for d in self.doc_ids], kind="passage", batch_size=self.batch_size)
+        key = (encoder.spec.path, frozen, id(texts))
+        if key not in self._lower:
+            base = next((e for e in self._encoders.values() if e.spec.path == encoder.spec.path and not e.spec.delta),
+                        None) or self.encoder(encoder.spec.path)
+            self._lower[key] = base.lower_states([texts[d] for d in self.doc_ids], "passage", frozen, self.batch_size)
+        return encoder.encode_tokens(None, "passage", batch_size=self.batch_size, lower=self._lower[key])
+
+    def dense(self, system: str, query_model: str, doc_model: str, doc_texts: dict[str, str] | None = None) -> list[dict]:
+        from otclir.retrieval.late_interaction import maxsim_retrieve
+
+        docs = self.documents(doc_model, doc_texts or self.task.docs)
+        self.token_bytes[system] = docs.token_bytes
+        if doc_model not in ("e5-small-student", "minilm-teacher"):
+            self._encoders.pop(doc_model, None)  # a trained student is used once
+        queries = self.queries(query_model)
+        mean = dense_retrieve(queries.pooled, docs.pooled, self.query_ids, self.doc_ids, exclude=self.task.exclude)
+        rows = []
+        if "mean" in self.scorers:
+            rows.append(self.save(system, "mean", mean))
+        if "maxsim" in self.scorers:
+            run = maxsim_retrieve(queries, docs, self.query_ids, self.doc_ids, exclude=self.task.exclude,
+                                  candidates=mean, rerank_depth=self.rerank_depth)
+            rows.append(self.save(system, "maxsim", run))
+        return rows
+
+    def save(self, system: str, scorer: str, run) -> dict:
+        means = save_system(self.folder, f"{system}.{scorer}", run, self.task.qrels, self.measures)
+        return {"system": system, "scorer": scorer, **means}
+
+    def per_query_of(self, system: str, scorer: str, measure: str = "AP") -> pd.Series:
+        path = self.folder / f"{system}.{scorer}.perquery.tsv"
+        return pd.read_csv(path, sep="\t", dtype={"query": str}).set_index("query")[measure]
+
+    def forget(self, system: str) -> None:
+        """Delete a system's run files (its per-query measures stay): study points are many."""
+        for path in self.folder.glob(f"{system}.*.run"):
+            path.unlink()
+
+    def per_query(self) -> pd.DataFrame:
+        """Every saved run's per-query measures, long form: query, system, scorer, measures."""
+        frames = []
+        for path in sorted(self.folder.glob("*.perquery.tsv")):
+            system, scorer = path.name.removesuffix(".perquery.tsv").rsplit(".", 1)
+            frame = pd.read_csv(path, sep="\t", dtype={"query": str})
+            frame.insert(1, "system", system)
+            frame.insert(2, "scorer", scorer)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def english_documents(task: RetrievalTask) -> dict[str, str]:
+    """The English text of each test document, for the ceiling and the oracle. A verse the English
+    Bible numbers differently (the Chichewa Bible has 3 John 1:15 and Revelation 12:18) keeps its
+    own text, so every system ranks the same pool."""
+    from otclir.data.bible import parse_verse_id, read_language
+
+    verses = read_language("en")
+    return {d: verses.get(parse_verse_id(d), text) for d, text in task.docs.items()}
+
+
+def compare_systems(language: str, students: dict[str, str], run_name: str, test_queries: int | None = None,
+                    test_docs: int | None = None, systems=DEFAULT_SYSTEMS, budgets=(2000,), scorers=SCORERS,
+                    rerank_depth: int = 200, seed: int = 0, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every system's mean measures on the test split of one language (and the per-query measures);
+    runs are written to disk. ``students`` maps a distilled system's name to its model folder."""
+    from otclir.retrieval.dictionary import bm25_dictionary_run, freedict_dictionary, induced_dictionary
+
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
+    task = test_task(language, test_queries, test_docs, seed)
+    for path in runs_folder(run_name, task).glob("*.perquery.tsv"):  # a rerun replaces the last one's systems
+        path.unlink()
+    runner = SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth)
+    teachers = sorted({query_encoder_of(path) for path in students.values()}) or ["e5-small-student"]
+    if len(teachers) > 1:
+        raise OtclirError(f"the students were distilled from different teachers ({', '.join(teachers)}); compare them separately")
+    english = {}
+    if any(s in systems for s in UPPER_BOUNDS):
+        english = english_documents(task)
+    rows = []
+    for system in systems:
+        if system == "student-zero-shot":
+            rows += runner.dense(system, "e5-small-student", "e5-small-student")
+        elif system == "minilm-on-target":
+            rows += runner.dense(system, "minilm-teacher", "minilm-teacher")
+        elif system == "distill":
+            for name, path in students.items():
+                rows += runner.dense(name, query_encoder_of(path), path)
+        elif system == "bm25-dictionary":
+            for budget in budgets:
+                dictionary = induced_dictionary(language, "en", budget, seed)
+                rows.append(runner.save(f"bm25-dictionary@{budget_tag(budget)}", "bm25", bm25_dictionary_run(task, dictionary)))
+        elif system == "bm25-freedict":
+            try:
+                dictionary = freedict_dictionary("en", language)
+            except MissingPackageError as err:
+                log(f"{system} skipped for {language}: {err}")
+                continue
+            rows.append(runner.save(system, "bm25", bm25_dictionary_run(task, dictionary)))
+        elif system == CEILING:
+            rows += runner.dense(system, teachers[0], teachers[0], doc_texts=english)
+        elif system == "oracle-translate-test":
+            rows += runner.dense(system, "minilm-teacher", "minilm-teacher", doc_texts=english)
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "language", language)
+    frame = add_gap_share(frame)
+    frame.to_csv(runner.folder / "summary.tsv", sep="\t", index=False, float_format="%.6f")
+    per_query = runner.per_query()
+    per_query.insert(0, "language", language)
+    frame.attrs["token_bytes"] = runner.token_bytes
+    return frame, per_query
+
+
+def add_gap_share(frame: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
+    """Each system's share of the gap from the zero-shot student to the ceiling, per language and
+    scorer (systems scored otherwise, BM25 for instance, against the mean-pooled gap)."""
+    frame = frame.copy()
+    shares = []
+    for _, row in frame.iterrows():
+        scorer = row["scorer"] if row["scorer"] in SCORERS else "mean"
+        ref = frame[(frame.language == row["language"]) & (frame.scorer == scorer)].set_index("system")[measure]
+        if ZERO_SHOT in ref and CEILING in ref and ref[CEILING] != ref[ZERO_SHOT]:
+            shares.append((row[measure] - ref[ZERO_SHOT]) / (ref[CEILING] - ref[ZERO_SHOT]))
+        else:
+            shares.append(float("nan"))
+    frame[f"gap_share_{measure}"] = shares
+    return frame
+
+
+def load_runs(run_name: str, kind: str = "crossref", split: str = "test") -> dict[str, dict]:
+    """Per language pair: the qrels path and the run files notebook 03 wrote."""
+    base = outputs_dir("runs", run_name, kind, split)
+    found = {}
+    for folder in sorted(p for p in base.iterdir() if p.is_dir()):
+        runs = sorted(folder.glob("*.run"))
+        if runs and (folder / "qrels.txt").is_file():
+            found[folder.name] = {"qrels": folder / "qrels.txt", "runs": {r.stem: r for r in runs}}
+    return found

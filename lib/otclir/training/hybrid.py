@@ -1,0 +1,286 @@
+"""Contrastive training of a shared dual encoder with monolingual, cross-lingual and hybrid batches
+(Elmahdy, Lin and Ahmad 2024), optionally with OPTICAL's transport loss added.
+
+Training examples are (query verse, cross-referenced verse) pairs of the train split. The Bibles
+are parallel, so every pair exists in every training language and a batch can put its queries and
+passages in any language. One hard negative per query is mined by BM25 over the English train
+split (never dev or test); as a verse id it is available in every language too.
+
+A batch is monolingual (queries and passages in one language, drawn uniformly) with probability
+``alpha``, else cross-lingual (queries in one language, passages in another, the ordered pair drawn
+uniformly): ``alpha=1`` is the monolingual sampler, ``alpha=0`` the cross-lingual one. The loss
+is InfoNCE over the in-batch passages (positives and hard negatives of every query; under DDP,
+gathered from all ranks, so the loss is that of the whole batch). A passage relevant to a query
+other than its own positive is masked out of that query's negatives. With ``ot_weight`` (lambda)
+above 0, the frozen teacher reads the English text of the batch's non-English passages and
+OPTICAL's loss pulls the student's tokens towards it.
+
+    torchrun --nproc_per_node 2 -m otclir.training.hybrid --config run.yaml --output outputs/x
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from otclir.data.languages import check_languages
+from otclir.data.tasks import relevant_verses, split_verses
+from otclir.errors import OtclirError
+from otclir.paths import outputs_dir
+from otclir.training.trainer import EpochSampler, TrainConfig, Trainer, command_line
+from otclir.transport.losses import info_nce
+
+NEGATIVE_DEPTH = 30  # BM25 candidates kept per query when mining hard negatives
+
+
+def batch_kind(alpha: float) -> str:
+    return "monolingual" if alpha == 1 else "cross-lingual" if alpha == 0 else "hybrid"
+
+
+@dataclass
+class ContrastiveConfig(TrainConfig):
+    languages: list[str] = field(default_factory=lambda: ["en", "sw", "fr"])
+    alpha: float = 0.5  # probability of a monolingual batch
+    temperature: float = 0.05
+    train_pairs: int | None = 2000  # budget per language: (query, cross-reference) pairs of the train split
+    hard_negative: bool = True
+    ot_weight: float = 0.0  # lambda: weight of OPTICAL's loss; 0 turns it off
+
+    def __post_init__(self):
+        self.languages = list(check_languages(self.languages))
+        if len(set(self.languages)) != len(self.languages) or not self.languages:
+            raise OtclirError(f"languages must be distinct and not empty, got {self.languages}")
+        if not 0 <= self.alpha <= 1:
+            raise OtclirError(f"alpha is a probability in [0, 1], got {self.alpha}")
+        if self.alpha < 1 and len(self.languages) < 2:
+            raise OtclirError(f"cross-lingual batches (alpha {self.alpha} < 1) need two languages, got {self.languages}")
+        if self.temperature <= 0:
+            raise OtclirError(f"temperature must be positive, got {self.temperature}")
+        if self.ot_weight < 0:
+            raise OtclirError(f"ot_weight (lambda) must be 0 or more, got {self.ot_weight}")
+        if self.ot_weight > 0 and self.languages == ["en"]:
+            raise OtclirError("the transport loss needs a language other than English among the languages")
+        super().__post_init__()
+
+    def trainer_class(self) -> type:
+        return ContrastiveTrainer
+
+
+# ---------------------------------------------------------------- data
+def training_pairs(languages, split: str = "train", budget: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
+    """(query verse, cross-referenced verse) pairs of a split whose verses exist in every language,
+    in a seeded order, the first ``budget`` of them."""
+    present = set.intersection(*(set(split_verses(code, split)) for code in languages))
+    pairs = sorted((q, d) for q, docs in relevant_verses(split).items() if q in present for d in docs if d in present)
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    if budget is not None:
+        order = order[:budget]
+    return [pairs[i] for i in order]
+
+
+def bm25_candidates(split: str = "train", language: str = "en", depth: int = NEGATIVE_DEPTH) -> dict[str, list[str]]:
+    """Per query verse of the split, the top BM25 verses of the same split that it does not
+    cross-reference (itself excluded), best first. Cached under outputs/derived/hard_negatives/."""
+    from otclir.retrieval.dictionary import WORD
+
+    path = outputs_dir("derived", "hard_negatives") / f"{split}-{language}-bm25-{depth}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    try:
+        import bm25s
+        from bm25s.stopwords import STOPWORDS_EN
+    except ImportError:
+        from otclir.errors import MissingPackageError
+
+        raise MissingPackageError("bm25s is not installed; install it with `pip install bm25s==0.3.16`") from None
+    texts = split_verses(language, split)
+    ids = sorted(texts)
+    stop = set(STOPWORDS_EN) if language == "en" else set()
+    tokens = [[w for w in WORD.findall(texts[v].lower()) if w not in stop] for v in ids]
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    position = {v: i for i, v in enumerate(ids)}
+    mined = {}
+    for query, relevant in sorted(relevant_verses(split).items()):
+        if query not in position:
+            continue
+        words = [w for w in tokens[position[query]] if w in retriever.vocab_dict]
+        if not words:
+            continue
+        scores = retriever.get_scores(words)
+        for verse in relevant | {query}:
+            if verse in position:
+                scores[position[verse]] = -np.inf
+        order = np.lexsort((np.arange(len(ids)), -scores))[:depth]  # ties by verse order: reproducible
+        mined[query] = [ids[i] for i in order if np.isfinite(scores[i])]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(mined, indent=0, sort_keys=True) + "\n")
+    return mined
+
+
+def hard_negatives(languages, split: str = "train") -> dict[str, str]:
+    """One hard negative per query verse: its best BM25 candidate present in every language."""
+    present = set.intersection(*(set(split_verses(code, split)) for code in languages))
+    chosen = {}
+    for query, candidates in bm25_candidates(split).items():
+        for verse in candidates:
+            if verse in present:
+                chosen[query] = verse
+                break
+    return chosen
+
+
+# ---------------------------------------------------------------- batches
+@dataclass(frozen=True)
+class BatchPlan:
+    query_language: str
+    passage_language: str
+    indices: tuple[int, ...]
+
+    @property
+    def monolingual(self) -> bool:
+        return self.query_language == self.passage_language
+
+    def share(self, rank: int, world: int) -> tuple[int, ...]:
+        """The part of the batch one of ``world`` processes trains on."""
+        return self.indices[rank::world]
+
+
+class HybridSampler:
+    """Batches of pair indices, each with its query and passage language: monolingual with
+    probability ``alpha``, else cross-lingual. Every draw depends only on the seed and how many
+    batches came before, so the plan is the same on every rank and resumes from its state."""
+
+    def __init__(self, size: int, batch_size: int, languages, alpha: float, seed: int):
+        self.languages, self.alpha, self.seed = list(languages), float(alpha), seed
+        if self.alpha < 1 and len(self.languages) < 2:
+            raise OtclirError(f"cross-lingual batches need two languages, got {self.languages}")
+        self.pairs = EpochSampler(size, batch_size, seed)
+        self.drawn = 0
+
+    def next_batch(self) -> BatchPlan:
+        rng = np.random.default_rng([self.seed, 7, self.drawn])
+        n = len(self.languages)
+        if rng.random() < self.alpha:
+            q = p = int(rng.integers(n))
+        else:
+            q, p = (int(i) for i in rng.choice(n, size=2, replace=False))
+        self.drawn += 1
+        return BatchPlan(self.languages[q], self.languages[p], tuple(self.pairs.next_batch()))
+
+    def state_dict(self) -> dict:
+        return {"pairs": self.pairs.state_dict(), "drawn": self.drawn}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.pairs.load_state_dict(state["pairs"])
+        self.drawn = state["drawn"]
+
+
+# ---------------------------------------------------------------- trainer
+class ContrastiveTrainer(Trainer):
+    config: ContrastiveConfig
+
+    def needs_teacher(self) -> bool:
+        return self.config.ot_weight > 0
+
+    def prepare_data(self):
+        cfg = self.config
+        self.texts = {code: split_verses(code, "train") for code in cfg.languages}
+        self.english = split_verses("en", "train") if cfg.ot_weight > 0 else {}
+        self.relevant = relevant_verses("train")
+        needed = sorted(set(cfg.languages) | ({"en"} if cfg.ot_weight > 0 else set()))
+        self.negatives = hard_negatives(needed) if cfg.hard_negative else {}
+        pairs = training_pairs(needed, "train", None, cfg.seed)
+        if cfg.hard_negative:
+            pairs = [p for p in pairs if p[0] in self.negatives]
+        self.pairs = pairs[:cfg.train_pairs] if cfg.train_pairs is not None else pairs
+        return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
+
+    def progress_label(self) -> str:
+        return f"{batch_kind(self.config.alpha)} alpha={self.config.alpha:g} lambda={self.config.ot_weight:g}"
+
+    def passage_ids(self, indices) -> list[str]:
+        """Passages of a batch share: the positives, then the hard negatives."""
+        chosen = [self.pairs[i] for i in indices]
+        ids = [p for _, p in chosen]
+        if self.config.hard_negative:
+            ids += [self.negatives[q] for q, _ in chosen]
+        return ids
+
+    def batch_losses(self) -> dict[str, torch.Tensor]:
+        cfg = self.config
+        plan = self.sampler.next_batch()
+        mine = plan.share(self.rank, self.world)
+        queries = [self.pairs[i][0] for i in mine]
+        passages = self.passage_ids(mine)
+        q_text = self.student.prepare([self.texts[plan.query_language][v] for v in queries], "query")
+        p_text = self.student.prepare([self.texts[plan.passage_language][v] for v in passages], "passage")
+        # one forward for queries and passages: DDP expects one forward per backward
+        batch = self.student.tokenize(q_text + p_text, kind=None)
+        hidden = self.student_forward(batch["input_ids"], batch["attention_mask"])
+        emb = self.student.mean_pool(hidden, batch["attention_mask"].bool())
+        q_emb, p_emb = emb[:len(queries)], emb[len(queries):]
+        all_passages, offset = p_emb, 0
+        global_ids = passages
+        if self.world > 1:
+            import torch.distributed.nn.functional as dist_fn
+
+            all_passages = torch.cat(dist_fn.all_gather(p_emb), 0)
+            shares = [plan.share(r, self.world) for r in range(self.world)]
+            offset = sum(len(self.passage_ids(s)) for s in shares[:self.rank])
+            global_ids = [v for s in shares for v in self.passage_ids(s)]
+        labels = torch.arange(len(queries), device=emb.device) + offset
+        mask = torch.zeros(len(queries), len(global_ids), dtype=torch.bool)
+        for i, query in enumerate(queries):
+            related = self.relevant.get(query, frozenset()) | {query}
+            for j, verse in enumerate(global_ids):
+                if j != offset + i and verse in related:
+                    mask[i, j] = True
+        loss = info_nce(q_emb, all_passages, labels, cfg.temperature, mask.to(emb.device))
+        out = {"info_nce": loss, "monolingual": torch.tensor(float(plan.monolingual))}
+        total = loss
+        if cfg.ot_weight > 0:
+            if plan.passage_language != "en":
+                rows = slice(len(queries), None)
+                s_ids, s_attention = batch["input_ids"][rows], batch["attention_mask"][rows]
+                t_batch, t_hidden = self.teacher_states([self.english[v] for v in passages])
+                ot, plan_info = self.transport_loss(
+                    t_hidden, self.content(self.teacher, t_batch["input_ids"], t_batch["attention_mask"]),
+                    hidden[rows], self.content(self.student, s_ids, s_attention))
+                out["ot_marginal_error"] = torch.tensor(plan_info["ot_marginal_error"])
+            else:  # English passages: the teacher already reads them; nothing to transport
+                ot = hidden.new_zeros(())
+            out["ot"] = ot
+            total = total + cfg.ot_weight * ot
+        out["loss"] = total
+        return out
+
+    def dev_languages(self) -> list[str]:
+        return [c for c in self.config.languages if c != "en"] or ["en"]
+
+    def evaluate_dev(self) -> dict[str, float]:
+        """Mean over the non-English training languages of English-query dev MAP and nDCG@10,
+        queries and documents both read by the student (it is a shared dual encoder)."""
+        from otclir.data.tasks import crossref_task, subsample_documents
+        from otclir.retrieval.dense import dev_scores
+
+        cfg = self.config
+        if self._dev is None:
+            self._dev = [subsample_documents(crossref_task(code, "dev", "en", max_queries=cfg.dev_queries, seed=cfg.seed),
+                                             cfg.dev_docs, cfg.seed) for code in self.dev_languages()]
+        scores = []
+        for task in self._dev:
+            queries = self.student.encode([task.queries[q] for q in task.queries], kind="query")
+            docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
+            scores.append(dev_scores(task, queries, docs))
+        return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
+
+
+def main(argv=None) -> int:
+    return command_line(argv, ContrastiveConfig, "Contrastive training with hybrid batches (runs under torchrun too).")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Distillation losses on token representations (model-agnostic: tensors and masks in, loss out)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from otclir.transport.ot import TransportResult, scale_cost, sinkhorn
+
+
+def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 - cosine similarity between every token of x (B, n, H) and of y (B, m, H): values in [0, 2]."""
+    return 1.0 - F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).transpose(1, 2)
+
+
+def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.cdist(x, y).pow(2)
+
+
+COSTS = {"cosine": cosine_cost, "sqeuclidean": squared_euclidean_cost}
+
+
+def optical_loss(
+    teacher_tokens: torch.Tensor,
+    teacher_mask: torch.Tensor,
+    student_tokens: torch.Tensor,
+    student_mask: torch.Tensor,
+    epsilon: float = 0.05,
+    max_iter: int = 50,
+    detach_plan: bool = True,
+    cost: str = "cosine",
+    teacher_weights: torch.Tensor | None = None,
+    student_weights: torch.Tensor | None = None,
+    cost_scale: str = "none",
+    plan_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, TransportResult]:
+    """OPTICAL's loss: the Frobenius inner product of the entropic transport plan between teacher
+    tokens (English side) and student tokens (its translation) with their cost matrix, averaged
+    over the batch.
+
+    Masks say which tokens take part (see :meth:`otclir.models.encoder.Encoder.content_mask`). The plan
+    is solved on the cost rescaled by ``cost_scale`` (see :func:`otclir.transport.ot.scale_cost`), so that
+    ``epsilon`` is relative to the cost's spread. ``plan_tokens`` (teacher, student token states of
+    another layer, same shapes but for the last axis) computes the plan from those instead: a
+    middle layer aligns words better than the last one, whose cost the loss still weighs. With
+    ``detach_plan`` the plan is a fixed soft alignment and the gradient flows through the cost
+    only; otherwise also through the unrolled Sinkhorn iterations (of the plan's own cost).
+    """
+    if cost not in COSTS:
+        raise ValueError(f"unknown cost '{cost}'; costs: {', '.join(COSTS)}")
+    matrix = COSTS[cost](teacher_tokens, student_tokens)
+    plan_matrix = matrix if plan_tokens is None else COSTS[cost](*plan_tokens)
+    if detach_plan:
+        plan_matrix = plan_matrix.detach()
+    plan_matrix = scale_cost(plan_matrix, teacher_mask, student_mask, cost_scale)
+    result = sinkhorn(plan_matrix, teacher_mask, student_mask, epsilon=epsilon, max_iter=max_iter,
+                      a=teacher_weights, b=student_weights)
+    plan = result.plan.detach() if detach_plan else result.plan
+    per_item = (plan * matrix).sum(dim=(1, 2))
+    return per_item.mean(), result
+
+
+def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor, temperature: float,
+             mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of each anchor's cosine scores over all candidates (L2-normalised inside), its
+    positive at ``labels``; ``mask`` (anchors x candidates, True = leave out) removes false negatives."""
+    scores = F.normalize(anchors, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))
+    return F.cross_entropy(scores, labels)
+
+
+def alignment_and_uniformity(student: torch.Tensor, teacher: torch.Tensor) -> dict[str, float]:
+    """Collapse diagnostics of a batch of sentence vectors (Wang and Isola 2020): alignment is the
+    mean cosine of each student vector with its teacher vector (1 = on target); uniformity is
+    log mean exp(-2 |s_i - s_j|^2) over pairs of normalised student vectors (0 = all equal, lower =
+    more spread). A student that drifts toward the teacher's mean direction raises uniformity."""
+    with torch.no_grad():
+        s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float(), dim=-1)
+        alignment = float((s * t).sum(-1).mean())
+        n = len(s)
+        if n < 2:
+            return {"alignment": alignment, "uniformity": 0.0}
+        distance = torch.cdist(s, s).pow(2)
+        off = ~torch.eye(n, dtype=torch.bool, device=s.device)
+        uniformity = float(torch.log(torch.exp(-2 * distance[off]).mean()))
+    return {"alignment": alignment, "uniformity": uniformity}

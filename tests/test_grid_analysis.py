@@ -1,0 +1,135 @@
+"""Notebook 04's reading of the hybrid grid, on a hand-made grid whose answers are known."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from otclir.errors import OtclirError
+from otclir.evaluation import grid as analysis
+
+LANGUAGES = {"en": "high", "sw": "low"}
+# AP of each trained configuration (alpha, lambda) per setting; the untrained student scores 0.1
+AP = {(0.0, 0.0): 0.30, (0.5, 0.0): 0.40, (1.0, 0.0): 0.50, (0.5, 0.1): 0.45}
+
+
+def summary_rows():
+    """One row per configuration, seed, setting and language (pair); sw scores 0.1 below en and
+    seed 1 scores 0.02 above seed 0."""
+    rows = []
+    points = [("trained", a, w, 100.0, seed) for (a, w) in AP for seed in (0, 1)]
+    points += [("trained", 0.5, 0.0, 50.0, 0)]  # a smaller budget, half the score
+    points += [("zero-shot", np.nan, np.nan, np.nan, np.nan)]
+    for system, alpha, weight, pairs, seed in points:
+        base = 0.1 if system == "zero-shot" else AP[(alpha, weight)] * (0.5 if pairs == 50 else 1) + 0.02 * seed
+        for setting in ("monolingual", "cross-lingual", "multilingual"):
+            pairs_of = [("en", "sw"), ("sw", "en")] if setting == "cross-lingual" else [(c, c) for c in LANGUAGES]
+            for query_language, doc_language in pairs_of:
+                low = "sw" in (query_language, doc_language)
+                ap = base - (0.1 if low else 0.0)
+                rows.append({"system": system, "alpha": alpha, "ot_weight": weight, "train_pairs": pairs, "seed": seed,
+                             "setting": setting, "query_language": query_language, "doc_language": doc_language,
+                             "AP": ap, "R@1": ap / 2, "R@10": ap * 2, "nDCG@10": ap,
+                             "language_bias": (10 - 10 * (alpha if system == "trained" else 0.2))
+                             if setting == "multilingual" else np.nan,
+                             "train_seconds": 60.0 if system == "trained" else 0.0, "evaluate_seconds": 30.0})
+    return pd.DataFrame(rows)
+
+
+def per_query_rows(summary):
+    """Ten queries per configuration and setting, their mean the configuration's AP (en side)."""
+    rows = []
+    offsets = np.linspace(-0.05, 0.05, 10)
+    for _, r in summary[summary.query_language == "en"].drop_duplicates(
+            ["system", "alpha", "ot_weight", "train_pairs", "seed", "setting"]).iterrows():
+        for i, offset in enumerate(offsets):
+            rows.append({**{k: r[k] for k in ("system", "alpha", "ot_weight", "train_pairs", "seed", "setting")},
+                         "query_language": "en", "query": f"q{i}", "AP": r.AP + offset})
+    return pd.DataFrame(rows)
+
+
+def test_budget_labels_and_the_largest_budget():
+    summary = summary_rows()
+    assert analysis.largest_budget(summary) == 100
+    assert analysis.largest_budget(summary.assign(train_pairs=np.where(summary.train_pairs == 50, np.nan,
+                                                                       summary.train_pairs))) is None
+    assert analysis.budget_label(2000.0) == "2,000" and analysis.budget_label(None) == "all"
+    assert analysis.config_label(0.5, 0.1) == "alpha=0.5 lambda=0.1"
+    with pytest.raises(OtclirError, match="no trained configuration"):
+        analysis.largest_budget(summary[summary.system == "zero-shot"])
+    rows = analysis.at_budget(summary, 100)
+    assert set(rows.train_pairs.dropna()) == {100} and (rows.system == "zero-shot").any()
+    minutes = analysis.run_minutes(summary)
+    assert minutes == {"configurations": 10, "train": 9 * 60 / 60, "evaluate": 10 * 30 / 60}
+
+
+def test_tier_curves_average_seeds_with_an_interval():
+    curves = analysis.tier_curves(analysis.at_budget(summary_rows(), 100))
+    point = curves[(curves.alpha == 0.5) & (curves.ot_weight == 0.0) & (curves.setting == "monolingual")]
+    high, low = point.set_index("tier").loc["high"], point.set_index("tier").loc["low"]
+    assert high["mean"] == pytest.approx(0.41) and low["mean"] == pytest.approx(0.31)
+    assert high.seeds == 2 and high.low < high["mean"] < high.high
+    cross = curves[(curves.alpha == 0.5) & (curves.ot_weight == 0.0) & (curves.setting == "cross-lingual")]
+    # cross-lingual scores belong to each language of the pair: en and sw both get the en-sw pairs' mean
+    assert cross.set_index("tier")["mean"].to_dict() == pytest.approx({"high": 0.31, "low": 0.31})
+    zero = analysis.zero_shot_tiers(summary_rows())
+    assert zero.set_index(["setting", "tier"]).AP[("monolingual", "high")] == pytest.approx(0.1)
+
+
+def test_bias_curves_and_the_untrained_bias():
+    summary = summary_rows()
+    bias = analysis.bias_curves(summary)
+    at = bias[(bias.train_pairs == 100) & (bias.ot_weight == 0.0)].set_index("alpha")["mean"]
+    assert at.to_dict() == pytest.approx({0.0: 10.0, 0.5: 5.0, 1.0: 0.0})
+    assert analysis.zero_shot_bias(summary) == pytest.approx(8.0)
+
+
+def test_mean_table_and_robustness_table_name_configurations_one_way():
+    rows = analysis.at_budget(summary_rows(), 100)
+    means = analysis.mean_table(rows)
+    assert means.loc[("monolingual", "alpha=1 lambda=0"), "AP"] == pytest.approx((0.5 + 0.4 + 0.52 + 0.42) / 4)
+    assert means.loc[("monolingual", "zero-shot"), "AP"] == pytest.approx(0.05)
+    table = analysis.labelled_robustness_table(rows)
+    row = table.loc[("monolingual", "alpha=0.5 lambda=0")]
+    assert row.worst_language == "sw" and row.high_low_gap == pytest.approx(0.1)
+    assert row["mean"] == pytest.approx(0.36) and row.spread == pytest.approx(0.05)
+    assert list(table.index.get_level_values(0).unique()) == ["cross-lingual", "monolingual", "multilingual"]
+    budgets = analysis.budget_means(analysis.budget_curves(summary_rows(), (0.5, 0.0)))
+    assert budgets.loc[100, "monolingual"] > budgets.loc[50, "monolingual"]
+
+
+def test_reference_point_and_family():
+    summary = summary_rows()
+    assert analysis.reference_point(summary, 0.5) == (0.5, 0.0)
+    assert analysis.reference_point(summary, 0.7) == (0.5, 0.0)  # not in the grid: the middle alpha
+    systems = analysis.family_systems(summary, 100, (0.5, 0.0), seed=0)
+    assert list(systems) == ["alpha=0 lambda=0", "alpha=0.5 lambda=0", "alpha=1 lambda=0", "alpha=0.5 lambda=0.1",
+                             "zero-shot"]
+    matrix = analysis.per_query_matrix(per_query_rows(summary), "monolingual", "AP", systems)
+    assert matrix.shape == (10, 5)
+    assert matrix["alpha=1 lambda=0"].mean() == pytest.approx(0.5)
+    with pytest.raises(OtclirError, match="no per-query rows"):
+        analysis.per_query_matrix(per_query_rows(summary), "monolingual", "AP", {"x": {"alpha": 0.7}})
+
+
+def test_significance_and_conclusions_follow_the_numbers():
+    summary = summary_rows()
+    point = (0.5, 0.0)
+    reference = analysis.config_label(*point)
+    systems = analysis.family_systems(summary, 100, point, seed=0)
+    tests = analysis.grid_significance(per_query_rows(summary), systems, reference)
+    overview = analysis.significance_overview(tests)
+    mono = overview.loc["monolingual"]
+    assert mono.loc["alpha=1 lambda=0", "diff"] == pytest.approx(0.1) and mono.loc["alpha=1 lambda=0", "significant"]
+    assert mono.loc["zero-shot", "diff"] == pytest.approx(-0.3)
+    rows = analysis.at_budget(summary, 100)
+    table = analysis.labelled_robustness_table(rows)
+    lines = analysis.grid_conclusions(rows, tests, reference, analysis.bias_curves(summary), analysis.zero_shot_bias(summary),
+                                      table, 100)
+    assert lines[0].startswith("monolingual: best mean AP 0.4600 at alpha=1, lambda=0 (untrained student 0.0500; alpha=0 0.2600")
+    assert "significantly lower: alpha=0 lambda=0, zero-shot; significantly higher: alpha=1 lambda=0" in lines[1]
+    assert "Language bias is lowest at alpha=1, lambda=0 (0.0 ranks; untrained student 8.0)." in lines
+    assert any(line.startswith("monolingual: smallest high-low gap +0.1000") and "worst language most often sw" in line
+               for line in lines)
+    metrics = analysis.grid_metrics("toy", 9, ["en", "sw"], 100, reference, analysis.mean_table(rows),
+                                    analysis.bias_curves(summary), table, analysis.run_minutes(summary))
+    assert metrics["mean_by_setting"]["monolingual"]["zero-shot"] == 0.05
+    assert metrics["language_bias"]["alpha=0.5 lambda=0 budget=50"] == 5.0

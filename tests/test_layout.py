@@ -1,0 +1,66 @@
+"""The package layout is the data flow: a module imports only from its own stage or earlier ones."""
+import ast
+from pathlib import Path
+
+import otclir
+
+PACKAGE = Path(otclir.__file__).parent
+STAGES = [
+    {"paths", "errors"},
+    {"data"},
+    {"models"},
+    {"transport"},
+    {"retrieval"},
+    {"training"},
+    {"evaluation"},
+    {"experiments"},
+    {"plots", "tables", "runner", "cli"},
+]
+
+
+def stage_of(room: str) -> int:
+    for rank, rooms in enumerate(STAGES):
+        if room in rooms:
+            return rank
+    raise AssertionError(f"'{room}' belongs to no stage; add it to STAGES and to the README's layout")
+
+
+def imported_rooms(path: Path):
+    """The top-level rooms of otclir a file imports (at module level or inside functions)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path.name}: relative import; write 'from otclir.<stage>...' so the stage shows")
+        names = [node.module] if isinstance(node, ast.ImportFrom) else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        for name in names:
+            parts = (name or "").split(".")
+            if parts[0] != "otclir":
+                continue
+            if len(parts) > 1:
+                yield node.lineno, parts[1]
+            else:  # from otclir import x, y
+                yield from ((node.lineno, a.name) for a in node.names if a.name != "__version__")
+
+
+def room_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def test_every_module_has_a_stage_and_imports_nothing_from_a_later_one():
+    modules = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE]
+    assert len(modules) > 30
+    backwards = []
+    for path in modules:
+        own = stage_of(room_of(path))
+        for line, room in imported_rooms(path):
+            if stage_of(room) > own:
+                backwards.append(f"{path.relative_to(PACKAGE)}:{line} imports otclir.{room}")
+    assert not backwards, "imports from a later stage:\n" + "\n".join(backwards)
+
+
+def test_the_check_sees_a_backward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from otclir.training.trainer import train\n")
+    assert [room for _, room in imported_rooms(bad)] == ["training"]
+    assert stage_of("training") > stage_of("data")

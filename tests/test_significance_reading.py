@@ -1,0 +1,93 @@
+"""Notebook 05's reading of the distillation comparison, on hand-made per-query tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from otclir import tables
+from otclir.evaluation import significance
+
+# per-query AP of each system: the OT student sits a quarter of the way from zero-shot to ceiling
+MEANS = {"student-zero-shot": 0.2, "ceiling-teacher-on-english": 0.6, "distill-ot@2000": 0.3, "distill-mse@2000": 0.25}
+
+
+def per_query(languages=("sw",), queries=40):
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.02, queries)
+    rows = []
+    for language in languages:
+        for scorer in ("mean", "maxsim"):
+            for system, mean in MEANS.items():
+                for i in range(queries):
+                    value = mean + noise[i] + (0.05 if scorer == "maxsim" and system.startswith("distill-ot") else 0)
+                    rows.append({"language": language, "scorer": scorer, "system": system, "query": f"q{i}",
+                                 "AP": value, "nDCG@10": value})
+        for i in range(queries):
+            rows.append({"language": language, "scorer": "bm25", "system": "bm25-dictionary@2000", "query": f"q{i}",
+                         "AP": 0.1 + noise[i], "nDCG@10": 0.1})
+    return pd.DataFrame(rows)
+
+
+def test_query_matrix_joins_the_lexical_baseline_to_each_scorer():
+    matrix = significance.query_matrix(per_query(), "sw", "maxsim", "AP")
+    assert matrix.shape == (40, 5) and "bm25-dictionary@2000" in matrix
+    assert (matrix["distill-ot@2000"] - matrix["student-zero-shot"]).to_numpy() == pytest.approx(np.full(40, 0.15))
+
+
+def test_gap_intervals_give_the_share_of_the_gap_with_intervals():
+    intervals = significance.gap_intervals(per_query(("sw", "tl")))
+    assert set(intervals.language) == {"sw", "tl"} and set(intervals.scorer) == {"mean", "maxsim"}
+    row = intervals.set_index(["language", "scorer", "system"]).loc[("sw", "mean", "distill-ot@2000")]
+    assert row.gap_share == pytest.approx(0.25) and row.gap_low == pytest.approx(0.25)  # the same noise on all
+    assert row.ci_low < row["mean"] < row.ci_high
+    ceiling = intervals.set_index(["language", "scorer", "system"]).loc[("sw", "mean", "ceiling-teacher-on-english")]
+    assert ceiling.gap_share == pytest.approx(1.0)
+    without = per_query()[lambda f: f.system != "ceiling-teacher-on-english"]
+    assert significance.gap_intervals(without).empty  # no ceiling, no gap
+
+
+def test_families_conclusions_and_their_tables():
+    frame = per_query()
+    families = significance.distillation_families(frame, ["AP", "nDCG@10"], n_permutations=1000)
+    assert sorted(families) == [("sw", s, m) for s in ("maxsim", "mean") for m in ("AP", "nDCG@10")]
+    family = families[("sw", "mean", "AP")]
+    assert list(zip(family.treatment, family.baseline)) == [("distill-ot@2000", "student-zero-shot"),
+                                                             ("distill-ot@2000", "distill-mse@2000")]
+    assert family.significant.all() and (family["diff"] > 0).all()
+    intervals = significance.gap_intervals(frame)
+    marks = significance.step_zero_marks(pd.DataFrame({"system": ["distill-mse@2000", "distill-ot@2000"],
+                                                       "selected_untrained": [True, None]}))
+    assert marks == {"distill-mse@2000": " (step 0)"}
+    conclusions = significance.distillation_conclusions(families, intervals, "AP", marks)
+    assert sorted(conclusions) == [("sw", "maxsim"), ("sw", "mean")]
+    mean = conclusions[("sw", "mean")]
+    assert mean[0].startswith("distill-ot@2000 (0.") and "significantly better than student-zero-shot" in mean[0]
+    assert "distill-mse@2000 (step 0)" not in mean[0]
+    assert "than distill-mse@2000 (0.24" in mean[1]  # the mark names the treatment only
+    assert mean[-1].startswith("distill-ot@2000 closes +25.0% [+25.0%, +25.0%]") and "not shown to reach the 30% goal" in mean[-1]
+    assert "at least the 30% goal" in conclusions[("sw", "maxsim")][-1]  # 0.35 of a 0.4 gap: 37.5%
+    overview = significance.family_overview(families)
+    assert overview.index.names == ["language", "scorer", "measure", "treatment", "baseline"]
+    assert significance.family_stem(("sw", "maxsim", "nDCG@10")) == "05_significance_en-sw_maxsim_nDCG10"
+    record = significance.families_record(families)
+    assert record["sw mean AP"][0]["treatment"] == "distill-ot@2000"
+    differences = significance.best_ot_differences(frame)
+    assert list(differences) == ["en-sw distill-ot@2000"]
+    assert differences["en-sw distill-ot@2000"].mean() == pytest.approx(0.15)
+    latex = tables.render_pairs(family, "latex", marks=marks)
+    assert r"95\% CI" in latex and "distill-mse@2000 (step 0)" in latex.replace(r"\_", "_")
+
+
+def test_one_table_writer_for_frames(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path))
+    frame = pd.DataFrame({"setting": ["mono", "cross"], "system": ["a_b", "c"], "mean": [0.12345, 0.5], "worst": ["sw", "tl"]}) \
+        .set_index(["setting", "system"])
+    latex = tables.render_frame(frame, "latex", "A caption with 50% of it.")
+    assert r"\begin{tabular}{llrl}" in latex and r"a\_b & 0.1235 & sw \\" in latex and r"50\% of it" in latex
+    assert tables.render_frame(frame, "csv").splitlines()[1] == "mono,a_b,0.1235,sw"
+    assert "0.5000" in tables.render_frame(frame, "table")
+    paths = tables.save("toy", "quick", {fmt: tables.render_frame(frame, fmt) for fmt in ("latex", "csv")})
+    assert [p.name for p in paths] == ["toy.tex", "toy.csv"] and all(p.parent == tmp_path / "quick" for p in paths)
+    with pytest.raises(Exception, match="cannot save format"):
+        tables.save("toy", "quick", {"table": "x"})
+    with pytest.raises(Exception, match="unknown format 'html'"):
+        tables.render_frame(frame, "html")
