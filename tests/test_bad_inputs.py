@@ -117,6 +117,7 @@ def test_training_settings_cases(values, message):
         DistillConfig(**values)
 
 
+@pytest.mark.slow
 def test_model_and_text_cases():
     from otclir.errors import ModelBuildError
     from otclir.models.encoder import Encoder

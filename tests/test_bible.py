@@ -4,6 +4,7 @@ from otclir.data import bible
 from otclir.data.languages import bible_versions
 
 
+@pytest.mark.slow
 def test_every_bible_db_version_reads_complete_in_kjv_versification():
     codes = bible_versions().index[bible_versions().source == "bible.db"]
     assert len(codes) == 31

@@ -31,6 +31,7 @@ def _cli(*args):
     return subprocess.run([sys.executable, "-m", "otclir.cli", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_compare_marks_the_better_run_in_every_format(runs):
     folder, paths = runs
     out = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--permutations", "2000")
@@ -46,6 +47,7 @@ def test_compare_marks_the_better_run_in_every_format(runs):
     assert "AP per query" in evaluated.stdout and "q29" in evaluated.stdout
 
 
+@pytest.mark.slow
 def test_bad_input_gets_a_clear_error(runs, tmp_path):
     folder, paths = runs
     out = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--measures", "MAPP")

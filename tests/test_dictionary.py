@@ -44,6 +44,7 @@ def test_reads_dictd_and_translates_queries(tiny_dictd, monkeypatch):
     assert dictionary.translate_query("Paul", weighted, keep_untranslated=False) == {}
 
 
+@pytest.mark.slow
 def test_induced_dictionary_and_its_bm25_baseline_beat_no_translation():
     from otclir.data.tasks import crossref_task, subsample_documents
     from otclir.retrieval.measures import evaluate

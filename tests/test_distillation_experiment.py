@@ -37,6 +37,7 @@ def test_bad_settings_fail_before_anything_trains():
         ExperimentSettings(languages=["xx"])
 
 
+@pytest.mark.slow
 def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, tmp_path, monkeypatch):
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path / "figures"))

@@ -43,6 +43,7 @@ def test_dense_retrieval_ranks_by_inner_product_in_chunks_and_excludes():
     assert set(run["q2"]) == {f"d{i}" for i in np.argsort(-full[2])[:5]}
 
 
+@pytest.mark.slow
 def test_cross_encoder_setting_finds_translations(tmp_path):
     from otclir.data.tasks import bitext_task
     from otclir.models.encoder import Encoder

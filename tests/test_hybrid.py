@@ -112,6 +112,7 @@ def test_bad_settings_name_the_problem():
         ContrastiveConfig(ot_weight=-1)
 
 
+@pytest.mark.slow
 def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
     config = ContrastiveConfig(**TINY)
     whole = train(config, tmp_path / "whole")
@@ -127,6 +128,7 @@ def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
     assert "dev_AP" in log[0] and "dev_AP" in log[2]
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
     ranks, result = torchrun_checksums("otclir.training.hybrid", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29541)
     assert ranks[0] == ranks[1]

@@ -10,6 +10,7 @@ def index():
     return licence.RestrictedIndex()
 
 
+@pytest.mark.slow
 def test_no_committed_file_quotes_restricted_verse_text(index):
     files = licence.committed_files()
     assert any(p.suffix == ".ipynb" for p in files)

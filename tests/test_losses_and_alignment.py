@@ -47,6 +47,7 @@ def test_content_mask_drops_special_tokens_and_optionally_punctuation():
     assert no_punct[1].sum() == mask[1].sum()  # "Amen" loses nothing
 
 
+@pytest.mark.slow
 def test_gold_alignments_load_both_testaments():
     nt = alignment.load_gold("nt")
     assert len(nt) > 7000 and nt[0].verse == "40001001"
@@ -78,6 +79,7 @@ def test_word_matrix_sums_pieces_into_words():
     assert alignment.word_matrix(plan, [0, 1, 1], [0, 0, 1], 2, 2).sum().item() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_default_distillation_plans_are_sharp_and_align_as_well_as_the_best_raw_setting():
     """On notebook 02's Greek-English gold verses, the plans distillation solves by default (cost
     divided by its spread, a middle layer) are far from uniform and their AER is no worse than the

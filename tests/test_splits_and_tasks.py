@@ -68,6 +68,7 @@ def test_task_save_and_load_round_trip(tmp_path):
     assert loaded.doc_language == task.doc_language and loaded.name == task.name
 
 
+@pytest.mark.slow
 def test_committed_manifest_matches_the_tasks(tmp_outputs):
     built = tasks.build_all(save=False)
     assert tasks.manifest(built) == tasks.read_manifest()

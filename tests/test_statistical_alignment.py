@@ -21,6 +21,7 @@ def test_one_em_iteration_matches_the_hand_computed_counts():
         assert model.prob[model.pair_source == source].sum() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_em_learns_verse_translations_and_aligns_them(web):
     # Genesis and Exodus, WEB against Tagalog 1905 (both public domain).
     from otclir.data.bible import read_version

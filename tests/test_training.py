@@ -15,6 +15,7 @@ TINY = dict(language="tl", objective="ot+contrastive", train_pairs=32, steps=4, 
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, balance_batches=2)
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     config = DistillConfig(**TINY)
     whole = train(config, tmp_path / "whole")
@@ -39,6 +40,7 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert whole["final_model"] == str(tmp_path / "whole" / "final")
 
 
+@pytest.mark.slow
 def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):
     from otclir.training.trainer import Distiller
 
@@ -56,6 +58,7 @@ def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):
     assert trainer.term_weights["sentence_mse"] > 10 * trainer.term_weights["infonce"]  # MSE is the small term
 
 
+@pytest.mark.slow
 def test_frozen_layers_keep_the_base_weights_and_speed_comes_from_cached_states(tmp_path):
     from safetensors.torch import load_file
 
@@ -65,6 +68,7 @@ def test_frozen_layers_keep_the_base_weights_and_speed_comes_from_cached_states(
     assert layers == set(range(8, 12)) and not any(name.startswith("embeddings.") for name in trained)
 
 
+@pytest.mark.slow
 def test_every_objective_runs_and_lowers_its_loss(tmp_path):
     from otclir.training.trainer import OBJECTIVES
 
@@ -76,12 +80,14 @@ def test_every_objective_runs_and_lowers_its_loss(tmp_path):
         assert run["steps"] == 6 and log[-1]["loss"] < log[0]["loss"], objective
 
 
+@pytest.mark.slow
 def test_dev_selection_can_keep_the_untrained_student(tmp_path):
     config = DistillConfig(**{**TINY, "objective": "sentence_mse", "lr": 5e-3, "steps": 2, "eval_every": 1})
     result = train(config, tmp_path / "run", progress=False)  # a rate this high wrecks the student
     assert result["best"]["step"] == 0 and result["best"]["selected_by"] == "dev_bitext_MRR"
 
 
+@pytest.mark.slow
 def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path):
     from otclir.models.encoder import Encoder
 
@@ -94,6 +100,7 @@ def test_trained_student_loads_as_an_encoder_and_differs_from_the_base(tmp_path)
     assert student.prefixes
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_identical_weights(tmp_path):
     ranks, result = torchrun_checksums("otclir.training.trainer", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29533)
     assert ranks[0] == ranks[1]
