@@ -43,6 +43,36 @@ def test_dense_retrieval_ranks_by_inner_product_in_chunks_and_excludes():
     assert set(run["q2"]) == {f"d{i}" for i in np.argsort(-full[2])[:5]}
 
 
+def test_documents_read_a_block_at_a_time_rank_as_all_at_once(tmp_path):
+    rng = np.random.default_rng(1)
+    docs = rng.normal(size=(103, 8)).astype(np.float32)
+    path = tmp_path / "docs.npy"
+    np.save(path, docs)
+    on_disk = np.load(path, mmap_mode="r")
+    queries = rng.normal(size=(9, 8)).astype(np.float32)
+    ids, qids = [f"d{i}" for i in range(103)], [f"q{i}" for i in range(9)]
+    exclude = {"q0": {"d5", "d90"}, "q4": {"d0"}}
+    whole = dense.dense_retrieve(queries, docs, qids, ids, k=20, exclude=exclude)
+    blocks = dense.dense_retrieve(queries, on_disk, qids, ids, k=20, exclude=exclude, chunk=4, doc_chunk=10)
+    assert list(whole) == list(blocks)
+    for q in qids:
+        assert list(whole[q]) == list(blocks[q]) and np.allclose(list(whole[q].values()), list(blocks[q].values()))
+    assert "d5" not in blocks["q0"] and "d90" not in blocks["q0"] and len(blocks["q0"]) == 20
+
+
+@pytest.mark.slow
+def test_texts_encode_to_disk_a_block_at_a_time(tmp_path, web):
+    from otclir.models.encoder import Encoder
+
+    texts = [web[k] for k in sorted(web)[:11]]
+    student = Encoder("e5-small-student")
+    vectors = dense.encode_to_disk(student, iter(texts), len(texts), tmp_path / "v.npy", block=4, progress=False)
+    assert isinstance(vectors, np.memmap) and vectors.shape == (11, student.dim)
+    np.testing.assert_allclose(vectors, student.encode(texts), atol=1e-5)
+    with pytest.raises(OtclirError, match="10 were announced"):
+        dense.encode_to_disk(student, iter(texts[:9]), 10, tmp_path / "w.npy", block=4, progress=False)
+
+
 @pytest.mark.slow
 def test_cross_encoder_setting_finds_translations(tmp_path):
     from otclir.data.tasks import bitext_task

@@ -80,3 +80,18 @@ def test_bad_input_is_named():
     empty = EncodedTexts(docs.pooled, docs.tokens[:2], np.array([0, 2, 2]))
     with pytest.raises(OtclirError, match="document 1 has no token vectors"):
         li.maxsim_matrix(queries, empty)
+
+
+def test_rescoring_needs_only_the_documents_it_reaches():
+    queries, docs = _random(5, [3, 4], 2), _random(60, [2, 5, 7], 3)
+    qids, dids = [f"q{i}" for i in range(5)], [f"d{i}" for i in range(60)]
+    first = li.maxsim_retrieve(queries, docs, qids, dids, k=60)  # any first stage will do
+    candidates = {q: {d: -rank for rank, d in enumerate(sorted(first[q], key=lambda d: d[::-1]))} for q in qids}
+    full = li.maxsim_retrieve(queries, docs, qids, dids, k=60, candidates=candidates, rerank_depth=8)
+    reached = sorted({d for q in qids for d in list(candidates[q])[:8]}, key=dids.index)
+    rows = [dids.index(d) for d in reached]
+    part = li.maxsim_retrieve(queries, docs.subset(rows), qids, reached, k=60, candidates=candidates, rerank_depth=8)
+    assert {q: list(r) for q, r in part.items()} == {q: list(r) for q, r in full.items()}
+    with pytest.raises(OtclirError, match="not among the encoded documents"):
+        li.maxsim_retrieve(queries, docs.subset(rows[:3]), qids, reached[:3], candidates=candidates, rerank_depth=8)
+

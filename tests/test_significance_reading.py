@@ -42,7 +42,8 @@ def test_gap_intervals_give_the_share_of_the_gap_with_intervals():
     ceiling = intervals.set_index(["language", "scorer", "system"]).loc[("sw", "mean", "ceiling-teacher-on-english")]
     assert ceiling.gap_share == pytest.approx(1.0)
     without = per_query()[lambda f: f.system != "ceiling-teacher-on-english"]
-    assert significance.gap_intervals(without).empty  # no ceiling, no gap
+    no_gap = significance.gap_intervals(without)  # no ceiling: intervals of the means, no gap shares
+    assert len(no_gap) == 2 * 4 and no_gap.gap_share.isna().all() and (no_gap.ci_low < no_gap["mean"]).all()
 
 
 def test_families_conclusions_and_their_tables():
@@ -91,3 +92,19 @@ def test_one_table_writer_for_frames(tmp_path, monkeypatch):
         tables.save("toy", "quick", {"table": "x"})
     with pytest.raises(Exception, match="unknown format 'html'"):
         tables.render_frame(frame, "html")
+
+
+def test_headline_summary_reads_gap_shares_or_falls_back_to_ap():
+    results = pd.DataFrame({"language": "sw", "scorer": "mean",
+                            "system": ["student-zero-shot", "ceiling-teacher-on-english", "distill-ot@2000",
+                                       "distill-mse@2000", "bm25-dictionary@2000"],
+                            "AP": [0.2, 0.6, 0.34, 0.3, 0.1], "gap_share_AP": [0.0, 1.0, 0.35, 0.25, -0.25]})
+    summary, lines = significance.headline_summary(results, ["sw"], ["mean", "maxsim"])
+    assert summary == {"sw mean": {"best_ot": "distill-ot@2000", "best_ot_gap_share": 0.35,
+                                   "best_other": "distill-mse@2000", "best_other_gap_share": 0.25}}
+    assert lines == ["sw, mean: the best OT student distill-ot@2000 closes +35.0% of the gap (AP 0.3400; zero-shot "
+                     "0.2000, ceiling 0.6000) and reaches the 30% goal; the best other objective distill-mse@2000 "
+                     "closes +25.0%."]
+    without = results[results.system != "ceiling-teacher-on-english"].assign(gap_share_AP=float("nan"))
+    summary, lines = significance.headline_summary(without, ["sw"], ["mean"])
+    assert summary["sw mean"]["best_ot_AP"] == 0.34 and "no ceiling here" in lines[0]

@@ -16,6 +16,7 @@ from otclir.data import trec
 from otclir.data.bible import cross_references, read_language, verse_id
 from otclir.data.languages import check_languages, known_languages
 from otclir.data.splits import books_of, check_split
+from otclir.errors import OtclirError
 from otclir.paths import data_dir, outputs_dir
 
 TASK_KINDS = ("crossref", "bitext", "multilingual")
@@ -255,16 +256,41 @@ def read_manifest() -> dict:
     return json.loads(manifest_path().read_text(encoding="utf-8"))
 
 
+def read_bitext(path: Path | str) -> list[tuple[str, str]]:
+    """(English, target) pairs of a TSV file: one pair a line, the two texts separated by a tab."""
+    path = Path(path)
+    if not path.is_file():
+        raise OtclirError(f"no bitext file {path}; give a TSV file of 'English<TAB>target' lines")
+    pairs = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+                raise OtclirError(f"{path}:{number}: a bitext line is 'English<TAB>target' with two non-empty texts, "
+                                  f"found {len(fields)} field(s): {line[:80]!r}")
+            pairs.append((fields[0].strip(), fields[1].strip()))
+    if not pairs:
+        raise OtclirError(f"{path} holds no bitext pairs")
+    return pairs
+
+
 def bitext_pairs(language: str, query_language: str = "en", split: str = "train", budget: int | None = None,
-                 seed: int = 0) -> list[tuple[str, str]]:
-    """(English, target) verse pairs of a split, in a seeded order, the first ``budget`` of them."""
-    books = set(books_of(split))
-    source, target = read_language(query_language), read_language(language)
-    keys = sorted(k for k in source if k[0] in books and k in target)
-    order = np.random.default_rng(seed).permutation(len(keys))
+                 seed: int = 0, source: Path | str | None = None) -> list[tuple[str, str]]:
+    """(English, target) verse pairs of a split, in a seeded order, the first ``budget`` of them;
+    from a TSV file instead when ``source`` names one (every line is training data then)."""
+    if source is not None:
+        pairs = read_bitext(source)
+    else:
+        books = set(books_of(split))
+        english, target = read_language(query_language), read_language(language)
+        pairs = [(english[k], target[k]) for k in sorted(k for k in english if k[0] in books and k in target)]
+    order = np.random.default_rng(seed).permutation(len(pairs))
     if budget is not None:
         order = order[:budget]
-    return [(source[keys[i]], target[keys[i]]) for i in order]
+    return [pairs[i] for i in order]
 
 
 def subsample_documents(task: RetrievalTask, max_docs: int | None, seed: int = 0) -> RetrievalTask:

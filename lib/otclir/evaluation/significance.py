@@ -134,22 +134,25 @@ def query_matrix(per_query: pd.DataFrame, language: str, scorer: str, measure: s
 
 def gap_intervals(per_query: pd.DataFrame, measure: str = "AP", seed: int = 0) -> pd.DataFrame:
     """Per language, scorer and system: the mean with its bootstrap interval and the share of the
-    zero-shot-to-ceiling gap with its interval (queries resampled together). Pairs without both
-    reference systems are left out."""
+    zero-shot-to-ceiling gap with its interval (queries resampled together); the shares are NaN
+    where the results hold no ceiling (a collection without English document text)."""
     from otclir.evaluation.stats import bootstrap_ci, gap_share_interval
 
     rows = []
     for language in sorted(per_query.language.unique()):
         for scorer in SCORERS:
             matrix = query_matrix(per_query, language, scorer, measure)
-            if CEILING not in matrix or ZERO_SHOT not in matrix:
+            if matrix.empty:
                 continue
             for system in matrix.columns:
                 low, high = bootstrap_ci(matrix[system].to_numpy(), seed=seed)
-                share, s_low, s_high = gap_share_interval(matrix[system], matrix[ZERO_SHOT], matrix[CEILING], seed=seed)
+                share = s_low = s_high = float("nan")
+                if CEILING in matrix and ZERO_SHOT in matrix:
+                    share, s_low, s_high = gap_share_interval(matrix[system], matrix[ZERO_SHOT], matrix[CEILING], seed=seed)
                 rows.append({"language": language, "scorer": scorer, "system": system, "mean": matrix[system].mean(),
                              "ci_low": low, "ci_high": high, "gap_share": share, "gap_low": s_low, "gap_high": s_high})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["language", "scorer", "system", "mean", "ci_low", "ci_high", "gap_share",
+                                       "gap_low", "gap_high"])
 
 
 def distillation_families(per_query: pd.DataFrame, measures, test: str = "randomization", correction: str = "holm",
@@ -215,7 +218,7 @@ def distillation_conclusions(families: dict[tuple, pd.DataFrame], intervals: pd.
                  f"({r.baseline_mean:.4f}): {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
                  f"corrected p = {r.p_adjusted:.4f}." for _, r in family.iterrows()]
         gaps = intervals[(intervals.language == language) & (intervals.scorer == scorer)
-                         & intervals.system.str.startswith("distill-ot")]
+                         & intervals.system.str.startswith("distill-ot") & intervals.gap_share.notna()]
         lines += [f"{g.system} closes {g.gap_share:+.1%} [{g.gap_low:+.1%}, {g.gap_high:+.1%}] of the zero-shot→ceiling gap"
                   f" ({'at least' if g.gap_low >= goal else 'not shown to reach'} the {goal:.0%} goal)."
                   for _, g in gaps.iterrows()]
@@ -227,3 +230,36 @@ def families_record(families: dict[tuple, pd.DataFrame]) -> dict:
     """The families as JSON-ready records (notebook 05's metrics file)."""
     return {" ".join(key): f[["treatment", "baseline", "diff", "p_adjusted", "significant"]].to_dict("records")
             for key, f in families.items()}
+
+
+def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GAP_GOAL) -> tuple[dict, list[str]]:
+    """Per language and scorer of notebook 03's results: the best OT student and the best student
+    of another objective, by their share of the zero-shot-to-ceiling gap in AP, or by AP where the
+    results hold no ceiling. Returns the record for the metrics file and one sentence each."""
+    summary, lines = {}, []
+    for language in languages:
+        for scorer in scorers:
+            part = results[(results.language == language) & (results.scorer == scorer)].set_index("system")
+            students = part[part.index.str.startswith("distill-")]
+            if students.empty:
+                continue
+            ot = students[students.index.str.startswith("distill-ot")]
+            other = students.drop(ot.index)
+            with_ceiling = CEILING in part.index
+            by = "gap_share_AP" if with_ceiling else "AP"
+            best_ot, best_other = ot[by].idxmax(), other[by].idxmax() if len(other) else None
+            summary[f"{language} {scorer}"] = {"best_ot": best_ot, f"best_ot_{by.removesuffix('_AP')}": float(ot[by].max()),
+                                               "best_other": best_other,
+                                               f"best_other_{by.removesuffix('_AP')}": float(other[by].max()) if len(other) else None}
+            if with_ceiling:
+                verdict = "reaches" if ot[by].max() >= goal else "does not reach"
+                lines.append(f"{language}, {scorer}: the best OT student {best_ot} closes {ot[by].max():+.1%} of the gap "
+                             f"(AP {ot.AP.max():.4f}; zero-shot {part.AP[ZERO_SHOT]:.4f}, ceiling {part.AP[CEILING]:.4f}) "
+                             f"and {verdict} the {goal:.0%} goal; the best other objective {best_other} closes "
+                             f"{other[by].max():+.1%}.")
+            else:
+                zero = f"{part.AP[ZERO_SHOT]:.4f}" if ZERO_SHOT in part.index else "not run"
+                lines.append(f"{language}, {scorer}: the best OT student {best_ot} has AP {ot.AP.max():.4f} (zero-shot "
+                             f"{zero}; no ceiling here, so no gap share); the best other objective {best_other} has AP "
+                             f"{other.AP.max() if len(other) else float('nan'):.4f}.")
+    return summary, lines

@@ -39,6 +39,8 @@ class ExperimentSettings:
     test_queries: int | None = None
     test_docs: int | None = None
     seed: int = 0
+    collection: str | None = None  # an ir_datasets id ({language} filled in) instead of the Bible's test task
+    bitext: str | None = None  # a TSV file of (English, target) pairs instead of the Bible's train split
 
     def __post_init__(self):
         from otclir.experiments.systems import DEFAULT_SYSTEMS, SCORERS, SYSTEMS
@@ -58,6 +60,13 @@ class ExperimentSettings:
             raise OtclirError("budgets needs at least one number of training pairs (or null for all)")
         if self.study is not None:
             self.study_grid()  # validate early: nothing is trained on a bad grid
+        if self.bitext is not None:
+            from otclir.data.tasks import read_bitext
+
+            read_bitext(self.bitext)  # a missing or malformed file fails before anything trains
+        if self.collection is not None and len(self.languages) > 1 and "{language}" not in self.collection:
+            raise OtclirError(f"one collection '{self.collection}' for {len(self.languages)} languages; write "
+                              "'{language}' where its id names the language (wikiclir/{language})")
 
     def study_grid(self):
         from otclir.experiments.recipe_study import StudyGrid
@@ -68,7 +77,10 @@ class ExperimentSettings:
         return StudyGrid.from_dict(grid)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings as stored; collection and bitext only when given, so results stored before
+        they existed still match their settings."""
+        values = dataclasses.asdict(self)
+        return {k: v for k, v in values.items() if not (k in ("collection", "bitext") and v is None)}
 
 
 def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = True, log=print) -> dict:
@@ -121,7 +133,8 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
         else:
             frame, queries = systems.compare_systems(
                 language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
-                settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log)
+                settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log,
+                collection=settings.collection, bitext=settings.bitext)
             frame = frame.merge(selection_table(runs), on="system", how="left")
         tables.append(frame)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
@@ -189,10 +202,12 @@ def headline_config(recipe: dict, settings: ExperimentSettings, language: str, o
     """DistillConfig settings of one headline student: the recipe's, its length scaled to the
     budget (the same number of epochs), its dev checks once per epoch."""
     config = {**settings.training, **recipe["settings"], "seed": settings.seed}
+    if settings.bitext is not None:
+        config["bitext"] = settings.bitext
     if recipe.get("epochs") is not None:
         from otclir.data.tasks import bitext_pairs
 
-        size = budget if budget is not None else len(bitext_pairs(language, budget=None))
+        size = budget if budget is not None else len(bitext_pairs(language, budget=None, source=settings.bitext))
         per_epoch = max(1, size // config.get("batch_size", 16))
         epochs = max(recipe["epochs"], 1.0 / per_epoch)  # at least one step, even when the study chose none
         config["steps"] = max(1, int(round(epochs * per_epoch)))
@@ -228,3 +243,11 @@ def load(store: ResultStore) -> dict:
         out["study_provenance"] = store.read_json(STUDY_PROVENANCE)
         out["agreement"] = store.read_table("study_agreement.csv")
     return out
+
+
+def check_collection(settings: ExperimentSettings, collection: str | None) -> None:
+    """The significance analysis reads the results of the collection it is asked about, or says so."""
+    if settings.collection != collection:
+        stored = settings.collection or "the Bible (collection None)"
+        raise OtclirError(f"these results were computed on {stored}, not on {collection or 'the Bible'}; pass "
+                          f"-p collection {settings.collection!r} or recompute notebook 03 on the collection")

@@ -98,12 +98,12 @@ class SystemRunner:
     lower-layer states between systems."""
 
     def __init__(self, task: RetrievalTask, run_name: str, measures=DEFAULT_MEASURES, batch_size: int = 64,
-                 scorers=SCORERS, rerank_depth: int = 200):
+                 scorers=SCORERS, rerank_depth: int = 200, on_disk: bool = False):
         unknown = sorted(set(scorers) - set(SCORERS))
         if unknown:
             raise OtclirError(f"unknown scorer(s) {', '.join(unknown)}; scorers: {', '.join(SCORERS)}")
         self.task, self.measures, self.batch_size = task, tuple(measures), batch_size
-        self.scorers, self.rerank_depth = tuple(scorers), rerank_depth
+        self.scorers, self.rerank_depth, self.on_disk = tuple(scorers), rerank_depth, on_disk
         self.folder = runs_folder(run_name, task)
         self.query_ids, self.doc_ids = list(task.queries), list(task.docs)
         self._encoders: dict = {}
@@ -143,6 +143,8 @@ class SystemRunner:
     def dense(self, system: str, query_model: str, doc_model: str, doc_texts: dict[str, str] | None = None) -> list[dict]:
         from otclir.retrieval.late_interaction import maxsim_retrieve
 
+        if self.on_disk:
+            return self.dense_on_disk(system, query_model, doc_model, doc_texts or self.task.docs)
         docs = self.documents(doc_model, doc_texts or self.task.docs)
         self.token_bytes[system] = docs.token_bytes
         if doc_model not in ("e5-small-student", "minilm-teacher"):
@@ -156,6 +158,33 @@ class SystemRunner:
             run = maxsim_retrieve(queries, docs, self.query_ids, self.doc_ids, exclude=self.task.exclude,
                                   candidates=mean, rerank_depth=self.rerank_depth)
             rows.append(self.save(system, "maxsim", run))
+        return rows
+
+    def dense_on_disk(self, system: str, query_model: str, doc_model: str, texts: dict[str, str]) -> list[dict]:
+        """The same scores for a collection too large to hold its token states: mean-pooled document
+        vectors go to a file on disk in blocks, and MaxSim encodes the tokens of only the documents
+        its rescoring reaches (every query's top ``rerank_depth``)."""
+        from otclir.retrieval.dense import encode_to_disk
+        from otclir.retrieval.late_interaction import maxsim_retrieve
+
+        encoder = self.encoder(doc_model)
+        path = self.folder / "vectors" / f"{system}.npy"
+        vectors = encode_to_disk(encoder, (texts[d] for d in self.doc_ids), len(self.doc_ids), path,
+                                 batch_size=self.batch_size, progress=False)
+        queries = self.queries(query_model)
+        mean = dense_retrieve(queries.pooled, vectors, self.query_ids, self.doc_ids, exclude=self.task.exclude)
+        del vectors
+        path.unlink()
+        rows = [self.save(system, "mean", mean)] if "mean" in self.scorers else []
+        if "maxsim" in self.scorers:
+            reached = sorted({d for ranking in mean.values() for d in list(ranking)[:self.rerank_depth]})
+            docs = encoder.encode_tokens([texts[d] for d in reached], kind="passage", batch_size=self.batch_size)
+            self.token_bytes[system] = docs.token_bytes
+            run = maxsim_retrieve(queries, docs, self.query_ids, reached, exclude=self.task.exclude,
+                                  candidates=mean, rerank_depth=self.rerank_depth)
+            rows.append(self.save(system, "maxsim", run))
+        if doc_model not in ("e5-small-student", "minilm-teacher"):
+            self._encoders.pop(doc_model, None)
         return rows
 
     def save(self, system: str, scorer: str, run) -> dict:
@@ -195,18 +224,31 @@ def english_documents(task: RetrievalTask) -> dict[str, str]:
 
 def compare_systems(language: str, students: dict[str, str], run_name: str, test_queries: int | None = None,
                     test_docs: int | None = None, systems=DEFAULT_SYSTEMS, budgets=(2000,), scorers=SCORERS,
-                    rerank_depth: int = 200, seed: int = 0, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    rerank_depth: int = 200, seed: int = 0, log=print, collection: str | None = None,
+                    bitext: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every system's mean measures on the test split of one language (and the per-query measures);
-    runs are written to disk. ``students`` maps a distilled system's name to its model folder."""
+    runs are written to disk. ``students`` maps a distilled system's name to its model folder.
+    ``collection`` (an ir_datasets id, ``{language}`` filled in) replaces the Bible's test task; its
+    documents are encoded to disk in blocks, and the upper bounds, which need each document's English
+    text, are left out. ``bitext`` (a TSV file) is what the dictionary baseline learns from."""
     from otclir.retrieval.dictionary import bm25_dictionary_run, freedict_dictionary, induced_dictionary
 
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
-    task = test_task(language, test_queries, test_docs, seed)
+    if collection is not None:
+        from otclir.data.external import collection_id, load_ir_dataset
+
+        task = load_ir_dataset(collection_id(collection, language), test_queries, test_docs, seed)
+        skipped = [s for s in systems if s in UPPER_BOUNDS]
+        if skipped:
+            log(f"{', '.join(skipped)} left out on {task.name}: the collection has no English text of its documents")
+        systems = [s for s in systems if s not in UPPER_BOUNDS]
+    else:
+        task = test_task(language, test_queries, test_docs, seed)
     for path in runs_folder(run_name, task).glob("*.perquery.tsv"):  # a rerun replaces the last one's systems
         path.unlink()
-    runner = SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth)
+    runner = SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=collection is not None)
     teachers = sorted({query_encoder_of(path) for path in students.values()}) or ["e5-small-student"]
     if len(teachers) > 1:
         raise OtclirError(f"the students were distilled from different teachers ({', '.join(teachers)}); compare them separately")
@@ -224,7 +266,7 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
                 rows += runner.dense(name, query_encoder_of(path), path)
         elif system == "bm25-dictionary":
             for budget in budgets:
-                dictionary = induced_dictionary(language, "en", budget, seed)
+                dictionary = induced_dictionary(language, "en", budget, seed, bitext=bitext)
                 rows.append(runner.save(f"bm25-dictionary@{budget_tag(budget)}", "bm25", bm25_dictionary_run(task, dictionary)))
         elif system == "bm25-freedict":
             try:

@@ -202,6 +202,16 @@ class Encoder:
         return torch.nn.functional.normalize(pooled, dim=-1) if normalize else pooled
 
     # ------------------------------------------------------------------ batched encoding
+    def pool(self, hidden, mask, normalize: bool = True):
+        """The sentence vector the model was trained to give: the first token's state for ``cls``
+        pooling, else the mean over real tokens (what the trainers distil and contrast)."""
+        import torch
+
+        if self.spec.pooling == "cls":
+            first = hidden[:, 0]
+            return torch.nn.functional.normalize(first, dim=-1) if normalize else first
+        return self.mean_pool(hidden, mask, normalize)
+
     def _length_order(self, prepared: list[str]) -> np.ndarray:
         lengths = [len(ids) for ids in self.tokenizer(prepared, truncation=True, max_length=self.max_length)["input_ids"]]
         return np.argsort(lengths, kind="stable")[::-1]  # longest first: memory peaks early
@@ -250,7 +260,7 @@ class Encoder:
         texts = self._check_texts(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for rows, hidden, mask, _ in self._passes(texts, kind, batch_size, show_progress):
-            out[rows] = self.mean_pool(hidden, mask, normalize).float().cpu().numpy()
+            out[rows] = self.pool(hidden, mask, normalize).float().cpu().numpy()
         return out
 
     def encode_tokens(self, texts: Sequence[str] | None, kind: str | None = "passage", batch_size: int = 64,
@@ -270,7 +280,7 @@ class Encoder:
         pooled = np.zeros((n, self.dim), dtype=np.float32)
         pieces: list = [None] * n
         for rows, hidden, mask, ids in self._passes(texts, kind, batch_size, show_progress, lower):
-            pooled[rows] = self.mean_pool(hidden, mask).float().cpu().numpy()
+            pooled[rows] = self.pool(hidden, mask).float().cpu().numpy()
             content = self.content_mask(ids, mask, kind)
             vectors = torch.nn.functional.normalize(hidden, dim=-1).to(torch.float16).cpu()
             for j, row in enumerate(rows):

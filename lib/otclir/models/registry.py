@@ -28,6 +28,7 @@ class ModelSpec:
     max_length: int = 512
     delta: str | None = None
     frozen_layers: int = 0  # a distilled student's lowest layers that kept the base weights
+    pooling: str = "mean"  # "mean" over real tokens, or "cls" (the first token), as the model was trained
 
 
 DISTILLED_MARKER = "otclir-student.json"
@@ -48,7 +49,7 @@ def resolve(model: str) -> ModelSpec:
         info = json.loads(marker.read_text())
         base = resolve(info["base"])
         return ModelSpec(model, base.path, base.prefixes, base.max_length, delta=str(Path(model) / info["weights"]),
-                         frozen_layers=int(info.get("config", {}).get("frozen_layers", 0)))
+                         frozen_layers=int(info.get("config", {}).get("frozen_layers", 0)), pooling=base.pooling)
     looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
     if not Path(model).exists() and (looks_local or (offline and not _in_hub_cache(model))):
@@ -56,7 +57,33 @@ def resolve(model: str) -> ModelSpec:
             f"no model '{model}': it is not one of {', '.join(KNOWN_MODELS)}, not an existing local folder"
             + ("" if looks_local else ", and not in the Hugging Face cache of this offline machine (HF_HUB_OFFLINE=1)")
             + "; give the folder of a saved model, or download the model where a network exists and copy it here")
-    return ModelSpec(model, model, prefixes="e5" in Path(model).name.lower())
+    return ModelSpec(model, model, prefixes="e5" in Path(model).name.lower(), pooling=pooling_of(model))
+
+
+POOLING_MODES = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean"}
+
+
+def pooling_of(model: str) -> str:
+    """The pooling a sentence-transformers model declares in ``1_Pooling/config.json`` (a local
+    folder, or the hub cache for a name); mean pooling when it declares none we know."""
+    config = Path(model) / "1_Pooling" / "config.json"
+    if not config.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return "mean"
+        found = try_to_load_from_cache(model, "1_Pooling/config.json") if not Path(model).exists() else None
+        if not isinstance(found, str):
+            return "mean"
+        config = Path(found)
+    declared = json.loads(config.read_text())
+    modes = [mode for key, mode in POOLING_MODES.items() if declared.get(key)]
+    if len(modes) != 1:
+        unknown = sorted(k for k, v in declared.items() if k.startswith("pooling_mode") and v and k not in POOLING_MODES)
+        if unknown:
+            raise ModelBuildError(f"{model} pools by {', '.join(unknown)}; this encoder pools by "
+                                  f"{' or '.join(sorted(set(POOLING_MODES.values())))} only")
+    return modes[0] if len(modes) == 1 else "mean"
 
 
 def _in_hub_cache(name: str) -> bool:

@@ -5,6 +5,10 @@ target-language documents through the student is OPTICAL's CLIR setting.
 """
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
 import numpy as np
 
 from otclir.data import trec
@@ -16,31 +20,76 @@ DEV_MEASURES = ("AP", "nDCG@10")
 
 
 def dense_retrieve(query_emb: np.ndarray, doc_emb: np.ndarray, query_ids, doc_ids, k: int = 1000,
-                   exclude: dict[str, set[str]] | None = None, chunk: int = 512) -> trec.Run:
+                   exclude: dict[str, set[str]] | None = None, chunk: int = 512, doc_chunk: int = 250_000) -> trec.Run:
     """Top-k documents per query by inner product of (normalised) embeddings, ``chunk`` queries at a
-    time so memory stays at chunk x documents; ``exclude`` removes documents from one query's ranking."""
+    time so memory stays at chunk x documents; ``exclude`` removes documents from one query's ranking.
+    More than ``doc_chunk`` documents (an array on disk, say) are read a block at a time, keeping a
+    running top k, so memory stays at one block of vectors."""
     import torch
 
     if query_emb.shape[1] != doc_emb.shape[1]:
         raise OtclirError(f"query and document embeddings differ in size: {query_emb.shape[1]} vs {doc_emb.shape[1]}")
     doc_ids = list(doc_ids)
-    position = {d: i for i, d in enumerate(doc_ids)}
-    docs = torch.from_numpy(np.ascontiguousarray(doc_emb, dtype=np.float32))
     k = min(k, len(doc_ids))
+    blocks = [(start, min(start + doc_chunk, len(doc_ids))) for start in range(0, len(doc_ids), doc_chunk)]
+    whole = torch.from_numpy(np.ascontiguousarray(doc_emb, dtype=np.float32)) if len(blocks) == 1 else None
+    position = {d: i for i, d in enumerate(doc_ids)} if exclude else {}
+    excluded = {qid: [position[d] for d in docs if d in position] for qid, docs in (exclude or {}).items()}
     run: trec.Run = {}
     query_ids = list(query_ids)
     for start in range(0, len(query_ids), chunk):
-        block = torch.from_numpy(np.ascontiguousarray(query_emb[start:start + chunk], dtype=np.float32))
-        scores = block @ docs.T
-        for row, qid in enumerate(query_ids[start:start + chunk]):
-            for doc in (exclude or {}).get(qid, ()):
-                if doc in position:
-                    scores[row, position[doc]] = float("-inf")
-        top = torch.topk(scores, k, dim=1)
-        for row, qid in enumerate(query_ids[start:start + chunk]):
-            values, index = top.values[row].tolist(), top.indices[row].tolist()
+        ids = query_ids[start:start + chunk]
+        block_queries = torch.from_numpy(np.ascontiguousarray(query_emb[start:start + chunk], dtype=np.float32))
+        best_values, best_index = None, None
+        for low, high in blocks:
+            docs = whole if whole is not None else torch.from_numpy(np.array(doc_emb[low:high], dtype=np.float32))
+            scores = block_queries @ docs.T
+            for row, qid in enumerate(ids):
+                for i in excluded.get(qid, ()):
+                    if low <= i < high:
+                        scores[row, i - low] = float("-inf")
+            top = torch.topk(scores, min(k, high - low), dim=1)
+            values, index = top.values, top.indices + low
+            if best_values is not None:
+                merged = torch.topk(torch.cat([best_values, values], 1), k, dim=1)
+                index = torch.gather(torch.cat([best_index, index], 1), 1, merged.indices)
+                values = merged.values
+            best_values, best_index = values, index
+        for row, qid in enumerate(ids):
+            values, index = best_values[row].tolist(), best_index[row].tolist()
             run[qid] = {doc_ids[i]: v for i, v in zip(index, values) if v != float("-inf")}
     return run
+
+
+def encode_to_disk(encoder, texts: Iterable[str], count: int, path: Path | str, kind: str | None = "passage",
+                   batch_size: int = 64, block: int = 4096, progress: bool = True) -> np.ndarray:
+    """Mean-pooled vectors of ``count`` texts, read from an iterator a block at a time and written to
+    a ``.npy`` file on disk; returns it opened read-only as a memory map. Memory stays at one block
+    of texts and vectors, whatever the collection's size."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, encoder.dim))
+    row = 0
+    with tqdm(total=count, desc=f"encoding {path.stem}", unit="text", disable=not progress) as bar:
+        for part in _blocks(texts, block):
+            if row + len(part) > count:
+                raise OtclirError(f"more than the {count} texts announced reached {path.name}")
+            out[row:row + len(part)] = encoder.encode(part, kind=kind, batch_size=batch_size)
+            row += len(part)
+            bar.update(len(part))
+    if row != count:
+        raise OtclirError(f"{row} texts reached {path.name}, {count} were announced")
+    out.flush()
+    del out
+    return np.load(path, mmap_mode="r")
+
+
+def _blocks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while part := list(itertools.islice(iterator, size)):
+        yield part
 
 
 def bitext_signals(target_vectors: np.ndarray, english_vectors: np.ndarray) -> dict[str, float]:

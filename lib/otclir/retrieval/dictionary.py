@@ -48,13 +48,14 @@ def english_stopwords() -> frozenset[str]:
 @lru_cache(maxsize=16)
 def induced_dictionary(language: str, query_language: str = "en", budget: int | None = None, seed: int = 0,
                        top: int = 3, min_prob: float = 0.05, diagonal_tension: float = 4.0,
-                       iterations: int = 5) -> Dictionary:
+                       iterations: int = 5, bitext: str | None = None) -> Dictionary:
     """Translations of ``query_language`` words into ``language``, learnt on the first ``budget``
-    train-split pairs in the seeded order the students use (all pairs when ``budget`` is None)."""
+    train-split pairs in the seeded order the students use (all pairs when ``budget`` is None), or
+    on the pairs of a ``bitext`` TSV file."""
     from otclir.data.tasks import bitext_pairs
     from otclir.transport import statistical_alignment
 
-    pairs = bitext_pairs(language, query_language, "train", budget, seed)
+    pairs = bitext_pairs(language, query_language, "train", budget, seed, bitext)
     model = statistical_alignment.train([(words(e), words(t)) for e, t in pairs], iterations, diagonal_tension)
     return model.table(top, min_prob)
 

@@ -142,7 +142,7 @@ def maxsim_retrieve(queries: EncodedTexts, docs: EncodedTexts, query_ids, doc_id
     """Top-k documents per query by MaxSim, over the whole pool (exact), or with ``candidates`` (a
     first-stage run) by rescoring its top ``rerank_depth`` documents: they come first, in MaxSim
     order, and the rest of the first-stage ranking follows in its own order, so the run keeps its
-    depth."""
+    depth. With candidates, ``docs`` need hold only the documents the rescoring reaches."""
     query_ids, doc_ids = list(query_ids), list(doc_ids)
     if len(query_ids) != len(queries) or len(doc_ids) != len(docs):
         raise OtclirError(f"{len(query_ids)} query ids for {len(queries)} queries or {len(doc_ids)} document ids "
@@ -161,8 +161,11 @@ def maxsim_retrieve(queries: EncodedTexts, docs: EncodedTexts, query_ids, doc_id
             order = np.lexsort((np.arange(len(doc_ids)), -values))[:k]
             run[qid] = {doc_ids[i]: float(values[i]) for i in order if np.isfinite(values[i])}
         return run
-    first = [[d for d in _ranked(candidates.get(qid, {})) if d in position and d not in (exclude or {}).get(qid, ())]
-             for qid in query_ids]
+    first = [[d for d in _ranked(candidates.get(qid, {})) if d not in (exclude or {}).get(qid, ())] for qid in query_ids]
+    unencoded = sorted({d for ranked in first for d in ranked[:rerank_depth] if d not in position})
+    if unencoded:
+        raise OtclirError(f"{len(unencoded)} documents of the candidates' top {rerank_depth} are not among the encoded "
+                          f"documents (e.g. {', '.join(unencoded[:3])}); encode every document the rescoring reaches")
     rows = [[position[d] for d in ranked[:rerank_depth]] for ranked in first]
     rescored = maxsim_pairs(queries, docs, range(len(query_ids)), rows, reduce)
     for qid, ranked, docs_of, values in zip(query_ids, first, rows, rescored):

@@ -47,6 +47,7 @@ class ContrastiveConfig(TrainConfig):
     train_pairs: int | None = 2000  # budget per language: (query, cross-reference) pairs of the train split
     hard_negative: bool = True
     ot_weight: float = 0.0  # lambda: weight of OPTICAL's loss; 0 turns it off
+    pairs_collection: str | None = None  # None: Bible cross-references; else an ir_datasets id with {language}
 
     def __post_init__(self):
         self.languages = list(check_languages(self.languages))
@@ -187,6 +188,8 @@ class ContrastiveTrainer(Trainer):
 
     def prepare_data(self):
         cfg = self.config
+        if cfg.pairs_collection:
+            return self.collection_data()
         self.texts = {code: split_verses(code, "train") for code in cfg.languages}
         self.english = split_verses("en", "train") if cfg.ot_weight > 0 else {}
         self.relevant = relevant_verses("train")
@@ -195,6 +198,23 @@ class ContrastiveTrainer(Trainer):
         pairs = training_pairs(needed, "train", None, cfg.seed)
         if cfg.hard_negative:
             pairs = [p for p in pairs if p[0] in self.negatives]
+        self.pairs = pairs[:cfg.train_pairs] if cfg.train_pairs is not None else pairs
+        return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
+
+    def collection_data(self):
+        """Training examples from a collection with the same ids in every language (mMARCO's layout)."""
+        from otclir.data.external import training_data
+
+        cfg = self.config
+        needed = sorted(set(cfg.languages) | ({"en"} if cfg.ot_weight > 0 else set()))
+        data = training_data(cfg.pairs_collection, needed, None, cfg.seed)
+        self.texts, self.relevant = data.texts, data.relevant
+        self.english = data.texts["en"] if cfg.ot_weight > 0 else {}
+        self.negatives = data.negatives if cfg.hard_negative else {}
+        pairs = [p for p in data.pairs if p[0] in self.negatives] if cfg.hard_negative else data.pairs
+        if not pairs:
+            raise OtclirError(f"'{cfg.pairs_collection}' gives no training pair with a hard negative; "
+                              "set hard_negative false or give a collection with docpairs")
         self.pairs = pairs[:cfg.train_pairs] if cfg.train_pairs is not None else pairs
         return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
 

@@ -130,8 +130,13 @@ class TrainConfig:
             raise OtclirError(f"unknown training setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
         return cls(**values)
 
+    # Settings added after runs were stored: left out of the record while at their default, so a
+    # finished run keeps the folder and the identity it was stored under.
+    OPTIONAL = ("bitext", "pairs_collection")
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        return {k: v for k, v in values.items() if not (k in self.OPTIONAL and v is None)}
 
     def trainer_class(self) -> type:
         raise NotImplementedError
@@ -143,6 +148,7 @@ class DistillConfig(TrainConfig):
     objective: str = "ot"
     query_language: str = "en"
     train_pairs: int | None = 2000  # training budget: verse pairs drawn from the train split
+    bitext: str | None = None  # a TSV file of (English, target) pairs instead of the Bible's train split
     epsilon: float = 0.3
     cost_scale: str = "std"
     plan_layer: int | None = 8
@@ -564,7 +570,7 @@ class Distiller(Trainer):
 
     def prepare_data(self):
         cfg = self.config
-        self.pairs = bitext_pairs(cfg.language, cfg.query_language, "train", cfg.train_pairs, cfg.seed)
+        self.pairs = bitext_pairs(cfg.language, cfg.query_language, "train", cfg.train_pairs, cfg.seed, cfg.bitext)
         english, target = [p[0] for p in self.pairs], [p[1] for p in self.pairs]
         last = self.teacher.num_layers
         # The teacher is frozen and the bitext fixed: its token states are computed once.
