@@ -1,6 +1,8 @@
 """Notebooks 03, 04 and 05 on collections given by parameter: an ir_datasets id of a local folder
 registered through ir_datasets' own API, a bitext file, and mMARCO-style training pairs."""
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -11,6 +13,10 @@ from otclir.data.tasks import bitext_pairs
 
 TRAINING = {"batch_size": 8, "max_length": 48, "dev_queries": 20, "dev_docs": 100, "seed": 0, "steps": 6,
             "eval_every": 3, "checkpoint_every": 6}
+
+
+def otclir(*args):
+    return subprocess.run([sys.executable, "-m", "otclir.cli", *args], capture_output=True, text=True, timeout=1200)
 
 
 @pytest.fixture
@@ -26,10 +32,12 @@ def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figure
     bible_collection(collections / "collections", "verses", ["sw"], queries=20, docs=150)
     bitext = collections / "bitext.tsv"
     bitext.write_text("".join(f"{e}\t{t}\n" for e, t in bitext_pairs("sw", budget=64, seed=5)))
-    overrides = {"collection": "local/verses/{language}", "bitext": str(bitext), "study": None,
-                 "objectives": ["sentence_mse", "ot"], "budgets": [48], "training": TRAINING,
-                 "test_queries": None, "test_docs": None}
-    runner.run_notebook("03", overrides=overrides)
+    # the command a researcher types: otclir run 03 -p collection <id> ...
+    params = {"collection": "local/verses/{language}", "bitext": str(bitext), "study": "null",
+              "objectives": '["sentence_mse", "ot"]', "budgets": "[48]", "training": json.dumps(TRAINING),
+              "test_queries": "null", "test_docs": "null"}
+    done = otclir("run", "03", *[x for key, value in params.items() for x in ("-p", key, value)])
+    assert done.returncode == 0, done.stderr[-3000:]
     folder = collections / "results" / "quick+custom" / "03_distillation_training"
     results = pd.read_csv(folder / "results.csv")
     assert set(results.system) == {"student-zero-shot", "minilm-on-target", "distill-sentence_mse@48", "distill-ot@48",
@@ -41,15 +49,16 @@ def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figure
     assert settings["collection"] == "local/verses/{language}" and settings["bitext"] == str(bitext)
     metrics = runner.load_metrics("03_distillation_training")
     assert set(metrics["summary"]) == {"sw mean", "sw maxsim"} and "best_ot_AP" in metrics["summary"]["sw mean"]
-    runner.run_notebook("05", overrides={"collection": "local/verses/{language}"})
+    done = otclir("run", "05", "-p", "collection", "local/verses/{language}")
+    assert done.returncode == 0, done.stderr[-3000:]
     families = runner.load_metrics("05_map_significance")["families"]
     assert set(families) == {f"sw {s} {m}" for s in ("mean", "maxsim") for m in ("AP", "nDCG@10")}
     figures = {p.name for p in (collections / "figures" / "quick+custom").iterdir()}
     for stem in ("03_results", "03_training_sw", "05_map_ci_mean", "05_map_ci_maxsim", "05_per_query_differences"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= figures
     assert {"05_significance_en-sw_maxsim_AP.tex", "05_significance_en-sw_mean_nDCG10.csv", "03_results.csv"} <= figures
-    with pytest.raises(runner.NotebookFailed, match="computed on local/verses"):
-        runner.run_notebook("05", overrides={"collection": "local/other/{language}"})
+    other = otclir("run", "05", "-p", "collection", "local/other/{language}")
+    assert other.returncode != 0 and "computed on local/verses/{language}, not on local/other/{language}" in other.stderr
 
 
 @pytest.mark.slow

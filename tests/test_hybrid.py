@@ -133,3 +133,46 @@ def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
     ranks, result = torchrun_checksums("otclir.training.hybrid", {**TINY, "eval_every": 0, "steps": 3}, tmp_path, 29541)
     assert ranks[0] == ranks[1]
     assert result["world_size"] == 2 and result["steps"] == 3
+
+
+GRADIENTS = '''
+import json, sys
+import torch
+from otclir.training.hybrid import ContrastiveConfig
+config = ContrastiveConfig.from_dict(json.loads(sys.argv[1]))
+trainer = config.trainer_class()(config, sys.argv[2], progress=False)
+trainer.student.model.eval()  # no dropout: one process and two must see the same network
+parts = trainer.batch_losses()
+parts["loss"].backward()
+grads = {n: p.grad.detach().clone() for n, p in trainer.plain_module.named_parameters() if p.grad is not None}
+torch.save({"loss": parts["loss"].item(), "grads": grads}, f"{sys.argv[2]}/rank{trainer.rank}.pt")
+'''
+
+
+@pytest.mark.slow
+def test_two_processes_on_halves_compute_the_gradient_of_one_process_on_the_whole_batch(tmp_path, tmp_outputs):
+    """InfoNCE over the gathered passages of both ranks, averaged by DDP, is the whole batch's loss:
+    the same gradient as one process on the whole batch, for hybrid and cross-lingual batches."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gradients.py"
+    script.write_text(GRADIENTS)
+    settings = json.dumps({**TINY, "ot_weight": 0.0, "batch_size": 8, "hard_negative": True})
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    subprocess.run([sys.executable, str(script), settings, str(one)], check=True, capture_output=True, timeout=600)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29547",
+                          str(script), settings, str(two)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    whole = torch.load(one / "rank0.pt")
+    halves = [torch.load(two / f"rank{r}.pt") for r in (0, 1)]
+    assert (halves[0]["loss"] + halves[1]["loss"]) / 2 == pytest.approx(whole["loss"], rel=1e-5)
+    assert set(halves[0]["grads"]) == set(whole["grads"]) and len(whole["grads"]) > 10
+    total = torch.cat([g.flatten() for g in whole["grads"].values()]).norm()
+    for name, grad in whole["grads"].items():
+        assert torch.allclose(halves[0]["grads"][name], halves[1]["grads"][name])  # DDP averaged them
+        # float32 sums in another order; gradients that are zero in exact arithmetic (attention key
+        # biases) are noise, held to the scale of the whole gradient
+        error = (halves[0]["grads"][name] - grad).norm()
+        assert error <= 1e-4 * grad.norm() + 1e-6 * total, f"{name}: gradient differs by {error:.2e} ({grad.norm():.2e})"

@@ -1,4 +1,6 @@
 """Notebook 05's reading of the distillation comparison, on hand-made per-query tables."""
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,7 +89,10 @@ def test_one_table_writer_for_frames(tmp_path, monkeypatch):
     assert tables.render_frame(frame, "csv").splitlines()[1] == "mono,a_b,0.1235,sw"
     assert "0.5000" in tables.render_frame(frame, "table")
     paths = tables.save("toy", "quick", {fmt: tables.render_frame(frame, fmt) for fmt in ("latex", "csv")})
-    assert [p.name for p in paths] == ["toy.tex", "toy.csv"] and all(p.parent == tmp_path / "quick" for p in paths)
+    assert [Path(p).name for p in paths] == ["toy.tex", "toy.csv"] and all(Path(p).parent == tmp_path / "quick" for p in paths)
+    assert (tmp_path / "quick" / "toy.csv").read_text() == tables.render_frame(frame, "csv")
+    plain = pd.DataFrame({"system": ["a"], "AP": [0.5]})  # an unnamed range index is no column
+    assert tables.render_frame(plain, "csv") == "system,AP\na,0.5000\n" and "index" not in tables.render_frame(plain)
     with pytest.raises(Exception, match="cannot save format"):
         tables.save("toy", "quick", {"table": "x"})
     with pytest.raises(Exception, match="unknown format 'html'"):

@@ -346,7 +346,7 @@ def bias_by_alpha(bias: pd.DataFrame, zero_shot: float | None = None):
 
 
 def budget_curves(curves: pd.DataFrame, measure_label: str = "MAP"):
-    """A panel per setting: the metric against the training budget (pairs per language), a line
+    """A panel per setting: the metric against the training budget (verse pairs), a line
     per tier, bands over seeds. ``curves`` for one alpha and OT weight."""
     use_style()
     settings = [s for s in ("monolingual", "cross-lingual", "multilingual") if s in set(curves.setting)]
@@ -361,7 +361,7 @@ def budget_curves(curves: pd.DataFrame, measure_label: str = "MAP"):
             ax.plot(part.x, part["mean"], color=TIER_COLOURS[tier], marker="o", ms=3, label=tier)
             ax.fill_between(part.x, part.low, part.high, color=TIER_COLOURS[tier], alpha=0.15, linewidth=0)
         ax.set_xticks(range(len(position)), list(position))
-        ax.set(title=setting, xlabel="training pairs per language", ylabel=measure_label)
+        ax.set(title=setting, xlabel="training verse pairs (each in every language)", ylabel=measure_label)
     axes[0][0].legend(title="tier", frameon=False, fontsize=7)
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from otclir.errors import OtclirError
-from otclir.paths import figures_dir
+from otclir.paths import figures_dir, relative_to_root
 
 FORMATS = ("table", "latex", "csv")
 SUFFIXES = {"latex": ".tex", "csv": ".csv"}
@@ -38,11 +38,13 @@ def _plain(header: list[str], rows: list[list[str]], caption: str) -> str:
 
 
 def render_frame(frame: pd.DataFrame, fmt: str = "table", caption: str = "", digits: int = 4) -> str:
-    """Any results frame: index levels become the first columns, numbers get ``digits`` decimals."""
+    """Any results frame: named index levels become the first columns (an unnamed range index is
+    left out), numbers get ``digits`` decimals."""
     _check(fmt)
+    plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     if fmt == "csv":
-        return frame.to_csv(float_format=f"%.{digits}f")
-    flat = frame.reset_index()
+        return frame.to_csv(index=not plain, float_format=f"%.{digits}f")
+    flat = frame.reset_index(drop=plain)
     header = [str(c) for c in flat.columns]
     rows = [[f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row] for row in flat.itertuples(index=False)]
     if fmt == "table":
@@ -122,7 +124,7 @@ def render_pairs(table: pd.DataFrame, fmt: str = "table", digits: int = 4, marks
 
 def save(stem: str, profile: str, texts: dict[str, str]) -> list[Path]:
     """Rendered tables (format -> text, ``latex`` and/or ``csv``) as ``<stem>.tex``/``.csv`` in the
-    profile's figures folder; returns the paths."""
+    profile's figures folder; returns their paths relative to the project root."""
     unknown = sorted(set(texts) - set(SUFFIXES))
     if unknown:
         raise OtclirError(f"cannot save format(s) {', '.join(unknown)}; saved formats: {', '.join(SUFFIXES)}")
@@ -131,5 +133,5 @@ def save(stem: str, profile: str, texts: dict[str, str]) -> list[Path]:
     for fmt, text in texts.items():
         path = folder / f"{stem}{SUFFIXES[fmt]}"
         path.write_text(text)
-        paths.append(path)
+        paths.append(relative_to_root(path))
     return paths

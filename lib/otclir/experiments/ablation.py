@@ -35,7 +35,7 @@ class AblationGrid:
     name: str = "quick"
     alphas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     ot_weights: list[float] = field(default_factory=lambda: [0.0, 0.1])
-    budgets: list[int | None] = field(default_factory=lambda: [2000])  # pairs per language; None: all
+    budgets: list[int | None] = field(default_factory=lambda: [2000])  # verse pairs, each in every language; None: all
     seeds: list[int] = field(default_factory=lambda: [0])
     training: dict = field(default_factory=dict)  # other ContrastiveConfig settings, shared by all points
     evaluation: dict = field(default_factory=dict)  # languages (default: the training languages), split, max_queries, max_docs, depth, seed

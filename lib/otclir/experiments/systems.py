@@ -170,7 +170,7 @@ class SystemRunner:
         encoder = self.encoder(doc_model)
         path = self.folder / "vectors" / f"{system}.npy"
         vectors = encode_to_disk(encoder, (texts[d] for d in self.doc_ids), len(self.doc_ids), path,
-                                 batch_size=self.batch_size, progress=False)
+                                 batch_size=self.batch_size)
         queries = self.queries(query_model)
         mean = dense_retrieve(queries.pooled, vectors, self.query_ids, self.doc_ids, exclude=self.task.exclude)
         del vectors

@@ -66,7 +66,7 @@ def encode_to_disk(encoder, texts: Iterable[str], count: int, path: Path | str, 
     """Mean-pooled vectors of ``count`` texts, read from an iterator a block at a time and written to
     a ``.npy`` file on disk; returns it opened read-only as a memory map. Memory stays at one block
     of texts and vectors, whatever the collection's size."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ class ContrastiveConfig(TrainConfig):
     languages: list[str] = field(default_factory=lambda: ["en", "sw", "fr"])
     alpha: float = 0.5  # probability of a monolingual batch
     temperature: float = 0.05
-    train_pairs: int | None = 2000  # budget per language: (query, cross-reference) pairs of the train split
+    train_pairs: int | None = 2000  # budget: (query, cross-reference) verse pairs, each read in every language
     hard_negative: bool = True
     ot_weight: float = 0.0  # lambda: weight of OPTICAL's loss; 0 turns it off
     pairs_collection: str | None = None  # None: Bible cross-references; else an ir_datasets id with {language}
