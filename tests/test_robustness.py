@@ -137,3 +137,14 @@ def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, t
     assert computed["configurations"] == 12 and set(computed["mean_by_setting"]) == {"monolingual", "cross-lingual", "multilingual"}
     runner.run_notebook("04", overrides={"recompute": False})
     assert runner.load_metrics("04_hybrid_batch_ablations")["mean_by_setting"] == computed["mean_by_setting"]
+
+
+def test_attainable_maxima_show_where_a_measure_cannot_reach_1():
+    from otclir.evaluation.settings import attainable
+
+    pool = toy_pool()  # one query, two relevant verses, two languages
+    whole = attainable(pool, depth=None)
+    assert whole.loc["monolingual", "AP"] == 1 and whole.loc["monolingual", "R@1"] == 0.5
+    assert whole.loc["multilingual", "R@1"] == 0.25 and whole.loc["multilingual", "AP"] == 1  # four copies relevant
+    cut = attainable(pool, depth=3)
+    assert cut.loc["multilingual", "AP"] == pytest.approx(0.75) and cut.loc["cross-lingual", "AP"] == 1

@@ -163,7 +163,7 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
     if "multilingual" in settings:
         ids = [f"{code}:{d}" for code in langs for d in pool.docs]
         docs = np.concatenate([embeddings[code][1] for code in langs], 0)
-        qrels = {q: {f"{code}:{d}": r for code in langs for d, r in rel.items()} for q, rel in pool.qrels.items()}
+        qrels = setting_qrels(pool, "multilingual")
         n = len(pool.docs)
         for a in langs:
             scores = embeddings[a][0] @ docs.T
@@ -171,3 +171,26 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
                                lambda i: [k * n + own[i] for k in range(len(langs))] if own[i] is not None else [], depth)
             record("multilingual", a, "all", run, qrels, tier_of(a), language_bias(scores, pool, langs))
     return pd.DataFrame(rows), pd.concat(tables, ignore_index=True)
+
+
+def setting_qrels(pool: ParallelPool, setting: str) -> dict[str, dict[str, int]]:
+    """The judgments a setting ranks against: the pool's, or in the multilingual pool every
+    language's copy of each relevant verse (ids ``lang:verse``)."""
+    if setting != "multilingual":
+        return pool.qrels
+    return {q: {f"{code}:{d}": r for code in pool.languages for d, r in rel.items()} for q, rel in pool.qrels.items()}
+
+
+def attainable(pool: ParallelPool, settings=SETTINGS, measures=MEASURES, depth: int | None = 100) -> pd.DataFrame:
+    """The best mean each measure can reach per setting: the measures of a ranking with every
+    relevant document first, cut at ``depth`` as the evaluated runs are (None: the whole pool).
+    Below 1 where a query has more relevant documents than a cut-off counts (R@1 with several
+    relevant verses; the multilingual pool, where every language's copy is relevant) or than the
+    run's depth holds; read every score in a setting against its row here."""
+    rows = []
+    for setting in settings:
+        qrels = setting_qrels(pool, setting)
+        ideal = {q: {d: float(len(rel) - i) for i, d in enumerate(sorted(rel, key=lambda d: (-rel[d], d))[:depth])}
+                 for q, rel in qrels.items()}
+        rows.append({"setting": setting, **per_query(qrels, ideal, measures).mean().to_dict()})
+    return pd.DataFrame(rows).set_index("setting")

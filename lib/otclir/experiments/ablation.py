@@ -93,12 +93,17 @@ def _finished(folder: Path, record: dict) -> bool:
     return (folder / SUMMARY).is_file() and path.is_file() and json.loads(path.read_text()) == record
 
 
+def evaluation_pool(evaluation: dict):
+    """The parallel pool every configuration of a grid is evaluated on."""
+    return parallel_pool(evaluation["languages"], evaluation["split"], evaluation["max_queries"],
+                         evaluation["max_docs"], evaluation["seed"])
+
+
 def evaluate_model(model: str, evaluation: dict, folder: Path, tag: str) -> pd.DataFrame:
     """Every evaluation setting for one model; writes runs, per-query table and summary."""
     from otclir.models.encoder import Encoder
 
-    pool = parallel_pool(evaluation["languages"], evaluation["split"], evaluation["max_queries"],
-                         evaluation["max_docs"], evaluation["seed"])
+    pool = evaluation_pool(evaluation)
     encoder = Encoder(model)
     summary, table = evaluate_settings(encode_pool(encoder, pool), pool, evaluation["settings"],
                                        evaluation["measures"], evaluation["depth"], folder / "runs", tag)
