@@ -42,7 +42,8 @@ def per_query_rows(summary):
             ["system", "alpha", "ot_weight", "train_pairs", "seed", "setting"]).iterrows():
         for i, offset in enumerate(offsets):
             rows.append({**{k: r[k] for k in ("system", "alpha", "ot_weight", "train_pairs", "seed", "setting")},
-                         "query_language": "en", "query": f"q{i}", "AP": r.AP + offset})
+                         "query_language": "en", "query": f"q{i}", "AP": r.AP + offset,
+                         "language_bias": r.language_bias + 10 * offset})
     return pd.DataFrame(rows)
 
 
@@ -129,6 +130,14 @@ def test_significance_and_conclusions_follow_the_numbers():
     assert "Language bias is lowest at alpha=1, lambda=0 (0.0 ranks; untrained student 8.0)." in lines
     assert any(line.startswith("monolingual: smallest high-low gap +0.1000") and "worst language most often sw" in line
                for line in lines)
+    bias_test = analysis.grid_significance(per_query_rows(summary), systems, reference, "language_bias",
+                                           settings=["multilingual"])["multilingual"]
+    lines = analysis.grid_conclusions(rows, tests, reference, analysis.bias_curves(summary), analysis.zero_shot_bias(summary),
+                                      table, 100, bias_test=bias_test)
+    verdict = lines[lines.index("Language bias is lowest at alpha=1, lambda=0 (0.0 ranks; untrained student 8.0).") + 1]
+    assert verdict.startswith("  against alpha=0.5 lambda=0 (5.0 ranks): significantly less bias: alpha=1 lambda=0 (-5.0 [")
+    assert "significantly more: alpha=0 lambda=0 (+5.0 [" in verdict and "zero-shot (+3.0" in verdict
+    assert "no difference: alpha=0.5 lambda=0.1 (" in verdict
     metrics = analysis.grid_metrics("toy", 9, ["en", "sw"], 100, reference, analysis.mean_table(rows),
                                     analysis.bias_curves(summary), table, analysis.run_minutes(summary))
     assert metrics["mean_by_setting"]["monolingual"]["zero-shot"] == 0.05

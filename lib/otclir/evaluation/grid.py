@@ -223,13 +223,14 @@ def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], se
 
 
 def grid_significance(per_query: pd.DataFrame, systems: dict[str, dict], reference: str, measure: str = "AP",
-                      test: str = "randomization", correction: str = "holm") -> dict[str, pd.DataFrame]:
-    """Per setting, every system of the family against ``reference`` (one family per setting)."""
+                      test: str = "randomization", correction: str = "holm", settings=SETTINGS) -> dict[str, pd.DataFrame]:
+    """Per setting, every system of the family against ``reference`` (one family per setting).
+    ``measure`` may be ``language_bias`` in the multilingual setting (lower is better there)."""
     from otclir.evaluation.stats import compare_to_baseline
 
     return {setting: compare_to_baseline(per_query_matrix(per_query, setting, measure, systems), reference,
                                          test=test, correction=correction)
-            for setting in SETTINGS}
+            for setting in settings}
 
 
 def significance_overview(tests: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -241,10 +242,14 @@ def _best_at(part: pd.Series, alpha: float) -> float:
 
 
 def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], reference: str, bias: pd.DataFrame,
-                     zero_bias: float, table: pd.DataFrame, budget, measure: str = "AP") -> list[str]:
+                     zero_bias: float, table: pd.DataFrame, budget, measure: str = "AP",
+                     bias_test: pd.DataFrame | None = None) -> list[str]:
     """What the numbers at one budget support, one sentence each: the best configuration per
     setting against the untrained student and the alpha extremes; which configurations differ
-    significantly from the reference; where language bias is lowest; the smallest tier gap."""
+    significantly from the reference; where language bias is lowest and, with ``bias_test`` (the
+    family of :func:`grid_significance` on ``language_bias``), which configurations have
+    significantly more or less of it than the reference and which do not differ; the smallest
+    tier gap."""
     lines = []
     headline = rows[rows.system == "trained"].groupby(["setting", "alpha", "ot_weight"])[measure].mean()
     zero = rows[rows.system == "zero-shot"].groupby("setting")[measure].mean()
@@ -264,6 +269,8 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
     low = at.loc[at["mean"].idxmin()]
     lines.append(f"Language bias is lowest at alpha={low.alpha:g}, lambda={low.ot_weight:g} ({low['mean']:.1f} ranks; "
                  f"untrained student {zero_bias:.1f}).")
+    if bias_test is not None:
+        lines.append("  " + _bias_verdicts(bias_test, reference))
     gaps = table.reset_index()
     gaps = gaps[gaps.system != "zero-shot"]
     for setting, part in gaps.groupby("setting", sort=False):
@@ -271,6 +278,20 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
         lines.append(f"{setting}: smallest high-low gap {row.high_low_gap:+.4f} for {row.system}; worst language most often "
                      f"{part.worst_language.mode().iloc[0]}.")
     return lines
+
+
+def _bias_verdicts(test: pd.DataFrame, reference: str) -> str:
+    others = test.drop(index=reference)
+
+    def listed(rows):
+        return ", ".join(f"{s} ({r['diff']:+.1f} [{r.diff_ci_low:+.1f}, {r.diff_ci_high:+.1f}])" for s, r in rows.iterrows()) or "none"
+
+    lower = others[others.significant & (others["diff"] < 0)]
+    higher = others[others.significant & (others["diff"] > 0)]
+    same = others[~others.significant]
+    return (f"against {reference} ({test.loc[reference, 'mean']:.1f} ranks): significantly less bias: {listed(lower)}; "
+            f"significantly more: {listed(higher)}; no difference: {', '.join(same.index) or 'none'} "
+            f"(Holm-corrected randomisation tests on per-query bias, {test.attrs['queries']} queries).")
 
 
 def grid_metrics(name: str, configurations: int, languages, budget, reference: str, means: pd.DataFrame,
