@@ -74,6 +74,10 @@ def test_training_examples_in_mmarco_layout(tmp_path, monkeypatch):
     assert query.startswith("q:") and passage.startswith("d:") and passage in data.relevant[query]
     assert data.texts["en"][query] != data.texts["sw"][query]  # one verse, two languages
     assert all(data.negatives[q] not in data.relevant[q] for q in data.negatives)
+    assert len(data.texts["sw"]) <= 2 * 25 + len(data.negatives)  # only the budget's texts are read
+    hard = external.training_data("local/pairs/{language}", ["en", "sw"], budget=10, seed=1, with_negatives=True)
+    assert len(hard.pairs) == 10 and all(q in hard.negatives and hard.negatives[q] in hard.texts["sw"] for q, _ in hard.pairs)
+    assert len(hard.texts["en"]) <= 3 * 10
     with pytest.raises(OtclirError, match="unknown ir_datasets id 'local/pairs/fr'"):
         external.training_data("local/pairs/{language}", ["en", "fr"])
 

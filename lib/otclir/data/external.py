@@ -134,11 +134,13 @@ class TrainingData:
     pairs: list[tuple[str, str]]
 
 
-def training_data(template: str, languages, budget: int | None = None, seed: int = 0) -> TrainingData:
+def training_data(template: str, languages, budget: int | None = None, seed: int = 0,
+                  with_negatives: bool = False) -> TrainingData:
     """(query, positive passage, hard negative) examples of a collection with the same query and
     passage ids in every language (mMARCO's layout): the pairs from ``docpairs`` (or, without them,
-    from positive qrels, without negatives), kept where every language has both texts, in a seeded
-    order, the first ``budget``. Only the texts of the kept examples are read."""
+    from positive qrels, without negatives) in a seeded order, the first ``budget`` of them (of
+    those with a negative when ``with_negatives``), less any whose texts some language lacks. Only
+    the texts of those examples are read."""
     languages = list(languages)
     first = open_dataset(collection_id(template, languages[0]), needs=("queries", "docs"))
     relevant: dict[str, set[str]] = {}
@@ -155,7 +157,7 @@ def training_data(template: str, languages, budget: int | None = None, seed: int
         raise OtclirError(f"'{collection_id(template, languages[0])}' has neither docpairs nor qrels to train on")
     pairs = sorted((q, d) for q, docs in relevant.items() for d in docs)
     order = np.random.default_rng(seed).permutation(len(pairs))
-    wanted = [pairs[i] for i in order]
+    wanted = [pairs[i] for i in order if not with_negatives or pairs[i][0] in negatives][:budget]
     texts = {}
     for language in languages:
         dataset = first if language == languages[0] else open_dataset(collection_id(template, language), needs=("queries", "docs"))
@@ -163,10 +165,11 @@ def training_data(template: str, languages, budget: int | None = None, seed: int
         table = {f"q:{q.query_id}": _text(q) for q in dataset.queries_iter() if f"q:{q.query_id}" in ids}
         table.update({f"d:{d.doc_id}": _text(d) for d in dataset.docs_iter() if f"d:{d.doc_id}" in ids})
         texts[language] = table
-        wanted = [(q, d) for q, d in wanted if q in table and d in table]
+        wanted = [(q, d) for q, d in wanted if q in table and d in table
+                  and (not with_negatives or negatives[q] in table)]
+    if not wanted:
+        raise OtclirError(f"'{template}' has no training pair" + (" with a hard negative" if with_negatives else "")
+                          + f" whose texts every language of {languages} has")
     present = set.intersection(*(set(t) for t in texts.values()))
-    kept = [(q, d) for q, d in wanted if q in present and d in present][:budget]
-    if not kept:
-        raise OtclirError(f"'{template}' has no training pair whose texts every language of {languages} has")
     negatives = {q: n for q, n in negatives.items() if n in present}
-    return TrainingData(texts, {q: frozenset(d) for q, d in relevant.items()}, negatives, kept)
+    return TrainingData(texts, {q: frozenset(d) for q, d in relevant.items()}, negatives, wanted)

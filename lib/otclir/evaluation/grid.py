@@ -147,15 +147,15 @@ def system_labels(frame: pd.DataFrame) -> pd.Series:
 
 def run_minutes(summary: pd.DataFrame) -> dict[str, float]:
     """Minutes of training and evaluation the stored configurations took when they ran."""
-    seconds = summary.drop_duplicates(list(POINT_COLUMNS))[["train_seconds", "evaluate_seconds"]].sum()
-    return {"configurations": int(summary.drop_duplicates(list(POINT_COLUMNS)).shape[0]),
-            "train": float(seconds.train_seconds) / 60, "evaluate": float(seconds.evaluate_seconds) / 60}
+    points = summary.drop_duplicates(list(POINT_COLUMNS))
+    return {"configurations": len(points), "train": float(points.train_seconds.sum()) / 60,
+            "evaluate": float(points.evaluate_seconds.sum()) / 60}
 
 
 def largest_budget(summary: pd.DataFrame):
     """The largest training budget of the grid (None: all pairs, which is larger than any number);
     the alpha and lambda figures are read there."""
-    budgets = summary[summary.system == "trained"].train_pairs
+    budgets = trained_only(summary).train_pairs
     if budgets.empty:
         raise OtclirError("the grid holds no trained configuration")
     return None if budgets.isna().any() else budgets.max()
@@ -189,7 +189,7 @@ def reference_point(summary: pd.DataFrame, reference_alpha: float) -> tuple[floa
     """The configuration the significance family compares against and the budget curve follows:
     ``reference_alpha`` when the grid has it (else the middle alpha of the grid), at the lowest
     lambda of the grid (the one closest to no transport loss)."""
-    trained = summary[summary.system == "trained"]
+    trained = trained_only(summary)
     alphas = sorted(trained.alpha.unique())
     alpha = reference_alpha if reference_alpha in set(trained.alpha) else alphas[len(alphas) // 2]
     return alpha, min(trained.ot_weight)
@@ -197,7 +197,7 @@ def reference_point(summary: pd.DataFrame, reference_alpha: float) -> tuple[floa
 
 def budget_curves(summary: pd.DataFrame, point: tuple[float, float], measure: str = "AP") -> pd.DataFrame:
     """:func:`tier_curves` over the budgets at one (alpha, lambda) point."""
-    trained = summary[summary.system == "trained"]
+    trained = trained_only(summary)
     return tier_curves(trained[(trained.alpha == point[0]) & (trained.ot_weight == point[1])], measure)
 
 
@@ -210,7 +210,7 @@ def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], se
     """The significance family fixed by the grid: every alpha at the reference lambda, every lambda
     at the reference alpha, and the untrained student, each at ``budget`` and one seed. Keys are
     labels, values pick rows for :func:`per_query_matrix`."""
-    trained = summary[summary.system == "trained"]
+    trained = trained_only(summary)
 
     def rows(alpha, weight):
         return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget, "seed": seed}

@@ -207,15 +207,10 @@ class ContrastiveTrainer(Trainer):
 
         cfg = self.config
         needed = sorted(set(cfg.languages) | ({"en"} if cfg.ot_weight > 0 else set()))
-        data = training_data(cfg.pairs_collection, needed, None, cfg.seed)
-        self.texts, self.relevant = data.texts, data.relevant
+        data = training_data(cfg.pairs_collection, needed, cfg.train_pairs, cfg.seed, with_negatives=cfg.hard_negative)
+        self.texts, self.relevant, self.pairs = data.texts, data.relevant, data.pairs
         self.english = data.texts["en"] if cfg.ot_weight > 0 else {}
         self.negatives = data.negatives if cfg.hard_negative else {}
-        pairs = [p for p in data.pairs if p[0] in self.negatives] if cfg.hard_negative else data.pairs
-        if not pairs:
-            raise OtclirError(f"'{cfg.pairs_collection}' gives no training pair with a hard negative; "
-                              "set hard_negative false or give a collection with docpairs")
-        self.pairs = pairs[:cfg.train_pairs] if cfg.train_pairs is not None else pairs
         return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
 
     def progress_label(self) -> str:
