@@ -142,3 +142,78 @@ def test_significance_and_conclusions_follow_the_numbers():
                                     analysis.bias_curves(summary), table, analysis.run_minutes(summary))
     assert metrics["mean_by_setting"]["monolingual"]["zero-shot"] == 0.05
     assert metrics["language_bias"]["alpha=0.5 lambda=0 budget=50"] == 5.0
+
+
+def question_rows(hybrid_sw: float = 0.4, hybrid_bias: float = 8.0, paired_noise: bool = True):
+    """Per-query rows of alpha 0, 0.5 and 1 (lambda 0, budget 100, seeds 0 and 1) in two languages:
+    monolingual AP per language, multilingual language bias. Alpha 1 is the better single strategy
+    (worst language sw at 0.3); hybrid's sw score and bias are the arguments."""
+    base = {0.0: {"en": 0.5, "sw": 0.2}, 0.5: {"en": 0.55, "sw": hybrid_sw}, 1.0: {"en": 0.6, "sw": 0.3}}
+    bias = {0.0: 12.0, 0.5: hybrid_bias, 1.0: 10.0}
+    offsets = np.linspace(-0.05, 0.05, 40)
+    rows = []
+    for alpha in base:
+        for seed in (0, 1):
+            for language in ("en", "sw"):
+                for i, offset in enumerate(offsets):
+                    noise = offset if paired_noise or alpha != 0.5 else offset * (-1) ** i
+                    common = {"system": "trained", "alpha": alpha, "ot_weight": 0.0, "train_pairs": 100.0, "seed": seed,
+                              "query_language": language, "query": f"q{i:02d}"}
+                    rows.append({**common, "setting": "monolingual", "doc_language": language,
+                                 "AP": base[alpha][language] + noise})
+                    rows.append({**common, "setting": "multilingual", "doc_language": "all", "AP": 0.1,
+                                 "language_bias": bias[alpha] * (1 + 4 * offset)})
+    return pd.DataFrame(rows)
+
+
+def test_hybrid_question_compares_worst_languages_and_bias_with_intervals():
+    table, bias = analysis.hybrid_question(question_rows(), 100.0, n_resamples=500)
+    mono = table.loc["monolingual"]
+    assert mono.better_single == "alpha=1" and mono.single_worst == pytest.approx(0.3)
+    assert mono.hybrid_worst == pytest.approx(0.4) and mono.hybrid_worst_language == "sw"
+    assert mono["diff"] == pytest.approx(0.1) and mono.diff_ci_low == pytest.approx(0.1)  # paired: no spread
+    assert mono.verdict == "hybrid better"
+    assert bias["reduction"] == pytest.approx(0.2) and bias["low"] == pytest.approx(0.2)
+    lines = analysis.hybrid_answer(table, bias)
+    assert "yes, in the sense that no setting shows a significant loss" in lines[-2]
+    assert lines[-1].endswith("At least 13% less: yes: the whole interval is at or above 13%.")
+
+    table, bias = analysis.hybrid_question(question_rows(hybrid_sw=0.3, hybrid_bias=9.5, paired_noise=False),
+                                           100.0, n_resamples=500)
+    mono = table.loc["monolingual"]
+    assert abs(mono["diff"]) < 0.01 and mono.diff_ci_low < 0 < mono.diff_ci_high and mono.verdict == "no difference"
+    assert bias["reduction"] == pytest.approx(0.05)
+    assert analysis.hybrid_answer(table, bias)[-1].endswith("no: the whole interval is below 13%.")
+
+    table, _ = analysis.hybrid_question(question_rows(hybrid_sw=0.2), 100.0, n_resamples=500)
+    assert table.loc["monolingual", "verdict"] == "hybrid worse"
+    assert "no, worse in monolingual" in analysis.hybrid_answer(table, None)[-1]
+
+
+def test_family_over_seeds_averages_each_query():
+    summary = summary_rows()
+    systems = analysis.family_systems(summary, 100, (0.5, 0.0))
+    assert "seed" not in systems["alpha=1 lambda=0"]
+    matrix = analysis.per_query_matrix(per_query_rows(summary), "monolingual", "AP", systems)
+    assert matrix["alpha=1 lambda=0"].mean() == pytest.approx(0.51)  # seeds 0 and 1: 0.50 and 0.52
+
+
+def test_selected_steps_are_a_column_per_seed():
+    summary = summary_rows()
+    assert analysis.selected_steps(summary) is None
+    steps = analysis.selected_steps(summary.assign(selected_step=np.where(summary.seed == 1, 25.0, 0.0)))
+    assert list(steps.columns) == ["seed 0", "seed 1"]
+    assert steps.loc[("alpha=1 lambda=0", "100"), "seed 1"] == 25 and steps.loc[("alpha=1 lambda=0", "100"), "seed 0"] == 0
+
+
+def test_grid_figures_draw_a_panel_per_setting(tmp_path):
+    from otclir import plots
+
+    summary = summary_rows()
+    rows = analysis.at_budget(summary, 100)
+    fig = plots.alpha_curves(analysis.tier_curves(rows), analysis.zero_shot_tiers(summary))
+    assert [ax.get_title() for ax in fig.axes] == ["monolingual", "cross-lingual", "multilingual"]
+    fig = plots.budget_curves(analysis.budget_curves(summary, (0.5, 0.0)), "MAP")
+    assert len(fig.axes) == 3 and fig.axes[0].get_xlabel().startswith("training verse pairs")
+    fig = plots.bias_by_alpha(analysis.bias_curves(summary), analysis.zero_shot_bias(summary))
+    assert plots.save_figure(fig, "bias", tmp_path)

@@ -112,6 +112,12 @@ def test_bad_settings_name_the_problem():
         ContrastiveConfig(ot_weight=-1)
 
 
+def test_new_settings_stay_out_of_a_record_at_their_old_behaviour():
+    assert "ot_queries" not in ContrastiveConfig().to_dict()  # runs stored before the setting keep their identity
+    assert ContrastiveConfig(ot_queries=True).to_dict()["ot_queries"] is True
+    assert "pairs_collection" not in ContrastiveConfig().to_dict()
+
+
 @pytest.mark.slow
 def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
     config = ContrastiveConfig(**TINY)
@@ -126,6 +132,21 @@ def test_contrastive_run_resumes_to_the_same_weights(tmp_path, tmp_outputs):
     assert len(trained) == 4 and all(r["loss"] >= r["info_nce"] > 0 for r in trained)
     assert any(r["ot"] > 0 for r in trained)  # batches with non-English passages carry the OT term
     assert "dev_AP" in log[0] and "dev_AP" in log[2]
+
+
+@pytest.mark.slow
+def test_transport_covers_queries_only_when_asked(tmp_path, tmp_outputs):
+    """A batch of Tagalog queries and English passages has nothing to transport on its passages;
+    with ``ot_queries`` the teacher's English queries pull the student's Tagalog ones."""
+    terms = {}
+    for ot_queries in (False, True):
+        config = ContrastiveConfig(**{**TINY, "alpha": 0.0, "ot_queries": ot_queries})
+        trainer = config.trainer_class()(config, tmp_path / str(ot_queries), progress=False)
+        trainer.sampler.next_batch = lambda: BatchPlan("tl", "en", (0, 1, 2, 3))
+        terms[ot_queries] = trainer.batch_losses()
+    assert terms[False]["ot"].item() == 0 and "ot_marginal_error" not in terms[False]
+    assert terms[True]["ot"].item() > 0 and terms[True]["loss"].item() > terms[True]["info_nce"].item()
+    assert terms[True]["info_nce"].item() == pytest.approx(terms[False]["info_nce"].item(), rel=1e-5)
 
 
 @pytest.mark.slow

@@ -60,3 +60,28 @@ def test_only_the_paper_profile_writes_into_figures(tmp_path, monkeypatch):
     assert figures_dir("quick") == tmp_path / "outputs" / "figures" / "quick"
     monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path / "elsewhere"))
     assert figures_dir("paper") == tmp_path / "elsewhere" / "paper"
+
+
+def test_grid_per_query_rows_are_stored_in_parts_and_read_back_whole(store, monkeypatch):
+    from otclir.experiments import ablation
+
+    monkeypatch.setattr(ablation, "PER_QUERY_PART_ROWS", 3)
+    store.start({})
+    store.write_table("summary.csv", pd.DataFrame({"AP": [0.5]}))
+    frame = pd.DataFrame({"setting": ["monolingual"] * 4 + ["bitext"] * 2, "query": [f"4500100{i}" for i in range(6)],
+                          "AP": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]})
+    paths = ablation.write_per_query(store, frame)
+    assert [p.name for p in paths] == ["perquery-monolingual-1.csv.gz", "perquery-monolingual-2.csv.gz",
+                                       "perquery-bitext-1.csv.gz"]
+    _, back = ablation.read_stored_grid(store)
+    assert sorted(back["query"]) == sorted(frame["query"]) and back.AP.sum() == pytest.approx(2.1)
+    ablation.write_per_query(store, frame[frame.setting == "bitext"])  # a rewrite leaves no stale part behind
+    assert len(ablation.read_stored_grid(store)[1]) == 2
+
+
+def test_a_copied_tree_without_git_names_its_commit(monkeypatch, tmp_path):
+    monkeypatch.setattr(results, "project_root", lambda: tmp_path)  # not a git checkout
+    monkeypatch.delenv("OTCLIR_SOURCE_COMMIT", raising=False)
+    assert results.git_state() == {"commit": None, "uncommitted_changes": None}
+    monkeypatch.setenv("OTCLIR_SOURCE_COMMIT", "0123abcd")
+    assert results.git_state() == {"commit": "0123abcd", "uncommitted_changes": False}

@@ -7,7 +7,8 @@ import pytest
 
 from otclir.errors import OtclirError
 from otclir.evaluation.grid import per_language, robustness_summary
-from otclir.evaluation.settings import ParallelPool, evaluate_settings, language_bias, pair_tier, parallel_pool
+from otclir.evaluation.settings import (ParallelPool, evaluate_settings, full_pool_measures, language_bias, pair_tier,
+                                       parallel_pool)
 from otclir.experiments.ablation import AblationGrid, load_grid, run_grid
 
 
@@ -42,6 +43,52 @@ def test_settings_cover_every_language_and_pair():
     assert multi.language_bias.notna().all() and summary[summary.setting != "multilingual"].language_bias.isna().all()
     assert set(table.columns) >= {"setting", "query_language", "doc_language", "query", "AP", "nDCG@10"}
     assert pair_tier("en", "sw") == "low" and pair_tier("fr", "fa") == "mid"
+
+
+def test_whole_pool_measures_equal_trec_eval_on_a_full_ranking():
+    from otclir.retrieval.measures import per_query
+
+    rng = np.random.default_rng(3)
+    docs = [f"d{i:03d}" for i in range(60)]
+    queries = [f"q{i}" for i in range(12)]
+    qrels = {q: {d: int(rng.integers(1, 3)) for d in rng.choice(docs, size=int(rng.integers(1, 6)), replace=False)}
+             for q in queries}
+    scores = rng.normal(size=(len(queries), len(docs)))
+    measures = ["AP", "RR", "nDCG@10", "R@1", "R@10", "P@5", "Success@1"]
+    excluded = lambda i: [i]  # noqa: E731  (a query's own column, as the settings leave out its own verse)
+    run = {q: {docs[j]: float(scores[i, j]) for j in range(len(docs)) if j != i} for i, q in enumerate(queries)}
+    expected = per_query(qrels, run, measures)
+    got = full_pool_measures(scores, docs, queries, excluded, qrels, measures)
+    assert list(got.index) == list(expected.index)
+    assert np.allclose(got[measures].to_numpy(), expected[measures].to_numpy())
+    with pytest.raises(OtclirError, match="cannot be computed over the whole pool"):
+        full_pool_measures(scores, docs, queries, excluded, qrels, ["MAP@100"])
+
+
+def test_partial_sort_keeps_the_stable_top_of_each_ranking():
+    from otclir.evaluation.settings import _rank_scores, _top_scores
+
+    scores = np.random.default_rng(0).normal(size=(30, 200)).round(1)  # many ties
+    ids, queries = [f"d{i}" for i in range(200)], [f"q{i}" for i in range(30)]
+    for depth in (1, 10, 200, 300):
+        full = _rank_scores(scores, ids, queries, lambda i: [i], depth)
+        part = _top_scores(scores, ids, queries, lambda i: [i], depth)
+        assert all(list(full[q].items()) == list(part[q].items()) for q in queries)
+
+
+def test_bitext_setting_finds_each_verse_translation():
+    pool = toy_pool()
+    d = np.eye(4)
+    emb = {"en": (d[:1], d), "sw": (d[:1], d * 0.9 + 0.01)}  # each verse closest to its own translation
+    summary, table = evaluate_settings(emb, pool, settings=["bitext"], depth=None)
+    assert summary[["query_language", "doc_language"]].values.tolist() == [["sw", "en"], ["en", "sw"]]
+    assert np.allclose(summary["R@1"], 1) and np.allclose(summary["AP"], 1)
+    assert len(table) == 2 * 4  # every pool verse is a query
+    shuffled = {"en": (d[:1], d), "sw": (d[:1], d[[1, 0, 3, 2]] + 0.5 * d)}  # another verse first, its own second
+    summary, _ = evaluate_settings(shuffled, pool, settings=["bitext"], depth=None)
+    assert np.allclose(summary["R@1"], 0) and np.allclose(summary["AP"], 0.5)  # AP is MRR here
+    with pytest.raises(OtclirError, match="unknown setting"):
+        evaluate_settings(emb, pool, settings=["xtreme"])
 
 
 def test_parallel_pool_is_the_same_in_every_language():
@@ -132,9 +179,14 @@ def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, t
     folder = tmp_path / "results" / "quick" / "04_hybrid_batch_ablations"
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["settings"]["alphas"] == [0.0, 0.5, 1.0]
-    assert {"summary.csv", "perquery.csv.gz", "training_logs.csv.gz", "settings.json"} <= {p.name for p in folder.iterdir()}
+    names = {p.name for p in folder.iterdir()}
+    assert {"summary.csv", "training_logs.csv.gz", "settings.json", "perquery-bitext-1.csv.gz"} <= names
     computed = runner.load_metrics("04_hybrid_batch_ablations")
-    assert computed["configurations"] == 12 and set(computed["mean_by_setting"]) == {"monolingual", "cross-lingual", "multilingual"}
+    assert computed["configurations"] == 6
+    assert set(computed["mean_by_setting"]) == {"monolingual", "cross-lingual", "multilingual", "bitext"}
+    assert set(computed["hybrid_question"]["worst_language"]) == set(computed["mean_by_setting"])
+    summary = pd.read_csv(folder / "summary.csv")
+    assert set(summary.selected_step.dropna()) <= {0, 3}  # dev selection at step 0 or 3 of the quick runs
     runner.run_notebook("04", overrides={"recompute": False})
     assert runner.load_metrics("04_hybrid_batch_ablations")["mean_by_setting"] == computed["mean_by_setting"]
 

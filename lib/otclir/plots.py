@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 
 from otclir.evaluation.grid import budget_label
+from otclir.evaluation.settings import KNOWN_SETTINGS
 from otclir.paths import PAPER_PROFILE, figures_dir, relative_to_root
 
 TIER_ORDER = ["low", "mid", "high"]
@@ -301,7 +302,7 @@ def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, me
     dashed with it), bands over seeds; dotted lines are the untrained student per tier.
     ``curves`` as from :func:`otclir.evaluation.grid.tier_curves` for one training budget."""
     use_style()
-    settings = [s for s in ("monolingual", "cross-lingual", "multilingual") if s in set(curves.setting)]
+    settings = [s for s in KNOWN_SETTINGS if s in set(curves.setting)]
     weights = sorted(curves.ot_weight.unique())
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 3.0), squeeze=False)
     for ax, setting in zip(axes[0], settings):
@@ -349,7 +350,7 @@ def budget_curves(curves: pd.DataFrame, measure_label: str = "MAP"):
     """A panel per setting: the metric against the training budget (verse pairs), a line
     per tier, bands over seeds. ``curves`` for one alpha and OT weight."""
     use_style()
-    settings = [s for s in ("monolingual", "cross-lingual", "multilingual") if s in set(curves.setting)]
+    settings = [s for s in KNOWN_SETTINGS if s in set(curves.setting)]
     budgets = sorted(curves.train_pairs.unique(), key=lambda b: float("inf") if pd.isna(b) else b)
     position = {budget_label(b): i for i, b in enumerate(budgets)}
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 2.9), squeeze=False)

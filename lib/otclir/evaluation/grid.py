@@ -11,17 +11,26 @@ import numpy as np
 import pandas as pd
 
 from otclir.errors import OtclirError
-from otclir.evaluation.settings import SETTINGS, tier_of
+from otclir.evaluation.settings import KNOWN_SETTINGS, tier_of
+
+
+PAIRED_SETTINGS = ("cross-lingual", "bitext")  # a language's score: the mean over the pairs it takes part in
+
+
+def settings_in(frame: pd.DataFrame) -> list[str]:
+    """The evaluation settings a table holds, in the usual order."""
+    present = set(frame.setting)
+    return [s for s in KNOWN_SETTINGS if s in present]
 
 
 def per_language(summary: pd.DataFrame, keys, measure: str = "AP") -> pd.DataFrame:
     """One score per ``keys`` (columns naming a system), setting and language: monolingual and
-    multilingual by the query language; cross-lingual as the mean over every pair the language
-    takes part in."""
+    multilingual by the query language; cross-lingual and bitext as the mean over every pair the
+    language takes part in."""
     keys = [k for k in keys if k != "setting"] + ["setting"]
     parts = []
     for setting, part in summary.groupby("setting", sort=False):
-        if setting == "cross-lingual":
+        if setting in PAIRED_SETTINGS:
             both = pd.concat([part.assign(language=part.query_language), part.assign(language=part.doc_language)])
         else:
             both = part.assign(language=part.query_language)
@@ -206,14 +215,16 @@ def budget_means(curves: pd.DataFrame) -> pd.DataFrame:
     return curves.groupby(["train_pairs", "setting"], dropna=False)["mean"].mean().unstack()
 
 
-def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], seed: int) -> dict[str, dict]:
+def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], seed: int | None = None) -> dict[str, dict]:
     """The significance family fixed by the grid: every alpha at the reference lambda, every lambda
-    at the reference alpha, and the untrained student, each at ``budget`` and one seed. Keys are
-    labels, values pick rows for :func:`per_query_matrix`."""
+    at the reference alpha, and the untrained student, each at ``budget``, at one seed or (None)
+    with each query's score averaged over the seeds. Keys are labels, values pick rows for
+    :func:`per_query_matrix`."""
     trained = trained_only(summary)
 
     def rows(alpha, weight):
-        return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget, "seed": seed}
+        picked = {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget}
+        return picked if seed is None else {**picked, "seed": seed}
 
     alpha, weight = point
     systems = {config_label(a, weight): rows(a, weight) for a in sorted(trained.alpha.unique())}
@@ -223,11 +234,13 @@ def family_systems(summary: pd.DataFrame, budget, point: tuple[float, float], se
 
 
 def grid_significance(per_query: pd.DataFrame, systems: dict[str, dict], reference: str, measure: str = "AP",
-                      test: str = "randomization", correction: str = "holm", settings=SETTINGS) -> dict[str, pd.DataFrame]:
-    """Per setting, every system of the family against ``reference`` (one family per setting).
-    ``measure`` may be ``language_bias`` in the multilingual setting (lower is better there)."""
+                      test: str = "randomization", correction: str = "holm", settings=None) -> dict[str, pd.DataFrame]:
+    """Per setting (default: every setting the rows hold), every system of the family against
+    ``reference`` (one family per setting). ``measure`` may be ``language_bias`` in the
+    multilingual setting (lower is better there)."""
     from otclir.evaluation.stats import compare_to_baseline
 
+    settings = settings_in(per_query) if settings is None else settings
     return {setting: compare_to_baseline(per_query_matrix(per_query, setting, measure, systems), reference,
                                          test=test, correction=correction)
             for setting in settings}
@@ -253,7 +266,7 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
     lines = []
     headline = rows[rows.system == "trained"].groupby(["setting", "alpha", "ot_weight"])[measure].mean()
     zero = rows[rows.system == "zero-shot"].groupby("setting")[measure].mean()
-    for setting in SETTINGS:
+    for setting in settings_in(rows):
         part = headline[setting]
         (best_alpha, best_weight), best = part.idxmax(), part.max()
         lines.append(f"{setting}: best mean {measure} {best:.4f} at alpha={best_alpha:g}, lambda={best_weight:g} "
@@ -308,3 +321,140 @@ def grid_metrics(name: str, configurations: int, languages, budget, reference: s
                        for (s, n), row in table.iterrows()},
         "minutes": {"train": round(minutes["train"], 2), "evaluate": round(minutes["evaluate"], 2)},
     }
+
+
+# ------------------------------------------------------------ the hybrid-batch question
+BIAS_GOAL = 0.13  # Elmahdy et al. (2024) report 13-30% less language bias with hybrid batches
+
+
+def _pick(rows: pd.DataFrame, where: dict) -> pd.DataFrame:
+    for column, value in where.items():
+        rows = rows[rows[column].isna()] if value is None else rows[rows[column] == value]
+    return rows
+
+
+def language_query_matrix(per_query: pd.DataFrame, setting: str, where: dict, measure: str = "AP") -> pd.DataFrame:
+    """Languages x queries for one system and setting: each query's measure averaged over the
+    seeds (and, in the paired settings, over the pairs the language takes part in), so that a
+    language's score is the row's mean (as in :func:`per_language`)."""
+    rows = _pick(per_query[per_query.setting == setting], where)
+    if rows.empty:
+        raise OtclirError(f"no per-query rows for {where} in setting {setting}")
+    if setting in PAIRED_SETTINGS:
+        rows = pd.concat([rows.assign(language=rows.query_language), rows.assign(language=rows.doc_language)])
+    else:
+        rows = rows.assign(language=rows.query_language)
+    return rows.groupby(["language", "query"])[measure].mean().unstack("query")
+
+
+def worst_language_difference(per_query: pd.DataFrame, setting: str, system: dict, other: dict, measure: str = "AP",
+                              n_resamples: int = 2_000, seed: int = 0) -> dict:
+    """Worst-language score of ``system`` minus that of ``other`` (each system's own worst
+    language), with a paired bootstrap over queries (resampling the same queries for every
+    language and both systems): the difference, its 95% interval and a two-sided bootstrap p."""
+    a = language_query_matrix(per_query, setting, system, measure)
+    b = language_query_matrix(per_query, setting, other, measure)
+    queries = a.columns.intersection(b.columns)
+    a, b = a[queries].to_numpy(), b[queries].to_numpy()
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise OtclirError(f"setting {setting}: not every language has every query; cannot resample queries jointly")
+    observed = a.mean(1).min() - b.mean(1).min()
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for i in range(n_resamples):
+        pick = rng.integers(0, len(queries), len(queries))
+        draws[i] = a[:, pick].mean(1).min() - b[:, pick].mean(1).min()
+    low, high = np.quantile(draws, [0.025, 0.975])
+    p = min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean()))
+    return {"diff": float(observed), "diff_ci_low": float(low), "diff_ci_high": float(high), "p": float(p),
+            "queries": len(queries)}
+
+
+def bias_reduction(per_query: pd.DataFrame, system: dict, other: dict, n_resamples: int = 2_000, seed: int = 0) -> dict:
+    """How much less language bias ``system`` carries than ``other``, as a share of ``other``'s:
+    1 - mean bias(system) / mean bias(other), per-query bias averaged over query languages and
+    seeds, with a paired bootstrap interval over queries."""
+    a = language_query_matrix(per_query, "multilingual", system, "language_bias").mean(axis=0)
+    b = language_query_matrix(per_query, "multilingual", other, "language_bias").mean(axis=0)
+    queries = a.index.intersection(b.index)
+    a, b = a[queries].to_numpy(), b[queries].to_numpy()
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(queries), (n_resamples, len(queries)))
+    draws = 1 - a[picks].mean(1) / b[picks].mean(1)
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return {"reduction": float(1 - a.mean() / b.mean()), "low": float(low), "high": float(high),
+            "bias": float(a.mean()), "other_bias": float(b.mean()), "queries": len(queries)}
+
+
+def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid: float = 0.5, measure: str = "AP",
+                    n_resamples: int = 2_000, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """The research question at one budget and lambda, seeds averaged per query: in every setting,
+    hybrid batches (alpha ``hybrid``) against the better single strategy (alpha 0 or 1, the one
+    with the higher worst-language score) on worst-language ``measure``, Holm-corrected over the
+    settings; and hybrid's language-bias reduction against monolingual-only batches (alpha 1)."""
+    from otclir.evaluation.stats import correct
+
+    def where(alpha):
+        return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget}
+
+    rows = []
+    for setting in settings_in(per_query):
+        worst = {alpha: language_query_matrix(per_query, setting, where(alpha), measure).mean(1).min() for alpha in (0.0, 1.0)}
+        single = max(worst, key=worst.get)
+        test = worst_language_difference(per_query, setting, where(hybrid), where(single), measure, n_resamples, seed)
+        hybrid_worst = language_query_matrix(per_query, setting, where(hybrid), measure).mean(1)
+        rows.append({"setting": setting, "hybrid_worst": float(hybrid_worst.min()),
+                     "hybrid_worst_language": hybrid_worst.idxmin(), "better_single": f"alpha={single:g}",
+                     "single_worst": float(worst[single]), **test})
+    table = pd.DataFrame(rows).set_index("setting")
+    table["p_adjusted"] = correct(table.p.to_numpy(), "holm")
+    table["verdict"] = [_interval_verdict(r.diff_ci_low, r.diff_ci_high, r.p_adjusted) for _, r in table.iterrows()]
+    table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, measure=measure)
+    bias = bias_reduction(per_query, where(hybrid), where(1.0), n_resamples, seed) \
+        if "multilingual" in set(per_query.setting) else None
+    return table, bias
+
+
+def _interval_verdict(low: float, high: float, p_adjusted: float) -> str:
+    if p_adjusted < 0.05 and low > 0:
+        return "hybrid better"
+    if p_adjusted < 0.05 and high < 0:
+        return "hybrid worse"
+    return "no difference"
+
+
+def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -> list[str]:
+    """The notebook's answer to the question, from :func:`hybrid_question`'s numbers."""
+    lines = []
+    for setting, r in table.iterrows():
+        lines.append(f"{setting}: worst-language {measure} hybrid {r.hybrid_worst:.4f} ({r.hybrid_worst_language}) vs "
+                     f"{r.better_single} {r.single_worst:.4f}: {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
+                     f"Holm p {r.p_adjusted:.3f}: {r.verdict}.")
+    worse = list(table.index[table.verdict == "hybrid worse"])
+    lines.append("Hybrid batches at least as good as the better single strategy on the worst language in every setting: "
+                 + ("no, worse in " + ", ".join(worse) if worse else
+                    "yes, in the sense that no setting shows a significant loss"
+                    + ("" if (table.verdict == "hybrid better").all() else " (where there is no difference, equality is not shown)"))
+                 + ".")
+    if bias is not None:
+        share = f"{100 * bias['reduction']:.1f}% [{100 * bias['low']:.1f}, {100 * bias['high']:.1f}]"
+        if bias["low"] >= BIAS_GOAL:
+            verdict = f"yes: the whole interval is at or above {100 * BIAS_GOAL:.0f}%"
+        elif bias["high"] < BIAS_GOAL:
+            verdict = f"no: the whole interval is below {100 * BIAS_GOAL:.0f}%"
+        else:
+            verdict = f"not shown: the interval contains {100 * BIAS_GOAL:.0f}%"
+        lines.append(f"Language bias of hybrid batches {bias['bias']:.1f} ranks against {bias['other_bias']:.1f} for "
+                     f"monolingual-only batches: {share} less. At least {100 * BIAS_GOAL:.0f}% less: {verdict}.")
+    return lines
+
+
+def selected_steps(summary: pd.DataFrame) -> pd.DataFrame | None:
+    """The dev-selected step of every trained configuration (0: dev kept the untrained student),
+    a column per seed; None when the grid trained without dev evaluation."""
+    if "selected_step" not in summary.columns:
+        return None
+    points = trained_only(summary).drop_duplicates(list(POINT_COLUMNS))
+    points = points.assign(config=system_labels(points), budget=points.train_pairs.map(budget_label))
+    return points.pivot_table(index=["config", "budget"], columns="seed", values="selected_step", aggfunc="first",
+                              sort=False).rename(columns=lambda seed: f"seed {seed:g}")

@@ -8,6 +8,10 @@ language, so settings and languages differ only in the language of the text.
   (English to each language, each language to English, and between non-English languages).
 - ``multilingual``: queries in one language against one pool holding every language's copy of
   each document (LAReQA-like); every copy of a relevant verse is relevant.
+- ``bitext`` (XTREME-R-like bitext retrieval, asked for by name): each document verse of the pool
+  in one language against every pool verse in another; its own translation is the one relevant
+  verse, so AP is the reciprocal rank (MRR) and R@1 is P@1. Pairs: each language to English and
+  English to each language (every ordered pair when English is not evaluated).
 
 Relevant documents are the query's cross-referenced verses; the query's own verse (every copy)
 is removed from its ranking. Language bias (Elmahdy et al. 2024): in the multilingual pool, the
@@ -16,6 +20,7 @@ over a query's relevant verses, then over queries. Lower is less biased.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +33,8 @@ from otclir.data.tasks import judged_queries, sample_ids, sample_pool, split_ver
 from otclir.errors import OtclirError
 from otclir.retrieval.measures import per_query
 
-SETTINGS = ("monolingual", "cross-lingual", "multilingual")
+SETTINGS = ("monolingual", "cross-lingual", "multilingual")  # evaluated unless a grid names its settings
+KNOWN_SETTINGS = SETTINGS + ("bitext",)
 MEASURES = ("AP", "R@1", "R@10", "nDCG@10")
 TIER_RANK = {tier: i for i, tier in enumerate(TIERS)}
 
@@ -98,45 +104,119 @@ def _rank_scores(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], e
     return run
 
 
+def _top_scores(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], excluded, depth: int) -> trec.Run:
+    """The same top ``depth`` as :func:`_rank_scores` (ties by pool order), found by partial
+    sorting: for writing runs of a whole-pool evaluation, whose measures do not read them."""
+    run: trec.Run = {}
+    for i, query in enumerate(query_ids):
+        row = scores[i].astype(np.float64).copy()
+        row[excluded(i)] = -np.inf
+        k = min(depth, len(row))
+        if k < len(row):  # every document scored at least the k-th best, so ties at the cut go by pool order
+            part = np.flatnonzero(row >= -np.partition(-row, k - 1)[k - 1])
+        else:
+            part = np.arange(len(row))
+        top = part[np.lexsort((part, -row[part]))][:k]
+        run[query] = {doc_ids[j]: float(row[j]) for j in top if np.isfinite(row[j])}
+    return run
+
+
+FULL_POOL_MEASURE = re.compile(r"^(AP|RR|nDCG@\d+|R@\d+|P@\d+|Success@\d+)$")
+
+
+def full_pool_measures(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], excluded,
+                       qrels: dict[str, dict[str, int]], measures) -> pd.DataFrame:
+    """Per query, measures of the ranking of the whole pool (every column but the excluded),
+    computed from the ranks of the relevant documents alone, so no run of the whole pool is built.
+    Ties are broken by pool order (trec_eval breaks them by document id). AP, R@k, P@k and
+    Success@k count documents of grade > 0; nDCG@k uses the grades as gains, as trec_eval does."""
+    bad = [m for m in measures if not FULL_POOL_MEASURE.match(m)]
+    if bad:
+        raise OtclirError(f"measure(s) {', '.join(bad)} cannot be computed over the whole pool; "
+                          "use AP, RR, nDCG@k, R@k, P@k or Success@k, or set a depth")
+    column = {d: j for j, d in enumerate(doc_ids)}
+    rows = {}
+    for i, query in enumerate(query_ids):
+        judged = {d: r for d, r in qrels.get(query, {}).items() if r > 0 and d in column}
+        if not judged:
+            continue
+        row = scores[i].astype(np.float64).copy()
+        row[excluded(i)] = -np.inf
+        relevant = np.array([column[d] for d in judged])
+        values = row[relevant]
+        # rank = 1 + documents scored higher + documents scored the same that come earlier in the pool
+        ranks = 1 + (row[None, :] > values[:, None]).sum(1) + \
+            ((row[None, :] == values[:, None]) & (np.arange(len(row))[None, :] < relevant[:, None])).sum(1)
+        order = np.argsort(ranks)
+        ranks, grades = ranks[order], np.array([judged[doc_ids[j]] for j in relevant[order]], dtype=float)
+        out = {}
+        for name in measures:
+            kind, _, cut = name.partition("@")
+            k = int(cut) if cut else None
+            if kind == "AP":
+                out[name] = float(np.mean(np.arange(1, len(ranks) + 1) / ranks))
+            elif kind == "RR":
+                out[name] = float(1.0 / ranks[0])
+            elif kind == "R":
+                out[name] = float((ranks <= k).sum() / len(ranks))
+            elif kind == "P":
+                out[name] = float((ranks <= k).sum() / k)
+            elif kind == "Success":
+                out[name] = float(ranks[0] <= k)
+            else:  # nDCG@k
+                top = ranks <= k
+                dcg = float((grades[top] / np.log2(ranks[top] + 1)).sum())
+                ideal = np.sort(grades)[::-1][:k]
+                out[name] = dcg / float((ideal / np.log2(np.arange(2, len(ideal) + 2))).sum())
+        rows[query] = out
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(measures))
+    return table.rename_axis("query").sort_index()
+
+
 def language_bias(scores: np.ndarray, pool: ParallelPool, languages: list[str]) -> pd.Series:
     """Per query: mean over its relevant verses of (worst rank - best rank) among the verse's copies
     in the multilingual pool (columns ordered language by language, ``pool.docs`` within each)."""
     n_docs = len(pool.docs)
     position = {v: i for i, v in enumerate(pool.docs)}
+    columns = np.arange(n_docs * len(languages))
     out = {}
     for i, query in enumerate(pool.queries):
         row = scores[i].astype(np.float64).copy()
         if query in position:
             row[[k * n_docs + position[query] for k in range(len(languages))]] = -np.inf
-        order = np.argsort(-row, kind="stable")
-        rank = np.empty(len(row), dtype=np.int64)
-        rank[order] = np.arange(1, len(row) + 1)
-        distances = []
-        for verse in pool.qrels[query]:
-            copies = rank[[k * n_docs + position[verse] for k in range(len(languages))]]
-            distances.append(int(copies.max() - copies.min()))
-        out[query] = float(np.mean(distances))
+        verses = list(pool.qrels[query])
+        copies = np.array([[k * n_docs + position[v] for k in range(len(languages))] for v in verses])
+        values = row[copies][..., None]
+        # each copy's rank in the stable descending order: higher scores, then equal scores earlier in the pool
+        rank = 1 + (row > values).sum(-1) + ((row == values) & (columns < copies[..., None])).sum(-1)
+        out[query] = float(np.mean(rank.max(1) - rank.min(1)))
     return pd.Series(out, name="language_bias").rename_axis("query")
 
 
 def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, measures=MEASURES,
-                      depth: int = 100, folder: Path | None = None, tag: str = "system") -> tuple[pd.DataFrame, pd.DataFrame]:
+                      depth: int | None = 100, folder: Path | None = None, tag: str = "system",
+                      run_depth: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean measures per setting and language (pair), and the per-query table behind them.
 
     Rows: setting, query_language, doc_language (``all`` in the multilingual pool), tier, each
-    measure, and ``language_bias`` in the multilingual setting. With ``folder``, each setting's TREC
-    run is written as ``<setting>/<query>-<doc>.run`` with its qrels beside it.
+    measure, and ``language_bias`` in the multilingual setting. Measures are of the top ``depth``
+    (through ir_measures), or of the whole pool with ``depth=None``. With ``folder``, each
+    setting's TREC run is written as ``<setting>/<query>-<doc>.run`` with its qrels beside it
+    (cut at ``run_depth`` when the whole pool is ranked; 0 writes no runs).
     """
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise OtclirError(f"unknown setting(s) {', '.join(unknown)}; settings: {', '.join(SETTINGS)}")
+    check_settings(settings)
     langs = pool.languages
     position = {v: i for i, v in enumerate(pool.docs)}
     own = [position.get(q) for q in pool.queries]
     rows, tables = [], []
 
-    def record(setting, q_lang, d_lang, run, qrels, tier, bias=None):
-        table = per_query(qrels, run, measures)
+    def record(setting, q_lang, d_lang, scores, doc_ids, query_ids, excluded, qrels, tier, bias=None):
+        run = None
+        if depth is None:
+            table = full_pool_measures(scores, doc_ids, query_ids, excluded, qrels, measures)
+        else:
+            run = _rank_scores(scores, doc_ids, query_ids, excluded, depth)
+            table = per_query(qrels, run, measures)
         if bias is not None:
             table["language_bias"] = bias.reindex(table.index)
         table.insert(0, "setting", setting)
@@ -145,11 +225,15 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
         tables.append(table.reset_index())
         rows.append({"setting": setting, "query_language": q_lang, "doc_language": d_lang, "tier": tier,
                      **table.drop(columns=["setting", "query_language", "doc_language"]).mean().to_dict()})
-        if folder is not None:
+        if folder is not None and (run is not None or run_depth):
             base = Path(folder) / setting
+            run = run if run is not None else _top_scores(scores, doc_ids, query_ids, excluded, run_depth)
             trec.write_run(base / f"{q_lang}-{d_lang}.run", run, tag=tag)
             if not (base / "qrels.txt").is_file():
                 trec.write_qrels(base / "qrels.txt", qrels)
+
+    def not_own(i):
+        return [own[i]] if own[i] is not None else []
 
     pairs = []
     if "monolingual" in settings:
@@ -157,9 +241,8 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
     if "cross-lingual" in settings:
         pairs += [("cross-lingual", a, b) for a in langs for b in langs if a != b]
     for setting, a, b in pairs:
-        scores = embeddings[a][0] @ embeddings[b][1].T
-        run = _rank_scores(scores, pool.docs, pool.queries, lambda i: [own[i]] if own[i] is not None else [], depth)
-        record(setting, a, b, run, pool.qrels, pair_tier(a, b))
+        record(setting, a, b, embeddings[a][0] @ embeddings[b][1].T, pool.docs, pool.queries, not_own, pool.qrels,
+               pair_tier(a, b))
     if "multilingual" in settings:
         ids = [f"{code}:{d}" for code in langs for d in pool.docs]
         docs = np.concatenate([embeddings[code][1] for code in langs], 0)
@@ -167,15 +250,37 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
         n = len(pool.docs)
         for a in langs:
             scores = embeddings[a][0] @ docs.T
-            run = _rank_scores(scores, ids, pool.queries,
-                               lambda i: [k * n + own[i] for k in range(len(langs))] if own[i] is not None else [], depth)
-            record("multilingual", a, "all", run, qrels, tier_of(a), language_bias(scores, pool, langs))
+            record("multilingual", a, "all", scores, ids, pool.queries,
+                   lambda i: [k * n + own[i] for k in range(len(langs))] if own[i] is not None else [], qrels,
+                   tier_of(a), language_bias(scores, pool, langs))
+    if "bitext" in settings:
+        qrels = setting_qrels(pool, "bitext")
+        for a, b in bitext_pairs(langs):
+            record("bitext", a, b, embeddings[a][1] @ embeddings[b][1].T, pool.docs, pool.docs, lambda i: [], qrels,
+                   pair_tier(a, b))
     return pd.DataFrame(rows), pd.concat(tables, ignore_index=True)
 
 
+def check_settings(settings) -> None:
+    unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
+    if unknown:
+        raise OtclirError(f"unknown setting(s) {', '.join(unknown)}; settings: {', '.join(KNOWN_SETTINGS)}")
+
+
+def bitext_pairs(languages) -> list[tuple[str, str]]:
+    """The (source, target) language pairs of the bitext setting."""
+    if "en" in languages:
+        others = [code for code in languages if code != "en"]
+        return [(code, "en") for code in others] + [("en", code) for code in others]
+    return [(a, b) for a in languages for b in languages if a != b]
+
+
 def setting_qrels(pool: ParallelPool, setting: str) -> dict[str, dict[str, int]]:
-    """The judgments a setting ranks against: the pool's, or in the multilingual pool every
-    language's copy of each relevant verse (ids ``lang:verse``)."""
+    """The judgments a setting ranks against: the pool's; in the multilingual pool every
+    language's copy of each relevant verse (ids ``lang:verse``); in the bitext setting each
+    document verse's own translation."""
+    if setting == "bitext":
+        return {d: {d: 1} for d in pool.docs}
     if setting != "multilingual":
         return pool.qrels
     return {q: {f"{code}:{d}": r for code in pool.languages for d, r in rel.items()} for q, rel in pool.qrels.items()}

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from otclir.errors import OtclirError
-from otclir.evaluation.settings import MEASURES, SETTINGS, encode_pool, evaluate_settings, parallel_pool
+from otclir.evaluation.settings import MEASURES, SETTINGS, check_settings, encode_pool, evaluate_settings, parallel_pool
 from otclir.paths import outputs_dir
 from otclir.training.hybrid import ContrastiveConfig
 from otclir.training.trainer import train
@@ -28,6 +29,8 @@ POINT = ("alpha", "ot_weight", "train_pairs", "seed")
 SUMMARY, PER_QUERY, CONFIG = "summary.tsv", "perquery.tsv", "config.json"
 EVALUATION_DEFAULTS = {"languages": None, "split": "test", "max_queries": None, "max_docs": None,
                        "depth": 100, "seed": 0, "settings": list(SETTINGS), "measures": list(MEASURES)}
+# Added later, with the behaviour runs had before: left out of a configuration's record at that value.
+EVALUATION_OPTIONAL = {"run_depth": 100}  # documents per query in the stored runs of a whole-pool evaluation
 
 
 @dataclass
@@ -38,7 +41,9 @@ class AblationGrid:
     budgets: list[int | None] = field(default_factory=lambda: [2000])  # verse pairs, each in every language; None: all
     seeds: list[int] = field(default_factory=lambda: [0])
     training: dict = field(default_factory=dict)  # other ContrastiveConfig settings, shared by all points
-    evaluation: dict = field(default_factory=dict)  # languages (default: the training languages), split, max_queries, max_docs, depth, seed
+    # languages (default: the training languages), split, max_queries, max_docs, depth (None: the
+    # whole pool), seed, settings (monolingual, cross-lingual, multilingual, and bitext if named)
+    evaluation: dict = field(default_factory=dict)
     baseline: bool = True  # also evaluate the untrained student
 
     def __post_init__(self):
@@ -48,9 +53,11 @@ class AblationGrid:
         clash = sorted(set(self.training) & {"alpha", "ot_weight", "train_pairs", "seed"})
         if clash:
             raise OtclirError(f"{', '.join(clash)} are grid axes (alphas, ot_weights, budgets, seeds), not training settings")
-        unknown = sorted(set(self.evaluation) - set(EVALUATION_DEFAULTS))
+        known = {**EVALUATION_DEFAULTS, **EVALUATION_OPTIONAL}
+        unknown = sorted(set(self.evaluation) - set(known))
         if unknown:
-            raise OtclirError(f"unknown evaluation setting(s) {', '.join(unknown)}; settings: {', '.join(EVALUATION_DEFAULTS)}")
+            raise OtclirError(f"unknown evaluation setting(s) {', '.join(unknown)}; settings: {', '.join(known)}")
+        check_settings(self.evaluation_settings()["settings"])
         for point in self.points():  # every configuration is checked before any training starts
             self.config(point)
 
@@ -71,6 +78,7 @@ class AblationGrid:
 
     def evaluation_settings(self) -> dict:
         settings = {**EVALUATION_DEFAULTS, **self.evaluation}
+        settings = {k: v for k, v in settings.items() if not (k in EVALUATION_OPTIONAL and v == EVALUATION_OPTIONAL[k])}
         if settings["languages"] is None:
             settings["languages"] = self.config(self.points()[0]).languages
         return settings
@@ -103,10 +111,13 @@ def evaluate_model(model: str, evaluation: dict, folder: Path, tag: str) -> pd.D
     """Every evaluation setting for one model; writes runs, per-query table and summary."""
     from otclir.models.encoder import Encoder
 
+    import torch
+
     pool = evaluation_pool(evaluation)
-    encoder = Encoder(model)
+    encoder = Encoder(model, device="cuda" if torch.cuda.is_available() else "cpu")
     summary, table = evaluate_settings(encode_pool(encoder, pool), pool, evaluation["settings"],
-                                       evaluation["measures"], evaluation["depth"], folder / "runs", tag)
+                                       evaluation["measures"], evaluation["depth"], folder / "runs", tag,
+                                       evaluation.get("run_depth", EVALUATION_OPTIONAL["run_depth"]))
     table.to_csv(folder / PER_QUERY, sep="\t", index=False, float_format="%.6f")
     return summary
 
@@ -149,20 +160,47 @@ def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int
     summary.insert(0, "system", record["system"])
     summary.to_csv(folder / SUMMARY, sep="\t", index=False, float_format="%.6f")
     timing = {"train_seconds": round(trained, 1), "evaluate_seconds": round(time.time() - started - trained, 1)}
+    if point is not None and result.get("best"):
+        timing["selected_step"] = result["best"]["step"]  # the dev-selected step (0: the untrained student)
     (folder / "timing.json").write_text(json.dumps(timing) + "\n")
     (folder / CONFIG).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")  # written last: marks it finished
     log(f"{label}: trained in {timing['train_seconds']:.0f} s, evaluated in {timing['evaluate_seconds']:.0f} s")
     return {"folder": folder, "status": "done", **timing}
 
 
-def run_grid(grid: AblationGrid, log=print, stop_after: int | None = None, progress: bool = True) -> pd.DataFrame:
+def run_grid(grid: AblationGrid, log=print, stop_after: int | None = None, progress: bool = True,
+             workers: int = 1) -> pd.DataFrame:
     """Every configuration of the grid (and the untrained reference); returns what ``load_grid``
-    reads. ``log`` gets a line per configuration; ``progress`` shows each training's progress bar."""
+    reads. ``log`` gets a line per configuration; ``progress`` shows each training's progress bar.
+    ``workers`` above 1 runs configurations in that many processes at once (on one GPU, small
+    models leave it idle between steps; each process gets an equal share of the CPU threads)."""
     points = ([None] if grid.baseline else []) + grid.points()
+    if workers > 1:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with context.Pool(workers, initializer=_worker_threads, initargs=(threads,)) as pool:
+            for line in pool.imap_unordered(_run_in_worker, [(grid, point, stop_after) for point in points]):
+                log(line)
+        return load_grid(grid)
     for i, point in enumerate(points, 1):
         log(f"[{i}/{len(points)}] " + ("zero-shot" if point is None else point_label(point)))
         run_point(grid, point, log, stop_after, progress)
     return load_grid(grid)
+
+
+def _worker_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_in_worker(task) -> str:
+    grid, point, stop_after = task
+    lines = []
+    run_point(grid, point, lines.append, stop_after, progress=False)
+    return "; ".join(lines)
 
 
 def load_grid(grid: AblationGrid, per_query: bool = False) -> pd.DataFrame:
@@ -182,22 +220,24 @@ def load_grid(grid: AblationGrid, per_query: bool = False) -> pd.DataFrame:
             frame = pd.read_csv(folder / SUMMARY, sep="\t")
             timing = json.loads((folder / "timing.json").read_text())
             frame["train_seconds"], frame["evaluate_seconds"] = timing["train_seconds"], timing["evaluate_seconds"]
+            if "selected_step" in timing:
+                frame["selected_step"] = timing["selected_step"]
         frames.append(frame)
     if not frames:
         raise OtclirError(f"no finished configuration of grid '{grid.name}' under {grid.folder()}; run it with run_grid first")
     return pd.concat(frames, ignore_index=True)
 
 
-def store_grid(grid: AblationGrid, store, log=print, progress: bool = True) -> dict:
+def store_grid(grid: AblationGrid, store, log=print, progress: bool = True, workers: int = 1) -> dict:
     """Run the grid and write what notebook reporting needs into a results store: the summaries,
     per-query rows and training logs of every configuration, with the provenance."""
     from otclir.training.trainer import read_log
 
     started = time.time()
     store.start(dataclasses.asdict(grid))
-    summary = run_grid(grid, log=log, progress=progress)
+    summary = run_grid(grid, log=log, progress=progress, workers=workers)
     store.write_table("summary.csv", summary)
-    store.write_table("perquery.csv.gz", load_grid(grid, per_query=True))
+    write_per_query(store, load_grid(grid, per_query=True))
     logs = []
     for point in grid.points():
         label, _, folder = point_record(grid, point)
@@ -208,8 +248,23 @@ def store_grid(grid: AblationGrid, store, log=print, progress: bool = True) -> d
     return store.finish(time.time() - started, dataclasses.asdict(grid))
 
 
+PER_QUERY_PART_ROWS = 200_000  # rows per stored per-query file, which keeps each under the store's size cap
+
+
+def write_per_query(store, per_query: pd.DataFrame) -> list[Path]:
+    """Per-query rows as ``perquery-<setting>-<n>.csv.gz``, a file per setting and block of rows."""
+    for old in store.folder.glob("perquery*.csv.gz"):
+        old.unlink()
+    paths = []
+    for setting, part in per_query.groupby("setting", sort=False):
+        for n, start in enumerate(range(0, len(part), PER_QUERY_PART_ROWS), 1):
+            paths.append(store.write_table(f"perquery-{setting}-{n}.csv.gz", part.iloc[start:start + PER_QUERY_PART_ROWS]))
+    return paths
+
+
 def read_stored_grid(store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summaries and per-query rows a results store holds for a grid."""
     summary = store.read_table("summary.csv")
-    per_query = store.read_table("perquery.csv.gz", dtype={"query": str})
+    names = sorted(p.name for p in store.folder.glob("perquery-*.csv.gz")) or ["perquery.csv.gz"]  # one file: older stores
+    per_query = pd.concat([store.read_table(name, dtype={"query": str}) for name in names], ignore_index=True)
     return summary, per_query

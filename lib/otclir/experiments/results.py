@@ -165,13 +165,16 @@ def provenance(wall_seconds: float, settings: dict | None = None, git: dict | No
 
 
 def git_state() -> dict:
+    """The commit the code ran at. A working tree copied without its ``.git`` (a cluster or cloud
+    job) names it in ``OTCLIR_SOURCE_COMMIT``; such a copy is recorded as the commit's tree."""
     root = project_root()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         status = subprocess.run(["git", "status", "--porcelain", "--", "lib", "notebooks", "profiles", "data", "pyproject.toml"],
                                 cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "uncommitted_changes": None}
+        named = os.environ.get("OTCLIR_SOURCE_COMMIT")
+        return {"commit": named, "uncommitted_changes": False if named else None}
     return {"commit": commit, "uncommitted_changes": bool(status.strip())}
 
 

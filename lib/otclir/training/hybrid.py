@@ -12,8 +12,9 @@ uniformly): ``alpha=1`` is the monolingual sampler, ``alpha=0`` the cross-lingua
 is InfoNCE over the in-batch passages (positives and hard negatives of every query; under DDP,
 gathered from all ranks, so the loss is that of the whole batch). A passage relevant to a query
 other than its own positive is masked out of that query's negatives. With ``ot_weight`` (lambda)
-above 0, the frozen teacher reads the English text of the batch's non-English passages and
-OPTICAL's loss pulls the student's tokens towards it.
+above 0, the frozen teacher reads the English text of the batch's non-English passages (and, with
+``ot_queries``, of its non-English queries, "query: " prefix left out of the transport) and
+OPTICAL's loss pulls the student's tokens towards it; the term is the mean over those texts.
 
     torchrun --nproc_per_node 2 -m otclir.training.hybrid --config run.yaml --output outputs/x
 """
@@ -47,7 +48,10 @@ class ContrastiveConfig(TrainConfig):
     train_pairs: int | None = 2000  # budget: (query, cross-reference) verse pairs, each read in every language
     hard_negative: bool = True
     ot_weight: float = 0.0  # lambda: weight of OPTICAL's loss; 0 turns it off
+    ot_queries: bool = False  # the transport loss on non-English queries too, not only passages
     pairs_collection: str | None = None  # None: Bible cross-references; else an ir_datasets id with {language}
+
+    OPTIONAL = {**TrainConfig.OPTIONAL, "ot_queries": False}
 
     def __post_init__(self):
         self.languages = list(check_languages(self.languages))
@@ -257,16 +261,24 @@ class ContrastiveTrainer(Trainer):
         out = {"info_nce": loss, "monolingual": torch.tensor(float(plan.monolingual))}
         total = loss
         if cfg.ot_weight > 0:
-            if plan.passage_language != "en":
-                rows = slice(len(queries), None)
+            parts = [("passage", plan.passage_language, passages, slice(len(queries), None))]
+            if cfg.ot_queries:
+                parts.append(("query", plan.query_language, queries, slice(0, len(queries))))
+            ot, transported, errors = hidden.new_zeros(()), 0, []
+            for kind, code, verses, rows in parts:
+                if code == "en":  # the teacher already reads English: nothing to transport
+                    continue
                 s_ids, s_attention = batch["input_ids"][rows], batch["attention_mask"][rows]
-                t_batch, t_hidden = self.teacher_states([self.english[v] for v in passages])
-                ot, plan_info = self.transport_loss(
-                    t_hidden, self.content(self.teacher, t_batch["input_ids"], t_batch["attention_mask"]),
-                    hidden[rows], self.content(self.student, s_ids, s_attention))
-                out["ot_marginal_error"] = torch.tensor(plan_info["ot_marginal_error"])
-            else:  # English passages: the teacher already reads them; nothing to transport
-                ot = hidden.new_zeros(())
+                t_batch, t_hidden = self.teacher_states([self.english[v] for v in verses], kind)
+                loss_part, plan_info = self.transport_loss(
+                    t_hidden, self.content(self.teacher, t_batch["input_ids"], t_batch["attention_mask"], kind),
+                    hidden[rows], self.content(self.student, s_ids, s_attention, kind))
+                ot = ot + loss_part * len(verses)
+                transported += len(verses)
+                errors.append(plan_info["ot_marginal_error"])
+            if transported:
+                ot = ot / transported
+                out["ot_marginal_error"] = torch.tensor(float(np.mean(errors)))
             out["ot"] = ot
             total = total + cfg.ot_weight * ot
         out["loss"] = total

@@ -130,13 +130,13 @@ class TrainConfig:
             raise OtclirError(f"unknown training setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
         return cls(**values)
 
-    # Settings added after runs were stored: left out of the record while at their default, so a
-    # finished run keeps the folder and the identity it was stored under.
-    OPTIONAL = ("bitext", "pairs_collection")
+    # Settings added after runs were stored, with the value they had before: left out of the record
+    # at that value, so a finished run keeps the folder and the identity it was stored under.
+    OPTIONAL = {"bitext": None, "pairs_collection": None}
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
-        return {k: v for k, v in values.items() if not (k in self.OPTIONAL and v is None)}
+        return {k: v for k, v in values.items() if not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
 
     def trainer_class(self) -> type:
         raise NotImplementedError
@@ -381,9 +381,10 @@ class Trainer:
         states = self.module(hidden, attention_mask, output_hidden_states=output_hidden_states)
         return states
 
-    def teacher_states(self, english: list[str]):
-        """The frozen teacher's tokenised batch and last hidden states for English passages."""
-        t_batch = self.teacher.tokenize(english, kind="passage")
+    def teacher_states(self, english: list[str], kind: str = "passage"):
+        """The frozen teacher's tokenised batch and last hidden states for English passages (or
+        queries, ``kind="query"``)."""
+        t_batch = self.teacher.tokenize(english, kind=kind)
         with torch.no_grad():
             t_hidden = self.teacher.model(input_ids=t_batch["input_ids"], attention_mask=t_batch["attention_mask"]).last_hidden_state
         return t_batch, t_hidden
