@@ -1,4 +1,6 @@
 """Notebook 04's reading of the hybrid grid, on a hand-made grid whose answers are known."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,11 +174,15 @@ def test_hybrid_question_compares_worst_languages_and_bias_with_intervals():
     assert mono.better_single == "alpha=1" and mono.single_worst == pytest.approx(0.3)
     assert mono.hybrid_worst == pytest.approx(0.4) and mono.hybrid_worst_language == "sw"
     assert mono["diff"] == pytest.approx(0.1) and mono.diff_ci_low == pytest.approx(0.1)  # paired: no spread
-    assert mono.verdict == "hybrid better"
+    assert mono.verdict == "hybrid better" and mono.diff_by_seed == "+0.1000, +0.1000" and mono.seeds_agree
     assert bias["reduction"] == pytest.approx(0.2) and bias["low"] == pytest.approx(0.2)
+    assert bias["by_seed"] == pytest.approx([0.2, 0.2])
     lines = analysis.hybrid_answer(table, bias)
     assert "yes, in the sense that no setting shows a significant loss" in lines[-2]
-    assert lines[-1].endswith("At least 13% less: yes: the whole interval is at or above 13%.")
+    assert lines[-1].endswith("less (per seed: 20.0%, 20.0%). At least 13% less: yes: the whole interval is at or above 13%.")
+    recorded = analysis.hybrid_metrics(table, bias)
+    assert recorded["worst_language"]["monolingual"]["verdict"] == "hybrid better"
+    assert recorded["bias_reduction"]["by_seed"] == [0.2, 0.2] and json.dumps(recorded)
 
     table, bias = analysis.hybrid_question(question_rows(hybrid_sw=0.3, hybrid_bias=9.5, paired_noise=False),
                                            100.0, n_resamples=500)
@@ -187,7 +193,12 @@ def test_hybrid_question_compares_worst_languages_and_bias_with_intervals():
 
     table, _ = analysis.hybrid_question(question_rows(hybrid_sw=0.2), 100.0, n_resamples=500)
     assert table.loc["monolingual", "verdict"] == "hybrid worse"
+    assert "sign changes" not in analysis.hybrid_answer(table, None)[0]
     assert "no, worse in monolingual" in analysis.hybrid_answer(table, None)[-1]
+    flipped = question_rows(hybrid_sw=0.2)
+    flipped.loc[(flipped.alpha == 0.5) & (flipped.seed == 1) & (flipped.query_language == "sw"), "AP"] += 0.3
+    table, _ = analysis.hybrid_question(flipped, 100.0, n_resamples=500)  # seed 1 now above, seed 0 below
+    assert not table.loc["monolingual", "seeds_agree"]
 
 
 def test_family_over_seeds_averages_each_query():
@@ -217,3 +228,11 @@ def test_grid_figures_draw_a_panel_per_setting(tmp_path):
     assert len(fig.axes) == 3 and fig.axes[0].get_xlabel().startswith("training verse pairs")
     fig = plots.bias_by_alpha(analysis.bias_curves(summary), analysis.zero_shot_bias(summary))
     assert plots.save_figure(fig, "bias", tmp_path)
+
+
+def test_a_grid_without_the_three_alphas_says_what_the_question_lacks():
+    summary = summary_rows()
+    assert analysis.missing_for_question(summary) == []
+    assert analysis.missing_for_question(summary[summary.alpha != 0.5]) == [0.5]
+    assert analysis.missing_for_question(summary, weight=0.1) == [0.0, 1.0]
+    assert analysis.hybrid_metrics(None, None) == {}

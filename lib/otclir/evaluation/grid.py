@@ -391,28 +391,49 @@ def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid
     """The research question at one budget and lambda, seeds averaged per query: in every setting,
     hybrid batches (alpha ``hybrid``) against the better single strategy (alpha 0 or 1, the one
     with the higher worst-language score) on worst-language ``measure``, Holm-corrected over the
-    settings; and hybrid's language-bias reduction against monolingual-only batches (alpha 1)."""
+    settings; and hybrid's language-bias reduction against monolingual-only batches (alpha 1).
+    The intervals resample queries; the same differences per seed (``diff_by_seed``, the bias's
+    ``by_seed``) show whether they hold from one training run to the next."""
     from otclir.evaluation.stats import correct
 
     def where(alpha):
         return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget}
 
+    seeds = sorted(per_query.seed.dropna().unique())
+
+    def worst_of(setting, alpha, **extra):
+        return language_query_matrix(per_query, setting, {**where(alpha), **extra}, measure).mean(1)
+
     rows = []
     for setting in settings_in(per_query):
-        worst = {alpha: language_query_matrix(per_query, setting, where(alpha), measure).mean(1).min() for alpha in (0.0, 1.0)}
+        worst = {alpha: worst_of(setting, alpha).min() for alpha in (0.0, 1.0)}
         single = max(worst, key=worst.get)
         test = worst_language_difference(per_query, setting, where(hybrid), where(single), measure, n_resamples, seed)
-        hybrid_worst = language_query_matrix(per_query, setting, where(hybrid), measure).mean(1)
+        hybrid_worst = worst_of(setting, hybrid)
+        by_seed = [worst_of(setting, hybrid, seed=s).min() - worst_of(setting, single, seed=s).min() for s in seeds]
         rows.append({"setting": setting, "hybrid_worst": float(hybrid_worst.min()),
                      "hybrid_worst_language": hybrid_worst.idxmin(), "better_single": f"alpha={single:g}",
-                     "single_worst": float(worst[single]), **test})
+                     "single_worst": float(worst[single]), **test,
+                     "diff_by_seed": ", ".join(f"{d:+.4f}" for d in by_seed),
+                     "seeds_agree": bool(all(np.sign(d) == np.sign(test["diff"]) for d in by_seed))})
     table = pd.DataFrame(rows).set_index("setting")
     table["p_adjusted"] = correct(table.p.to_numpy(), "holm")
     table["verdict"] = [_interval_verdict(r.diff_ci_low, r.diff_ci_high, r.p_adjusted) for _, r in table.iterrows()]
     table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, measure=measure)
-    bias = bias_reduction(per_query, where(hybrid), where(1.0), n_resamples, seed) \
-        if "multilingual" in set(per_query.setting) else None
+    bias = None
+    if "multilingual" in set(per_query.setting):
+        bias = bias_reduction(per_query, where(hybrid), where(1.0), n_resamples, seed)
+        bias["by_seed"] = [bias_reduction(per_query, {**where(hybrid), "seed": s}, {**where(1.0), "seed": s}, 1, seed)["reduction"]
+                           for s in seeds]
     return table, bias
+
+
+def missing_for_question(summary: pd.DataFrame, weight: float = 0.0, hybrid: float = 0.5) -> list[float]:
+    """The alphas :func:`hybrid_question` needs (0, ``hybrid`` and 1 at lambda ``weight``) that the
+    grid did not train."""
+    trained = trained_only(summary)
+    present = set(trained[trained.ot_weight == weight].alpha)
+    return [alpha for alpha in (0.0, hybrid, 1.0) if alpha not in present]
 
 
 def _interval_verdict(low: float, high: float, p_adjusted: float) -> str:
@@ -429,7 +450,10 @@ def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -
     for setting, r in table.iterrows():
         lines.append(f"{setting}: worst-language {measure} hybrid {r.hybrid_worst:.4f} ({r.hybrid_worst_language}) vs "
                      f"{r.better_single} {r.single_worst:.4f}: {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
-                     f"Holm p {r.p_adjusted:.3f}: {r.verdict}.")
+                     f"Holm p {r.p_adjusted:.3f}: {r.verdict} (per seed: {r.diff_by_seed}"
+                     + ("" if r.seeds_agree or r.verdict == "no difference" else
+                        "; the sign changes between seeds, so the verdict holds for these queries, not across training runs")
+                     + ").")
     worse = list(table.index[table.verdict == "hybrid worse"])
     lines.append("Hybrid batches at least as good as the better single strategy on the worst language in every setting: "
                  + ("no, worse in " + ", ".join(worse) if worse else
@@ -444,8 +468,10 @@ def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -
             verdict = f"no: the whole interval is below {100 * BIAS_GOAL:.0f}%"
         else:
             verdict = f"not shown: the interval contains {100 * BIAS_GOAL:.0f}%"
+        seeds = ", ".join(f"{100 * r:.1f}%" for r in bias.get("by_seed", []))
         lines.append(f"Language bias of hybrid batches {bias['bias']:.1f} ranks against {bias['other_bias']:.1f} for "
-                     f"monolingual-only batches: {share} less. At least {100 * BIAS_GOAL:.0f}% less: {verdict}.")
+                     f"monolingual-only batches: {share} less" + (f" (per seed: {seeds})" if seeds else "")
+                     + f". At least {100 * BIAS_GOAL:.0f}% less: {verdict}.")
     return lines
 
 
@@ -458,3 +484,17 @@ def selected_steps(summary: pd.DataFrame) -> pd.DataFrame | None:
     points = points.assign(config=system_labels(points), budget=points.train_pairs.map(budget_label))
     return points.pivot_table(index=["config", "budget"], columns="seed", values="selected_step", aggfunc="first",
                               sort=False).rename(columns=lambda seed: f"seed {seed:g}")
+
+
+def hybrid_metrics(table: pd.DataFrame | None, bias: dict | None) -> dict:
+    """:func:`hybrid_question`'s numbers as notebook 04 records them in its metrics file (empty
+    when the grid could not ask the question)."""
+    if table is None:
+        return {}
+    def rounded(value):
+        if isinstance(value, (list, tuple)):
+            return [rounded(v) for v in value]
+        return round(float(value), 4) if isinstance(value, (float, np.floating)) else value
+
+    return {"worst_language": {s: {k: rounded(v) for k, v in r.items()} for s, r in table.iterrows()},
+            "bias_reduction": {k: rounded(v) for k, v in (bias or {}).items()}}
