@@ -402,7 +402,7 @@ def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid
     seeds = sorted(per_query.seed.dropna().unique())
 
     def worst_of(setting, alpha, **extra):
-        return language_query_matrix(per_query, setting, {**where(alpha), **extra}, measure).mean(1)
+        return language_query_matrix(per_query, setting, {**where(alpha), **extra}, measure).mean(axis=1)
 
     rows = []
     for setting in settings_in(per_query):
