@@ -66,14 +66,17 @@ def test_whole_pool_measures_equal_trec_eval_on_a_full_ranking():
 
 
 def test_partial_sort_keeps_the_stable_top_of_each_ranking():
-    from otclir.evaluation.settings import _rank_scores, _top_scores
+    from otclir.evaluation.settings import _rank_scores
 
     scores = np.random.default_rng(0).normal(size=(30, 200)).round(1)  # many ties
     ids, queries = [f"d{i}" for i in range(200)], [f"q{i}" for i in range(30)]
     for depth in (1, 10, 200, 300):
-        full = _rank_scores(scores, ids, queries, lambda i: [i], depth)
-        part = _top_scores(scores, ids, queries, lambda i: [i], depth)
-        assert all(list(full[q].items()) == list(part[q].items()) for q in queries)
+        part = _rank_scores(scores, ids, queries, lambda i: [i], depth)
+        for i, q in enumerate(queries):
+            row = scores[i].copy()
+            row[i] = -np.inf
+            full = [j for j in np.argsort(-row, kind="stable")[:depth] if np.isfinite(row[j])]  # the stable full sort
+            assert list(part[q].items()) == [(ids[j], float(row[j])) for j in full]
 
 
 def test_bitext_setting_finds_each_verse_translation():
@@ -139,6 +142,23 @@ def test_grid_skips_finished_and_resumes_interrupted_configurations(tmp_outputs)
     assert sum("skipped" in m for m in messages) == 3
     per_query = load_grid(grid, per_query=True)
     assert len(per_query) == 3 * 4 * 8
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_grid_one_process_gives(tmp_outputs):
+    settings = dict(alphas=[0.0, 1.0], ot_weights=[0.0], budgets=[16], seeds=[0],
+                    training=dict(languages=["en", "tl"], steps=2, batch_size=4, max_length=24, eval_every=0,
+                                  checkpoint_every=2),
+                    evaluation=dict(max_queries=8, max_docs=40, depth=None, settings=["monolingual", "bitext"]))
+    alone = run_grid(AblationGrid(name="alone", **settings), log=lambda line: None)
+    lines = []
+    together = run_grid(AblationGrid(name="together", **settings), log=lines.append, workers=2)
+    assert len(lines) == 3 and all("evaluated in" in line for line in lines)
+    measures = ["AP", "R@1", "R@10", "nDCG@10"]
+    keys = ["system", "alpha", "setting", "query_language", "doc_language"]
+    alone, together = (frame.sort_values(keys, na_position="first").reset_index(drop=True) for frame in (alone, together))
+    assert alone[keys].equals(together[keys])
+    assert np.allclose(alone[measures].to_numpy(), together[measures].to_numpy(), atol=1e-3)
 
 
 def test_bad_grids_fail_before_training():

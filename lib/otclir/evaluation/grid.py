@@ -124,14 +124,19 @@ def per_query_matrix(per_query: pd.DataFrame, setting: str, measure: str, system
     part = per_query[per_query.setting == setting]
     columns = {}
     for label, where in systems.items():
-        rows = part
-        for column, value in where.items():
-            rows = rows[rows[column].isna()] if value is None or (isinstance(value, float) and np.isnan(value)) \
-                else rows[rows[column] == value]
+        rows = _pick(part, where)
         if rows.empty:
             raise OtclirError(f"no per-query rows for {label} ({where}) in setting {setting}")
         columns[label] = rows.groupby("query")[measure].mean()
     return pd.DataFrame(columns).dropna()
+
+
+def _pick(rows: pd.DataFrame, where: dict) -> pd.DataFrame:
+    """The rows whose columns hold the given values (None or NaN: an empty cell)."""
+    for column, value in where.items():
+        empty = value is None or (isinstance(value, float) and np.isnan(value))
+        rows = rows[rows[column].isna()] if empty else rows[rows[column] == value]
+    return rows
 
 
 # ------------------------------------------------------------ notebook 04's reading of the grid
@@ -327,12 +332,6 @@ def grid_metrics(name: str, configurations: int, languages, budget, reference: s
 BIAS_GOAL = 0.13  # Elmahdy et al. (2024) report 13-30% less language bias with hybrid batches
 
 
-def _pick(rows: pd.DataFrame, where: dict) -> pd.DataFrame:
-    for column, value in where.items():
-        rows = rows[rows[column].isna()] if value is None else rows[rows[column] == value]
-    return rows
-
-
 def language_query_matrix(per_query: pd.DataFrame, setting: str, where: dict, measure: str = "AP") -> pd.DataFrame:
     """Languages x queries for one system and setting: each query's measure averaged over the
     seeds (and, in the paired settings, over the pairs the language takes part in), so that a
@@ -347,17 +346,15 @@ def language_query_matrix(per_query: pd.DataFrame, setting: str, where: dict, me
     return rows.groupby(["language", "query"])[measure].mean().unstack("query")
 
 
-def worst_language_difference(per_query: pd.DataFrame, setting: str, system: dict, other: dict, measure: str = "AP",
-                              n_resamples: int = 2_000, seed: int = 0) -> dict:
-    """Worst-language score of ``system`` minus that of ``other`` (each system's own worst
-    language), with a paired bootstrap over queries (resampling the same queries for every
-    language and both systems): the difference, its 95% interval and a two-sided bootstrap p."""
-    a = language_query_matrix(per_query, setting, system, measure)
-    b = language_query_matrix(per_query, setting, other, measure)
+def worst_language_difference(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 2_000, seed: int = 0) -> dict:
+    """Worst-language score of one system minus that of another (each its own worst language),
+    from their :func:`language_query_matrix` tables, with a paired bootstrap over queries
+    (resampling the same queries for every language and both systems): the difference, its 95%
+    interval and a two-sided bootstrap p."""
     queries = a.columns.intersection(b.columns)
     a, b = a[queries].to_numpy(), b[queries].to_numpy()
     if np.isnan(a).any() or np.isnan(b).any():
-        raise OtclirError(f"setting {setting}: not every language has every query; cannot resample queries jointly")
+        raise OtclirError("not every language has every query; cannot resample queries jointly")
     observed = a.mean(1).min() - b.mean(1).min()
     rng = np.random.default_rng(seed)
     draws = np.empty(n_resamples)
@@ -370,12 +367,16 @@ def worst_language_difference(per_query: pd.DataFrame, setting: str, system: dic
             "queries": len(queries)}
 
 
+def _query_bias(per_query: pd.DataFrame, where: dict) -> pd.Series:
+    """Each query's language bias, averaged over query languages and seeds."""
+    return language_query_matrix(per_query, "multilingual", where, "language_bias").mean(axis=0)
+
+
 def bias_reduction(per_query: pd.DataFrame, system: dict, other: dict, n_resamples: int = 2_000, seed: int = 0) -> dict:
     """How much less language bias ``system`` carries than ``other``, as a share of ``other``'s:
     1 - mean bias(system) / mean bias(other), per-query bias averaged over query languages and
     seeds, with a paired bootstrap interval over queries."""
-    a = language_query_matrix(per_query, "multilingual", system, "language_bias").mean(axis=0)
-    b = language_query_matrix(per_query, "multilingual", other, "language_bias").mean(axis=0)
+    a, b = _query_bias(per_query, system), _query_bias(per_query, other)
     queries = a.index.intersection(b.index)
     a, b = a[queries].to_numpy(), b[queries].to_numpy()
     rng = np.random.default_rng(seed)
@@ -396,24 +397,22 @@ def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid
     ``by_seed``) show whether they hold from one training run to the next."""
     from otclir.evaluation.stats import correct
 
-    def where(alpha):
-        return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget}
+    def where(alpha, **extra):
+        return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget, **extra}
 
     seeds = sorted(per_query.seed.dropna().unique())
-
-    def worst_of(setting, alpha, **extra):
-        return language_query_matrix(per_query, setting, {**where(alpha), **extra}, measure).mean(axis=1)
-
     rows = []
     for setting in settings_in(per_query):
-        worst = {alpha: worst_of(setting, alpha).min() for alpha in (0.0, 1.0)}
-        single = max(worst, key=worst.get)
-        test = worst_language_difference(per_query, setting, where(hybrid), where(single), measure, n_resamples, seed)
-        hybrid_worst = worst_of(setting, hybrid)
-        by_seed = [worst_of(setting, hybrid, seed=s).min() - worst_of(setting, single, seed=s).min() for s in seeds]
-        rows.append({"setting": setting, "hybrid_worst": float(hybrid_worst.min()),
-                     "hybrid_worst_language": hybrid_worst.idxmin(), "better_single": f"alpha={single:g}",
-                     "single_worst": float(worst[single]), **test,
+        part = per_query[per_query.setting == setting]
+        matrices = {alpha: language_query_matrix(part, setting, where(alpha), measure) for alpha in (0.0, hybrid, 1.0)}
+        worst = {alpha: matrices[alpha].mean(axis=1) for alpha in matrices}
+        single = max((0.0, 1.0), key=lambda alpha: worst[alpha].min())
+        test = worst_language_difference(matrices[hybrid], matrices[single], n_resamples, seed)
+        by_seed = [language_query_matrix(part, setting, where(hybrid, seed=s), measure).mean(axis=1).min()
+                   - language_query_matrix(part, setting, where(single, seed=s), measure).mean(axis=1).min() for s in seeds]
+        rows.append({"setting": setting, "hybrid_worst": float(worst[hybrid].min()),
+                     "hybrid_worst_language": worst[hybrid].idxmin(), "better_single": f"alpha={single:g}",
+                     "single_worst": float(worst[single].min()), **test,
                      "diff_by_seed": ", ".join(f"{d:+.4f}" for d in by_seed),
                      "seeds_agree": bool(all(np.sign(d) == np.sign(test["diff"]) for d in by_seed))})
     table = pd.DataFrame(rows).set_index("setting")
@@ -422,8 +421,9 @@ def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid
     table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, measure=measure)
     bias = None
     if "multilingual" in set(per_query.setting):
-        bias = bias_reduction(per_query, where(hybrid), where(1.0), n_resamples, seed)
-        bias["by_seed"] = [bias_reduction(per_query, {**where(hybrid), "seed": s}, {**where(1.0), "seed": s}, 1, seed)["reduction"]
+        multi = per_query[per_query.setting == "multilingual"]
+        bias = bias_reduction(multi, where(hybrid), where(1.0), n_resamples, seed)
+        bias["by_seed"] = [1 - _query_bias(multi, where(hybrid, seed=s)).mean() / _query_bias(multi, where(1.0, seed=s)).mean()
                            for s in seeds]
     return table, bias
 

@@ -94,31 +94,27 @@ def encode_pool(encoder, pool: ParallelPool, batch_size: int = 64) -> dict[str, 
 
 
 def _rank_scores(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], excluded, depth: int) -> trec.Run:
-    """Top ``depth`` of each row; ``excluded(i)`` gives the column indices one query must not see."""
-    run: trec.Run = {}
-    for i, query in enumerate(query_ids):
-        row = scores[i].astype(np.float64).copy()
-        row[excluded(i)] = -np.inf
-        top = np.argsort(-row, kind="stable")[:depth]
-        run[query] = {doc_ids[j]: float(row[j]) for j in top if np.isfinite(row[j])}
-    return run
-
-
-def _top_scores(scores: np.ndarray, doc_ids: list[str], query_ids: list[str], excluded, depth: int) -> trec.Run:
-    """The same top ``depth`` as :func:`_rank_scores` (ties by pool order), found by partial
-    sorting: for writing runs of a whole-pool evaluation, whose measures do not read them."""
+    """Top ``depth`` of each row, ties by pool order; ``excluded(i)`` gives the column indices one
+    query must not see. A partial sort finds every document scored at least the ``depth``-th best,
+    and only those are ordered."""
     run: trec.Run = {}
     for i, query in enumerate(query_ids):
         row = scores[i].astype(np.float64).copy()
         row[excluded(i)] = -np.inf
         k = min(depth, len(row))
-        if k < len(row):  # every document scored at least the k-th best, so ties at the cut go by pool order
-            part = np.flatnonzero(row >= -np.partition(-row, k - 1)[k - 1])
-        else:
-            part = np.arange(len(row))
+        part = np.flatnonzero(row >= -np.partition(-row, k - 1)[k - 1]) if k < len(row) else np.arange(len(row))
         top = part[np.lexsort((part, -row[part]))][:k]
         run[query] = {doc_ids[j]: float(row[j]) for j in top if np.isfinite(row[j])}
     return run
+
+
+def _stable_ranks(row: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The 1-based ranks of ``columns`` (any shape) in the row's descending order, ties by column
+    order (as a stable sort gives them): 1 + columns scored higher + columns scored the same
+    that come earlier."""
+    values = row[columns][..., None]
+    earlier = np.arange(len(row)) < columns[..., None]
+    return 1 + (row > values).sum(-1) + ((row == values) & earlier).sum(-1)
 
 
 FULL_POOL_MEASURE = re.compile(r"^(AP|RR|nDCG@\d+|R@\d+|P@\d+|Success@\d+)$")
@@ -143,10 +139,7 @@ def full_pool_measures(scores: np.ndarray, doc_ids: list[str], query_ids: list[s
         row = scores[i].astype(np.float64).copy()
         row[excluded(i)] = -np.inf
         relevant = np.array([column[d] for d in judged])
-        values = row[relevant]
-        # rank = 1 + documents scored higher + documents scored the same that come earlier in the pool
-        ranks = 1 + (row[None, :] > values[:, None]).sum(1) + \
-            ((row[None, :] == values[:, None]) & (np.arange(len(row))[None, :] < relevant[:, None])).sum(1)
+        ranks = _stable_ranks(row, relevant)
         order = np.argsort(ranks)
         ranks, grades = ranks[order], np.array([judged[doc_ids[j]] for j in relevant[order]], dtype=float)
         out = {}
@@ -178,7 +171,6 @@ def language_bias(scores: np.ndarray, pool: ParallelPool, languages: list[str]) 
     in the multilingual pool (columns ordered language by language, ``pool.docs`` within each)."""
     n_docs = len(pool.docs)
     position = {v: i for i, v in enumerate(pool.docs)}
-    columns = np.arange(n_docs * len(languages))
     out = {}
     for i, query in enumerate(pool.queries):
         row = scores[i].astype(np.float64).copy()
@@ -186,9 +178,7 @@ def language_bias(scores: np.ndarray, pool: ParallelPool, languages: list[str]) 
             row[[k * n_docs + position[query] for k in range(len(languages))]] = -np.inf
         verses = list(pool.qrels[query])
         copies = np.array([[k * n_docs + position[v] for k in range(len(languages))] for v in verses])
-        values = row[copies][..., None]
-        # each copy's rank in the stable descending order: higher scores, then equal scores earlier in the pool
-        rank = 1 + (row > values).sum(-1) + ((row == values) & (columns < copies[..., None])).sum(-1)
+        rank = _stable_ranks(row, copies)
         out[query] = float(np.mean(rank.max(1) - rank.min(1)))
     return pd.Series(out, name="language_bias").rename_axis("query")
 
@@ -227,7 +217,7 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
                      **table.drop(columns=["setting", "query_language", "doc_language"]).mean().to_dict()})
         if folder is not None and (run is not None or run_depth):
             base = Path(folder) / setting
-            run = run if run is not None else _top_scores(scores, doc_ids, query_ids, excluded, run_depth)
+            run = run if run is not None else _rank_scores(scores, doc_ids, query_ids, excluded, run_depth)
             trec.write_run(base / f"{q_lang}-{d_lang}.run", run, tag=tag)
             if not (base / "qrels.txt").is_file():
                 trec.write_qrels(base / "qrels.txt", qrels)
