@@ -86,13 +86,14 @@ def main():
                                      bucket_batches=False)
     current_config = DistillConfig(**common)
 
-    reference = Distiller(reference_config, tempfile.mkdtemp(), progress=False)
+    scratch = tempfile.TemporaryDirectory(prefix="otclir-bench-")
+    reference = Distiller(reference_config, scratch.name, progress=False)
     reference.sampler = EpochSampler(len(reference.pairs), args.batch_size, reference_config.seed)
     ref_parts = measure(reference, reference_step, args.steps, args.warmup)
     del reference
 
     started = time.perf_counter()
-    current = Distiller(current_config, tempfile.mkdtemp(), progress=False)
+    current = Distiller(current_config, scratch.name, progress=False)
     setup = time.perf_counter() - started
     cur_parts = measure(current, current_step, args.steps, args.warmup)
 

@@ -151,3 +151,21 @@ def test_version_is_printed(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("otclir ")
+
+
+@pytest.mark.slow
+def test_a_disk_too_full_for_a_run_is_named_before_training(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from otclir.training.trainer import DistillConfig, Distiller
+
+    trainer = Distiller(DistillConfig(language="tl", train_pairs=32, steps=2, batch_size=4, max_length=24,
+                                      eval_every=0), tmp_path / "run", progress=False)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(OtclirError, match=r"run is on a disk with 1 MB free, and this run writes up to \d+ MB.*"
+                                          "set OTCLIR_OUTPUTS to a folder on a larger disk"):
+        trainer.train(progress=False)
+    assert not (tmp_path / "run" / "log.jsonl").exists()  # nothing written, nothing lost
+    assert trainer.disk_bytes_needed() > 8 * 10**7  # two students of the trained layers and a checkpoint

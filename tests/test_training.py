@@ -27,6 +27,10 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert resumed["best"] == whole["best"]
     again = train(config, tmp_path / "whole")  # a finished run is not trained twice
     assert again == whole
+    # a finished run keeps its students and result, not the resume state it no longer needs
+    assert not (tmp_path / "whole" / "checkpoint.pt").exists() and (tmp_path / "whole" / "final").is_dir()
+    with pytest.raises(OtclirError, match="finished run with other settings; use another output folder"):
+        train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_bitext_MRR" in log[2]
     assert "ot" in log[1] and "infonce" in log[1] and "loss" not in log[0]

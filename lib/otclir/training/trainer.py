@@ -37,6 +37,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,6 +403,23 @@ class Trainer:
         return loss, diagnostics
 
     # ------------------------------------------------------------ checkpoints
+    def disk_bytes_needed(self) -> int:
+        """What a run writes at most: the best and the final student (the trained weights each),
+        and a checkpoint (weights and two optimiser moments) written beside the previous one."""
+        params = dict(self.student.model.named_parameters())
+        weights = sum(params[n].numel() * params[n].element_size() for n in self.trainable)
+        return 2 * weights + 2 * 3 * weights
+
+    def check_disk_space(self) -> None:
+        if self.rank:
+            return
+        needed, free = self.disk_bytes_needed(), shutil.disk_usage(self.output_dir).free
+        if free < needed:
+            raise OtclirError(
+                f"{self.output_dir} is on a disk with {free / 1e6:.0f} MB free, and this run writes up to "
+                f"{needed / 1e6:.0f} MB (students and checkpoints): free space there, or set OTCLIR_OUTPUTS "
+                "to a folder on a larger disk")
+
     def trained_state(self) -> dict[str, torch.Tensor]:
         state = self.student.model.state_dict()
         return {n: state[n].detach().cpu().clone() for n in self.trainable}
@@ -420,6 +438,9 @@ class Trainer:
     def load_checkpoint(self) -> bool:
         path = self.output_dir / CHECKPOINT
         if not path.is_file():
+            done = self.output_dir / RESULT
+            if done.is_file() and json.loads(done.read_text()).get("config", self.config.to_dict()) != self.config.to_dict():
+                raise OtclirError(f"{done} is a finished run with other settings; use another output folder or delete it")
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
         if state["config"] != self.config.to_dict():
@@ -455,6 +476,7 @@ class Trainer:
 
         cfg = self.config
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.check_disk_space()
         resumed = self.load_checkpoint()
         log = open(self.output_dir / LOG, "a", encoding="utf-8") if self.rank == 0 else None
         bar = tqdm(total=cfg.steps, initial=self.step, desc=self.progress_label(),
@@ -540,7 +562,11 @@ class Trainer:
             self.save_student(self.trained_state(), self.output_dir / "final")
             # stored relative to the run folder, so a copied folder still points at its own students
             result["final_model"], result["model"] = "final", ("best" if self.best else "final")
+            result["config"] = self.config.to_dict()
             (self.output_dir / RESULT).write_text(json.dumps(result, indent=1) + "\n")
+            # The resume state (optimiser moments, sampler, RNG) is three times the size of a student
+            # and of no use once the run is finished: the students and the result stay.
+            (self.output_dir / CHECKPOINT).unlink(missing_ok=True)
             return _with_paths(result, self.output_dir)
         return result
 
@@ -755,10 +781,12 @@ def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = 
     """Train, or return the stored result when ``output_dir`` holds a finished run with these settings."""
     output_dir = Path(output_dir)
     done = output_dir / RESULT
-    if done.is_file() and (output_dir / CHECKPOINT).is_file():
-        state_config = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
-        if state_config == config.to_dict():
-            return _with_paths(json.loads(done.read_text()), output_dir)
+    if done.is_file():
+        stored = json.loads(done.read_text())
+        if "config" not in stored and (output_dir / CHECKPOINT).is_file():  # runs finished before results held it
+            stored["config"] = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
+        if stored.get("config") == config.to_dict():
+            return _with_paths(stored, output_dir)
     return config.trainer_class()(config, output_dir, progress=progress).train(stop_after=stop_after, progress=progress)
 
 
