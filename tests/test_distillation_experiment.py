@@ -89,7 +89,7 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     assert (tmp_path / "figures" / "quick" / "05_significance_en-sw_maxsim_AP.tex").is_file()
 
 
-def test_a_stopped_recomputation_resumes_its_finished_languages_only_with_the_same_settings(tmp_path, monkeypatch):
+def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(tmp_path, monkeypatch):
     from otclir.experiments.distillation import PARTS, finished_languages
 
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
@@ -105,5 +105,18 @@ def test_a_stopped_recomputation_resumes_its_finished_languages_only_with_the_sa
     stored_table, queries, record = found["sw"]
     assert stored_table.equals(table) and queries["query"].tolist() == ["001"] and record["git"]["commit"] == "abc"
     assert finished_languages(dataclasses.replace(settings, rerank_depth=50), store) == {}
+    # another list of languages reuses what was computed for each (adding fa computes fa only)
+    assert set(finished_languages(dataclasses.replace(settings, languages=["fa", "sw"]), store)) == {"sw"}
     store.remove(PARTS)
     assert not store.path(PARTS).exists() and finished_languages(settings, store) == {}
+    # a finished run: its results table and per-query measures, with the run's date and commit
+    both = pd.concat([table, table.assign(language="tl", AP=0.07)], ignore_index=True)
+    store.write_table("results.csv", both)
+    store.write_table("perquery_en-tl.csv.gz", pd.DataFrame({"query": ["002"], "AP": [0.07]}))
+    store.finish(1.0, settings.to_dict(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
+    found = finished_languages(dataclasses.replace(settings, languages=["sw", "tl", "fa"]), store)
+    assert set(found) == {"sw", "tl"}
+    assert found["tl"][0].AP.tolist() == [0.07] and found["tl"][1]["query"].tolist() == ["002"]
+    assert found["sw"][2]["git"]["commit"] == "abc"  # a reused language keeps the record of where it was computed
+    assert found["tl"][2]["date"] == store.provenance()["date"]
+    assert finished_languages(dataclasses.replace(settings, budgets=[500]), store) == {}

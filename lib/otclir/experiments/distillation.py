@@ -18,7 +18,7 @@ import pandas as pd
 
 from otclir.data.languages import check_languages
 from otclir.errors import OtclirError
-from otclir.experiments.results import SETTINGS, ResultStore, as_json, provenance
+from otclir.experiments.results import PROVENANCE, SETTINGS, ResultStore, as_json, provenance
 from otclir.training.trainer import OBJECTIVES
 
 NOTEBOOK = "03_distillation_training"
@@ -155,18 +155,34 @@ def part_record(store: ResultStore) -> dict:
 
 
 def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict:
-    """Languages whose test results a stopped recomputation with the same settings already wrote
-    (``parts/``, removed when a recomputation finishes): {language: (table, per-query measures,
-    when and at which commit)}. Training is reused anyway (its folders are keyed by settings)."""
-    if not store.path(SETTINGS).is_file() or store.read_json(SETTINGS) != as_json(settings.to_dict()):
+    """Languages whose test results an earlier run already wrote with the same settings for each
+    language (all but the list of languages): a stopped recomputation's ``parts/`` (removed when it
+    finishes), or a finished one's tables, so a profile that adds a language computes that language
+    only. {language: (table, per-query measures, when and at which commit)}. Training is reused
+    anyway (its folders are keyed by settings)."""
+    if not store.path(SETTINGS).is_file() or language_free(store.read_json(SETTINGS)) != language_free(settings.to_dict()):
         return {}
+    finished = store.path(PROVENANCE).is_file() and store.path("results.csv").is_file()
+    if finished:
+        tables, record = store.read_table("results.csv"), store.provenance()
     found = {}
     for language in settings.languages:
-        names = (f"{PARTS}/results_en-{language}.csv", f"perquery_en-{language}.csv.gz", f"{PARTS}/results_en-{language}.json")
-        if all(store.path(n).is_file() for n in names):
-            found[language] = (store.read_table(names[0]), store.read_table(names[1], dtype={"query": str}),
-                               store.read_json(names[2]))
+        queries = f"perquery_en-{language}.csv.gz"
+        part = (f"{PARTS}/results_en-{language}.csv", f"{PARTS}/results_en-{language}.json")
+        if all(store.path(n).is_file() for n in (*part, queries)):
+            found[language] = (store.read_table(part[0]), store.read_table(queries, dtype={"query": str}),
+                               store.read_json(part[1]))
+        elif finished and store.path(queries).is_file() and (tables.language == language).any():
+            found[language] = (tables[tables.language == language].reset_index(drop=True),
+                               store.read_table(queries, dtype={"query": str}),
+                               record.get("resumed_languages", {}).get(language)
+                               or {"date": record["date"], "git": record["git"]})
     return found
+
+
+def language_free(settings: dict) -> dict:
+    """Settings as stored, without the list of languages: what one language's results depend on."""
+    return {k: v for k, v in as_json(settings).items() if k != "languages"}
 
 
 def study_part(settings: ExperimentSettings) -> dict:
