@@ -31,6 +31,13 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert not (tmp_path / "whole" / "checkpoint.pt").exists() and (tmp_path / "whole" / "final").is_dir()
     with pytest.raises(OtclirError, match="finished run with other settings; use another output folder"):
         train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
+    # a run finished before result.json held its settings is known by its final student's record
+    older = json.loads((tmp_path / "whole" / "result.json").read_text())
+    assert older.pop("config") == config.to_dict()
+    (tmp_path / "whole" / "result.json").write_text(json.dumps(older))
+    assert train(config, tmp_path / "whole")["parameter_checksum"] == whole["parameter_checksum"]
+    with pytest.raises(OtclirError, match="finished run with other settings"):
+        train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_bitext_MRR" in log[2]
     assert "ot" in log[1] and "infonce" in log[1] and "loss" not in log[0]

@@ -439,7 +439,8 @@ class Trainer:
         path = self.output_dir / CHECKPOINT
         if not path.is_file():
             done = self.output_dir / RESULT
-            if done.is_file() and json.loads(done.read_text()).get("config", self.config.to_dict()) != self.config.to_dict():
+            finished = done.is_file() and (json.loads(done.read_text()).get("config") or _finished_config(self.output_dir))
+            if finished and finished != self.config.to_dict():
                 raise OtclirError(f"{done} is a finished run with other settings; use another output folder or delete it")
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
@@ -783,11 +784,21 @@ def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = 
     done = output_dir / RESULT
     if done.is_file():
         stored = json.loads(done.read_text())
-        if "config" not in stored and (output_dir / CHECKPOINT).is_file():  # runs finished before results held it
-            stored["config"] = torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
-        if stored.get("config") == config.to_dict():
+        stored.setdefault("config", _finished_config(output_dir))
+        if stored["config"] == config.to_dict():
             return _with_paths(stored, output_dir)
     return config.trainer_class()(config, output_dir, progress=progress).train(stop_after=stop_after, progress=progress)
+
+
+def _finished_config(output_dir: Path) -> dict | None:
+    """The settings of a run finished before ``result.json`` held them: from its checkpoint, or,
+    once that is deleted, from the record saved beside its final student."""
+    from otclir.models.registry import DISTILLED_MARKER
+
+    if (output_dir / CHECKPOINT).is_file():
+        return torch.load(output_dir / CHECKPOINT, map_location="cpu", weights_only=False)["config"]
+    marker = output_dir / "final" / DISTILLED_MARKER
+    return json.loads(marker.read_text())["config"] if marker.is_file() else None
 
 
 def _with_paths(result: dict, output_dir: Path) -> dict:
