@@ -22,8 +22,8 @@ def test_every_profile_of_notebook_03_is_a_valid_experiment(profile):
     grid = settings.study_grid()
     assert len(grid.configs()) >= len(settings.objectives)
     if profile == "paper":
-        # the low-resource languages at both budgets, on whole test splits
-        assert settings.languages[:3] == ["sw", "tl", "ny"] and settings.budgets == [500, 2000]
+        # the low-resource languages and the two contrast languages at both budgets, on whole test splits
+        assert settings.languages == ["sw", "tl", "ny", "fa", "fr"] and settings.budgets == [500, 2000]
         assert settings.test_docs is None and settings.test_queries is None
         assert not params["recompute"]  # the stored notebooks read the committed results
 
