@@ -38,6 +38,13 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert train(config, tmp_path / "whole")["parameter_checksum"] == whole["parameter_checksum"]
     with pytest.raises(OtclirError, match="finished run with other settings"):
         train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
+    # a damaged result is named with its line and the fix, and the students beside it are kept
+    text = (tmp_path / "whole" / "result.json").read_text()
+    (tmp_path / "whole" / "result.json").write_text(text[: len(text) // 2])
+    with pytest.raises(OtclirError, match=r"result.json is not valid JSON \(line \d+.*delete it to train"):
+        train(config, tmp_path / "whole")
+    assert (tmp_path / "whole" / "final" / "student.safetensors").is_file()
+    (tmp_path / "whole" / "result.json").write_text(text)
     log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_bitext_MRR" in log[2]
     assert "ot" in log[1] and "infonce" in log[1] and "loss" not in log[0]

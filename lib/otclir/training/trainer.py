@@ -438,10 +438,10 @@ class Trainer:
     def load_checkpoint(self) -> bool:
         path = self.output_dir / CHECKPOINT
         if not path.is_file():
-            done = self.output_dir / RESULT
-            finished = done.is_file() and (json.loads(done.read_text()).get("config") or _finished_config(self.output_dir))
-            if finished and finished != self.config.to_dict():
-                raise OtclirError(f"{done} is a finished run with other settings; use another output folder or delete it")
+            finished = finished_result(self.output_dir)
+            if finished and finished["config"] and finished["config"] != self.config.to_dict():
+                raise OtclirError(f"{self.output_dir / RESULT} is a finished run with other settings; "
+                                  "use another output folder or delete it")
             return False
         state = torch.load(path, map_location="cpu", weights_only=False)
         if state["config"] != self.config.to_dict():
@@ -781,13 +781,26 @@ def _no_decay(name: str) -> bool:
 def train(config: TrainConfig, output_dir: Path | str, stop_after: int | None = None, progress: bool = True) -> dict:
     """Train, or return the stored result when ``output_dir`` holds a finished run with these settings."""
     output_dir = Path(output_dir)
-    done = output_dir / RESULT
-    if done.is_file():
-        stored = json.loads(done.read_text())
-        stored.setdefault("config", _finished_config(output_dir))
-        if stored["config"] == config.to_dict():
-            return _with_paths(stored, output_dir)
+    stored = finished_result(output_dir)
+    if stored and stored["config"] == config.to_dict():
+        return _with_paths(stored, output_dir)
     return config.trainer_class()(config, output_dir, progress=progress).train(stop_after=stop_after, progress=progress)
+
+
+def finished_result(output_dir: Path) -> dict | None:
+    """The stored result of a finished run in ``output_dir`` with its settings under ``config``
+    (None when the run has not finished); a damaged ``result.json`` is named with the fix."""
+    done = Path(output_dir) / RESULT
+    if not done.is_file():
+        return None
+    try:
+        stored = json.loads(done.read_text())
+    except json.JSONDecodeError as error:
+        raise OtclirError(f"{done} is not valid JSON (line {error.lineno}: {error.msg}); delete it to train "
+                          "this run again (its students in best/ and final/ are rewritten)") from error
+    if not stored.get("config"):
+        stored["config"] = _finished_config(Path(output_dir))
+    return stored
 
 
 def _finished_config(output_dir: Path) -> dict | None:
