@@ -27,6 +27,16 @@ def test_the_check_finds_a_quoted_verse_and_spares_public_domain(index, tmp_path
     assert licence.scan([clean], index) == {}
 
 
+def test_a_short_verse_is_found_inside_a_longer_text(index, tmp_path):
+    short = next(((v, key, text) for v in index.versions for key, text in read_version(v).items()
+                  if licence.MIN_TOKENS <= len(licence.tokens(text)) < licence.SHINGLE and index.matches(text)), None)
+    assert short, "the restricted versions have short verses of their own"
+    version, key, text = short
+    path = tmp_path / "table.csv"
+    path.write_text("step,AP\n0,0.0520\nnote: " + text + " ; 1,0.0577\n")
+    assert f"{version}:{licence.verse_id(key)}" in licence.scan([path], index)[str(path)]
+
+
 def test_notebook_outputs_are_searched(index, tmp_path):
     import nbformat
 
