@@ -110,6 +110,8 @@ def test_headline_summary_reads_gap_shares_or_falls_back_to_ap():
     assert lines == ["sw, mean: the best OT student distill-ot@2000 closes +35.0% of the gap (AP 0.3400; zero-shot "
                      "0.2000, ceiling 0.6000) and reaches the 30% goal; the best other objective distill-mse@2000 "
                      "closes +25.0%."]
+    summary, lines = significance.headline_summary(results.assign(language="fr"), ["fr"], ["mean"])
+    assert "reaches the 30% goal (set for low-resource languages; fr is a high-resource contrast);" in lines[0]
     without = results[results.system != "ceiling-teacher-on-english"].assign(gap_share_AP=float("nan"))
     summary, lines = significance.headline_summary(without, ["sw"], ["mean"])
     assert summary["sw mean"]["best_ot_AP"] == 0.34 and "no ceiling here" in lines[0]
