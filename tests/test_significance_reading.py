@@ -57,9 +57,11 @@ def test_families_conclusions_and_their_tables():
                                                              ("distill-ot@2000", "distill-mse@2000")]
     assert family.significant.all() and (family["diff"] > 0).all()
     intervals = significance.gap_intervals(frame)
-    marks = significance.step_zero_marks(pd.DataFrame({"system": ["distill-mse@2000", "distill-ot@2000"],
-                                                       "selected_untrained": [True, None]}))
-    assert marks == {"distill-mse@2000": " (step 0)"}
+    # a mark belongs to one language's student: the same system name elsewhere trained on its own
+    marks = significance.step_zero_marks(pd.DataFrame({"language": ["sw", "sw", "fa", "fa"],
+                                                       "system": ["distill-mse@2000", "distill-ot@2000"] * 2,
+                                                       "selected_untrained": [True, None, False, True]}))
+    assert marks == {"sw": {"distill-mse@2000": " (step 0)"}, "fa": {"distill-ot@2000": " (step 0)"}}
     conclusions = significance.distillation_conclusions(families, intervals, "AP", marks)
     assert sorted(conclusions) == [("sw", "maxsim"), ("sw", "mean")]
     mean = conclusions[("sw", "mean")]
@@ -76,7 +78,7 @@ def test_families_conclusions_and_their_tables():
     differences = significance.best_ot_differences(frame)
     assert list(differences) == ["en-sw distill-ot@2000"]
     assert differences["en-sw distill-ot@2000"].mean() == pytest.approx(0.15)
-    latex = tables.render_pairs(family, "latex", marks=marks)
+    latex = tables.render_pairs(family, "latex", marks=marks["sw"])
     assert r"95\% CI" in latex and "distill-mse@2000 (step 0)" in latex.replace(r"\_", "_")
 
 

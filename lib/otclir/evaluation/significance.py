@@ -119,11 +119,15 @@ BASELINE_SCORER = "bm25"  # lexical runs have no scorer of their own and join ev
 GAP_GOAL = 0.3  # the share of the zero-shot-to-ceiling gap an OT student is meant to close
 
 
-def step_zero_marks(results: pd.DataFrame) -> dict[str, str]:
-    """`` (step 0)`` for each student whose dev selection kept the untrained weights."""
+def step_zero_marks(results: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Per language, `` (step 0)`` for each student whose dev selection kept the untrained weights
+    (a system name is a student of each language, selected on its own)."""
     kept = results.selected_untrained.fillna(False).astype(bool) if "selected_untrained" in results else \
         pd.Series(False, index=results.index)
-    return {system: " (step 0)" for system in sorted(set(results.loc[kept, "system"]))}
+    marks: dict[str, dict[str, str]] = {}
+    for language, system in sorted(set(zip(results.loc[kept, "language"], results.loc[kept, "system"]))):
+        marks.setdefault(language, {})[system] = " (step 0)"
+    return marks
 
 
 def query_matrix(per_query: pd.DataFrame, language: str, scorer: str, measure: str) -> pd.DataFrame:
@@ -205,7 +209,8 @@ def _verdict(row) -> str:
 
 
 def distillation_conclusions(families: dict[tuple, pd.DataFrame], intervals: pd.DataFrame, measure: str,
-                             marks: dict[str, str] | None = None, goal: float = GAP_GOAL) -> dict[tuple, list[str]]:
+                             marks: dict[str, dict[str, str]] | None = None,
+                             goal: float = GAP_GOAL) -> dict[tuple, list[str]]:
     """Per (language, scorer) family of ``measure``: one sentence per comparison (difference, its
     interval, corrected p) and one per OT student's gap share against the goal, which counts as
     reached only when the interval's lower end is at or above it."""
@@ -214,7 +219,8 @@ def distillation_conclusions(families: dict[tuple, pd.DataFrame], intervals: pd.
     for (language, scorer, family_measure), family in families.items():
         if family_measure != measure:
             continue
-        lines = [f"{r.treatment}{marks.get(r.treatment, '')} ({r.treatment_mean:.4f}) is {_verdict(r)} {r.baseline} "
+        marked = marks.get(language, {})
+        lines = [f"{r.treatment}{marked.get(r.treatment, '')} ({r.treatment_mean:.4f}) is {_verdict(r)} {r.baseline} "
                  f"({r.baseline_mean:.4f}): {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
                  f"corrected p = {r.p_adjusted:.4f}." for _, r in family.iterrows()]
         gaps = intervals[(intervals.language == language) & (intervals.scorer == scorer)
