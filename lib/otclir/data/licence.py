@@ -27,29 +27,28 @@ def tokens(text: str) -> list[str]:
     return TOKEN.findall(text.lower())
 
 
-def shingles(text: str, n: int = SHINGLE) -> list[int]:
-    toks = tokens(text)
+def shingles(text: str, n: int = SHINGLE, toks: list[str] | None = None) -> list[int]:
+    """Hashes of every run of n tokens of ``text`` (``toks``: its tokens, when already read); a
+    verse shorter than that is one run, when it has at least MIN_TOKENS."""
+    toks = tokens(text) if toks is None else toks
     if len(toks) < n:
         return [hash(" ".join(toks))] if len(toks) >= MIN_TOKENS else []
     return [hash(" ".join(toks[i:i + n])) for i in range(len(toks) - n + 1)]
 
 
-def window_hashes(text: str, n: int = SHINGLE, short_vocabulary: set[str] | None = None) -> list[int]:
+def window_hashes(text: str, short_vocabulary: set[str], n: int = SHINGLE) -> list[int]:
     """The runs of a scanned text that an index can hold: every run of n tokens, and the runs of
     MIN_TOKENS to n - 1 tokens that could be a short verse indexed whole (anywhere inside a longer
-    text). With ``short_vocabulary`` (the tokens of the short verses), the shorter runs are taken
-    only where all their tokens are in it; a run with any other token cannot equal a short verse."""
+    text): only where all their tokens are in ``short_vocabulary`` (the short verses' tokens), as a
+    run with any other token cannot equal a short verse."""
     toks = tokens(text)
     found = [hash(" ".join(toks[i:i + n])) for i in range(len(toks) - n + 1)]
-    if short_vocabulary is None:
-        spans = [toks]
-    else:
-        spans, start = [], 0
-        for i, tok in enumerate(toks + [None]):
-            if tok is None or tok not in short_vocabulary:
-                if i - start >= MIN_TOKENS:
-                    spans.append(toks[start:i])
-                start = i + 1
+    spans, start = [], 0
+    for i, tok in enumerate(toks + [None]):
+        if tok is None or tok not in short_vocabulary:
+            if i - start >= MIN_TOKENS:
+                spans.append(toks[start:i])
+            start = i + 1
     found += [hash(" ".join(span[i:i + k])) for span in spans
               for k in range(MIN_TOKENS, n) for i in range(len(span) - k + 1)]
     return found
@@ -65,11 +64,12 @@ class RestrictedIndex:
         hashes, origins, self.short_vocabulary = [], [], set()
         for version in self.versions:
             for key, text in read_version(version).items():
-                found = shingles(text, n)
+                toks = tokens(text)
+                found = shingles(text, n, toks)
                 hashes.extend(found)
                 origins.extend([f"{version}:{verse_id(key)}"] * len(found))
-                if len(found) == 1 and len(tokens(text)) < n:  # a short verse, indexed whole
-                    self.short_vocabulary.update(tokens(text))
+                if MIN_TOKENS <= len(toks) < n:  # a short verse, indexed whole
+                    self.short_vocabulary.update(toks)
         free = np.unique(np.asarray(
             [h for v in redistributable_versions() for t in read_version(v).values() for h in shingles(t, n)],
             dtype=np.int64))
@@ -81,7 +81,7 @@ class RestrictedIndex:
 
     def matches(self, text: str) -> list[str]:
         """Version and verse ids (never the text) of restricted verses that ``text`` quotes."""
-        found = np.unique(np.asarray(window_hashes(text, self.n, self.short_vocabulary), dtype=np.int64))
+        found = np.unique(np.asarray(window_hashes(text, self.short_vocabulary, self.n), dtype=np.int64))
         if found.size == 0 or self.hashes.size == 0:
             return []
         pos = np.searchsorted(self.hashes, found).clip(max=self.hashes.size - 1)

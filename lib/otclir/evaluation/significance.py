@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from otclir.data import trec
+from otclir.data.languages import language as language_row
 from otclir.errors import OtclirError
 from otclir.evaluation.stats import compare_to_baseline
 from otclir.retrieval.measures import parse_measures, per_query
@@ -238,13 +239,6 @@ def families_record(families: dict[tuple, pd.DataFrame]) -> dict:
             for key, f in families.items()}
 
 
-def _tier(code: str) -> str:
-    from otclir.data.languages import language_table
-
-    table = language_table()
-    return table.tier[code] if code in table.index else "unlisted"
-
-
 def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GAP_GOAL) -> tuple[dict, list[str]]:
     """Per language and scorer of notebook 03's results: the best OT student and the best student
     of another objective, by their share of the zero-shot-to-ceiling gap in AP, or by AP where the
@@ -266,7 +260,7 @@ def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GA
                                                f"best_other_{by.removesuffix('_AP')}": float(other[by].max()) if len(other) else None}
             if with_ceiling:
                 verdict = "reaches" if ot[by].max() >= goal else "does not reach"
-                tier = _tier(language)
+                tier = language_row(language).tier
                 aside = "" if tier == "low" else f" (set for low-resource languages; {language} is a {tier}-resource contrast)"
                 lines.append(f"{language}, {scorer}: the best OT student {best_ot} closes {ot[by].max():+.1%} of the gap "
                              f"(AP {ot.AP.max():.4f}; zero-shot {part.AP[ZERO_SHOT]:.4f}, ceiling {part.AP[CEILING]:.4f}) "
