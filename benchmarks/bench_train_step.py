@@ -22,7 +22,9 @@ import time
 
 import torch
 
-from otclir.training.trainer import DistillConfig, Distiller, EpochSampler
+from otclir.training.configs import DistillConfig
+from otclir.training.distillation import Distiller
+from otclir.training.samplers import EpochSampler
 from otclir.transport.losses import optical_loss
 
 

@@ -111,7 +111,7 @@ CONFIG_CASES = [
 
 @pytest.mark.parametrize("values,message", CONFIG_CASES, ids=[str(c[0]) for c in CONFIG_CASES])
 def test_training_settings_cases(values, message):
-    from otclir.training.trainer import DistillConfig
+    from otclir.training.configs import DistillConfig
 
     with pytest.raises(OtclirError, match=message):
         DistillConfig(**values)
@@ -158,7 +158,8 @@ def test_a_disk_too_full_for_a_run_is_named_before_training(tmp_path, monkeypatc
     import shutil
     from collections import namedtuple
 
-    from otclir.training.trainer import DistillConfig, Distiller
+    from otclir.training.configs import DistillConfig
+    from otclir.training.distillation import Distiller
 
     trainer = Distiller(DistillConfig(language="tl", train_pairs=32, steps=2, batch_size=4, max_length=24,
                                       eval_every=0), tmp_path / "run", progress=False)

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import bible_collection
+from helpers import bible_collection
 from otclir import runner
 from otclir.data.tasks import bitext_pairs
 

@@ -7,7 +7,7 @@ import pytest
 
 from otclir.data import trec
 from otclir.errors import OtclirError, TrecFormatError
-from otclir.evaluation import significance
+from otclir.evaluation import compare as significance
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
     settings = ExperimentSettings(languages=["sw", "tl"], study=None)
     store = ResultStore("quick", "03_distillation_training")
-    store.start(settings.to_dict())
+    store.start(settings.to_record())
     table = pd.DataFrame({"language": ["sw"], "system": ["student-zero-shot"], "scorer": ["mean"], "AP": [0.05]})
     store.write_table(f"{PARTS}/results_en-sw.csv", table)
     store.write_table("perquery_en-sw.csv.gz", pd.DataFrame({"query": ["001"], "AP": [0.05]}))
@@ -113,7 +113,7 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     both = pd.concat([table, table.assign(language="tl", AP=0.07)], ignore_index=True)
     store.write_table("results.csv", both)
     store.write_table("perquery_en-tl.csv.gz", pd.DataFrame({"query": ["002"], "AP": [0.07]}))
-    store.finish(1.0, settings.to_dict(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
+    store.finish(1.0, settings.to_record(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
     found = finished_languages(dataclasses.replace(settings, languages=["sw", "tl", "fa"]), store)
     assert set(found) == {"sw", "tl"}
     assert found["tl"][0].AP.tolist() == [0.07] and found["tl"][1]["query"].tolist() == ["002"]

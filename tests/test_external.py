@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import bible_collection
+from helpers import bible_collection
 from otclir.data import external
 from otclir.data.external import load_ir_dataset
 from otclir.data.tasks import bitext_pairs, read_bitext

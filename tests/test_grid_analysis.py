@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from otclir.errors import OtclirError
-from otclir.evaluation import grid as analysis
+from otclir.evaluation import hybrid_batch_ablations as analysis
 
 LANGUAGES = {"en": "high", "sw": "low"}
 # AP of each trained configuration (alpha, lambda) per setting; the untrained student scores 0.1

@@ -9,18 +9,13 @@ import torch
 from otclir.data.splits import split_of_verse
 from otclir.data.tasks import relevant_verses, split_verses
 from otclir.errors import OtclirError, UnknownLanguageError
-from otclir.training.hybrid import (
-    BatchPlan,
-    ContrastiveConfig,
-    HybridSampler,
-    batch_kind,
-    hard_negatives,
-    training_pairs,
-)
+from otclir.training.configs import ContrastiveConfig
+from otclir.training.hybrid import batch_kind, hard_negatives, training_pairs
+from otclir.training.samplers import BatchPlan, HybridSampler
 from otclir.training.trainer import train
 from otclir.transport.losses import info_nce
 
-from conftest import torchrun_checksums
+from helpers import torchrun_checksums
 
 TINY = dict(languages=["en", "tl"], alpha=0.5, train_pairs=32, steps=4, batch_size=4, max_length=24,
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, ot_weight=0.1)
@@ -113,9 +108,9 @@ def test_bad_settings_name_the_problem():
 
 
 def test_new_settings_stay_out_of_a_record_at_their_old_behaviour():
-    assert "ot_queries" not in ContrastiveConfig().to_dict()  # runs stored before the setting keep their identity
-    assert ContrastiveConfig(ot_queries=True).to_dict()["ot_queries"] is True
-    assert "pairs_collection" not in ContrastiveConfig().to_dict()
+    assert "ot_queries" not in ContrastiveConfig().to_record()  # runs stored before the setting keep their identity
+    assert ContrastiveConfig(ot_queries=True).to_record()["ot_queries"] is True
+    assert "pairs_collection" not in ContrastiveConfig().to_record()
 
 
 @pytest.mark.slow
@@ -159,7 +154,7 @@ def test_two_processes_end_with_identical_weights(tmp_path, tmp_outputs):
 GRADIENTS = '''
 import json, sys
 import torch
-from otclir.training.hybrid import ContrastiveConfig
+from otclir.training.configs import ContrastiveConfig
 config = ContrastiveConfig.from_dict(json.loads(sys.argv[1]))
 trainer = config.trainer_class()(config, sys.argv[2], progress=False)
 trainer.student.model.eval()  # no dropout: one process and two must see the same network

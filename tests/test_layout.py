@@ -6,7 +6,7 @@ import otclir
 
 PACKAGE = Path(otclir.__file__).parent
 STAGES = [
-    {"paths", "errors"},
+    {"paths", "errors", "settings"},
     {"data"},
     {"models"},
     {"transport"},

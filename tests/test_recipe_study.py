@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from otclir.errors import OtclirError
-from otclir.evaluation.significance import distillation_family
+from otclir.evaluation.map_significance import distillation_family
 from otclir.experiments.recipe_study import StudyGrid, choose_recipes, recipe_settings, signal_agreement
 
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from otclir.errors import OtclirError
-from otclir.evaluation.grid import per_language, robustness_summary
-from otclir.evaluation.settings import (ParallelPool, evaluate_settings, full_pool_measures, language_bias, pair_tier,
+from otclir.evaluation.robustness import per_language, robustness_summary
+from otclir.evaluation.retrieval_settings import (ParallelPool, evaluate_settings, full_pool_measures, language_bias, pair_tier,
                                        parallel_pool)
 from otclir.experiments.ablation import AblationGrid, load_grid, run_grid
 
@@ -66,7 +66,7 @@ def test_whole_pool_measures_equal_trec_eval_on_a_full_ranking():
 
 
 def test_partial_sort_keeps_the_stable_top_of_each_ranking():
-    from otclir.evaluation.settings import _rank_scores
+    from otclir.evaluation.retrieval_settings import _rank_scores
 
     scores = np.random.default_rng(0).normal(size=(30, 200)).round(1)  # many ties
     ids, queries = [f"d{i}" for i in range(200)], [f"q{i}" for i in range(30)]
@@ -212,7 +212,7 @@ def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, t
 
 
 def test_attainable_maxima_show_where_a_measure_cannot_reach_1():
-    from otclir.evaluation.settings import attainable
+    from otclir.evaluation.retrieval_settings import attainable
 
     pool = toy_pool()  # one query, two relevant verses, two languages
     whole = attainable(pool, depth=None)

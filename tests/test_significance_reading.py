@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from otclir import tables
-from otclir.evaluation import significance
+from otclir.evaluation import distillation_training
+from otclir.evaluation import map_significance as significance
 
 # per-query AP of each system: the OT student sits a quarter of the way from zero-shot to ceiling
 MEANS = {"student-zero-shot": 0.2, "ceiling-teacher-on-english": 0.6, "distill-ot@2000": 0.3, "distill-mse@2000": 0.25}
@@ -106,14 +107,14 @@ def test_headline_summary_reads_gap_shares_or_falls_back_to_ap():
                             "system": ["student-zero-shot", "ceiling-teacher-on-english", "distill-ot@2000",
                                        "distill-mse@2000", "bm25-dictionary@2000"],
                             "AP": [0.2, 0.6, 0.34, 0.3, 0.1], "gap_share_AP": [0.0, 1.0, 0.35, 0.25, -0.25]})
-    summary, lines = significance.headline_summary(results, ["sw"], ["mean", "maxsim"])
+    summary, lines = distillation_training.headline_summary(results, ["sw"], ["mean", "maxsim"])
     assert summary == {"sw mean": {"best_ot": "distill-ot@2000", "best_ot_gap_share": 0.35,
                                    "best_other": "distill-mse@2000", "best_other_gap_share": 0.25}}
     assert lines == ["sw, mean: the best OT student distill-ot@2000 closes +35.0% of the gap (AP 0.3400; zero-shot "
                      "0.2000, ceiling 0.6000) and reaches the 30% goal; the best other objective distill-mse@2000 "
                      "closes +25.0%."]
-    summary, lines = significance.headline_summary(results.assign(language="fr"), ["fr"], ["mean"])
+    summary, lines = distillation_training.headline_summary(results.assign(language="fr"), ["fr"], ["mean"])
     assert "reaches the 30% goal (set for low-resource languages; fr is a high-resource contrast);" in lines[0]
     without = results[results.system != "ceiling-teacher-on-english"].assign(gap_share_AP=float("nan"))
-    summary, lines = significance.headline_summary(without, ["sw"], ["mean"])
+    summary, lines = distillation_training.headline_summary(without, ["sw"], ["mean"])
     assert summary["sw mean"]["best_ot_AP"] == 0.34 and "no ceiling here" in lines[0]

@@ -7,60 +7,110 @@ import torch
 
 from otclir.data.tasks import bitext_pairs
 from otclir.errors import OtclirError
-from otclir.training.trainer import DistillConfig, EpochSampler, linear_schedule, train
+from otclir.training.configs import DistillConfig
+from otclir.training.loop import linear_schedule
+from otclir.training.samplers import EpochSampler
+from otclir.training.trainer import train
 
-from conftest import torchrun_checksums
+from helpers import torchrun_checksums
 
 TINY = dict(language="tl", objective="ot+contrastive", train_pairs=32, steps=4, batch_size=4, max_length=24,
             eval_every=2, dev_queries=10, dev_docs=60, checkpoint_every=2, seed=1, balance_batches=2)
 
 
-@pytest.mark.slow
-def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One run trained straight through and one killed after 2 of its 4 steps, then resumed; the
+    tests below read them (a test that must damage a run works on a copy)."""
+    folder = tmp_path_factory.mktemp("runs")
     config = DistillConfig(**TINY)
-    whole = train(config, tmp_path / "whole")
-    partial = train(config, tmp_path / "resumed", stop_after=2)
-    assert partial == {"interrupted_at": 2}
-    resumed = train(config, tmp_path / "resumed")
+    whole = train(config, folder / "whole")
+    partial = train(config, folder / "resumed", stop_after=2)
+    resumed = train(config, folder / "resumed")
+    return {"config": config, "folder": folder, "whole": whole, "partial": partial, "resumed": resumed}
+
+
+def _copy_of_whole(runs, tmp_path):
+    import shutil
+
+    return shutil.copytree(runs["folder"] / "whole", tmp_path / "whole")
+
+
+def _log(folder):
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(runs):
+    whole, resumed = runs["whole"], runs["resumed"]
+    assert runs["partial"] == {"interrupted_at": 2}
     assert resumed["resumed"] and resumed["steps"] == whole["steps"] == 4
     assert resumed["parameter_checksum"] == whole["parameter_checksum"]
     assert resumed["best"] == whole["best"]
-    again = train(config, tmp_path / "whole")  # a finished run is not trained twice
-    assert again == whole
+    assert resumed["term_weights"] == whole["term_weights"]
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_not_trained_twice_and_keeps_only_its_students(runs):
+    folder = runs["folder"] / "whole"
+    assert train(runs["config"], folder) == runs["whole"]
     # a finished run keeps its students and result, not the resume state it no longer needs
-    assert not (tmp_path / "whole" / "checkpoint.pt").exists() and (tmp_path / "whole" / "final").is_dir()
+    assert not (folder / "checkpoint.pt").exists() and (folder / "final").is_dir()
+
+
+@pytest.mark.slow
+def test_a_finished_run_refuses_other_settings(runs):
     with pytest.raises(OtclirError, match="finished run with other settings; use another output folder"):
-        train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
-    # a run finished before result.json held its settings is known by its final student's record
-    older = json.loads((tmp_path / "whole" / "result.json").read_text())
-    assert older.pop("config") == config.to_dict()
-    (tmp_path / "whole" / "result.json").write_text(json.dumps(older))
-    assert train(config, tmp_path / "whole")["parameter_checksum"] == whole["parameter_checksum"]
+        train(DistillConfig(**{**TINY, "steps": 6}), runs["folder"] / "whole")
+
+
+@pytest.mark.slow
+def test_a_run_finished_before_its_result_held_settings_is_known_by_its_final_student(runs, tmp_path):
+    folder = _copy_of_whole(runs, tmp_path)
+    older = json.loads((folder / "result.json").read_text())
+    assert older.pop("config") == runs["config"].to_record()
+    (folder / "result.json").write_text(json.dumps(older))
+    assert train(runs["config"], folder)["parameter_checksum"] == runs["whole"]["parameter_checksum"]
     with pytest.raises(OtclirError, match="finished run with other settings"):
-        train(DistillConfig(**{**TINY, "steps": 6}), tmp_path / "whole")
-    # a damaged result is named with its line and the fix, and the students beside it are kept
-    text = (tmp_path / "whole" / "result.json").read_text()
-    (tmp_path / "whole" / "result.json").write_text(text[: len(text) // 2])
+        train(DistillConfig(**{**TINY, "steps": 6}), folder)
+
+
+@pytest.mark.slow
+def test_a_damaged_result_is_named_with_its_line_and_the_students_are_kept(runs, tmp_path):
+    folder = _copy_of_whole(runs, tmp_path)
+    text = (folder / "result.json").read_text()
+    (folder / "result.json").write_text(text[: len(text) // 2])
     with pytest.raises(OtclirError, match=r"result.json is not valid JSON \(line \d+.*delete it to train"):
-        train(config, tmp_path / "whole")
-    assert (tmp_path / "whole" / "final" / "student.safetensors").is_file()
-    (tmp_path / "whole" / "result.json").write_text(text)
-    log = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+        train(runs["config"], folder)
+    assert (folder / "final" / "student.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_the_log_has_a_record_per_step_with_losses_and_dev_signals(runs):
+    log = _log(runs["folder"] / "whole")
     assert [r["step"] for r in log] == [0, 1, 2, 3, 4] and "dev_AP" in log[0] and "dev_bitext_MRR" in log[2]
     assert "ot" in log[1] and "infonce" in log[1] and "loss" not in log[0]
-    # the diagnostics that say whether the method does what it claims
+
+
+@pytest.mark.slow
+def test_the_log_holds_the_diagnostics_that_say_whether_the_method_works(runs):
+    log = _log(runs["folder"] / "whole")
     assert 0 < log[1]["plan_entropy"] < 0.8 and log[1]["plan_argmax_mass"] > 0.2 and log[1]["ot_marginal_error"] < 0.1
     assert -1 <= log[1]["alignment"] <= 1 and log[1]["uniformity"] < 0
     assert log[2]["grad_norm_ot"] > 0 and log[2]["grad_norm_infonce"] > 0
-    assert resumed["term_weights"] == whole["term_weights"]
-    stored = json.loads((tmp_path / "whole" / "result.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_result_names_its_students_relative_to_its_folder(runs):
+    folder = runs["folder"] / "whole"
+    stored = json.loads((folder / "result.json").read_text())
     assert stored["model"] in ("best", "final") and stored["final_model"] == "final"  # a copied folder stays whole
-    assert whole["final_model"] == str(tmp_path / "whole" / "final")
+    assert runs["whole"]["final_model"] == str(folder / "final")
 
 
 @pytest.mark.slow
 def test_balanced_terms_have_equal_gradient_norms_at_the_start(tmp_path):
-    from otclir.training.trainer import Distiller
+    from otclir.training.distillation import Distiller
 
     trainer = Distiller(DistillConfig(**{**TINY, "objective": "contrastive"}), tmp_path / "run", progress=False)
     torch.manual_seed(0)  # the same dropout masks in both measurements
@@ -88,7 +138,7 @@ def test_frozen_layers_keep_the_base_weights_and_speed_comes_from_cached_states(
 
 @pytest.mark.slow
 def test_every_objective_runs_and_lowers_its_loss(tmp_path):
-    from otclir.training.trainer import OBJECTIVES
+    from otclir.transport.objectives import OBJECTIVES
 
     for objective in OBJECTIVES:
         config = DistillConfig(**{**TINY, "objective": objective, "steps": 6, "eval_every": 0, "lr": 3e-4,

@@ -76,7 +76,7 @@ def _reproduce(args) -> None:
 def _eval(args) -> None:
     import pandas as pd
 
-    from otclir.evaluation.significance import load_measures
+    from otclir.evaluation.compare import load_measures
 
     tables, notes = load_measures(args.qrels, args.runs, args.measures)
     means = pd.DataFrame({m: t.mean() for m, t in tables.items()})
@@ -90,7 +90,7 @@ def _eval(args) -> None:
 
 
 def _compare(args) -> None:
-    from otclir.evaluation.significance import load_measures, significance, system_name
+    from otclir.evaluation.compare import load_measures, significance, system_name
     from otclir.tables import render
 
     runs = [args.baseline, *args.runs]

@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from otclir.evaluation.grid import budget_label
-from otclir.evaluation.settings import KNOWN_SETTINGS
+from otclir.evaluation.hybrid_batch_ablations import budget_label
+from otclir.evaluation.retrieval_settings import RETRIEVAL_SETTINGS
 from otclir.paths import PAPER_PROFILE, figures_dir, relative_to_root
+from otclir.transport.objectives import transports
 
 TIER_ORDER = ["low", "mid", "high"]
 TIER_COLOURS = {"low": "#d55e00", "mid": "#e69f00", "high": "#0072b2"}
@@ -205,7 +206,7 @@ def study_curves(points: pd.DataFrame, goal: float | None = 0.3):
         for config in configs:
             part = points[points.config == config].drop_duplicates("step").sort_values("epochs")
             ax.plot(part.epochs, part[f"gap_share_{scorer}"], marker="o", ms=3, linewidth=1, color=palette[config],
-                    label=config, linestyle="--" if not config.startswith("ot") else "-")
+                    label=config, linestyle="-" if transports(part.objective.iloc[0]) else "--")
             ax.fill_between(part.epochs, part[f"gap_share_{scorer}_low"], part[f"gap_share_{scorer}_high"],
                             color=palette[config], alpha=0.08, linewidth=0)
         ax.axhline(0, color="black", linewidth=0.6)
@@ -300,9 +301,9 @@ def p_value_heatmap(matrix: pd.DataFrame, title: str, alpha: float = 0.05):
 def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, measure_label: str = "MAP"):
     """A panel per setting: the metric against alpha, a line per tier (solid without the OT term,
     dashed with it), bands over seeds; dotted lines are the untrained student per tier.
-    ``curves`` as from :func:`otclir.evaluation.grid.tier_curves` for one training budget."""
+    ``curves`` as from :func:`otclir.evaluation.hybrid_batch_ablations.tier_curves` for one training budget."""
     use_style()
-    settings = [s for s in KNOWN_SETTINGS if s in set(curves.setting)]
+    settings = [s for s in RETRIEVAL_SETTINGS if s in set(curves.setting)]
     weights = sorted(curves.ot_weight.unique())
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 3.0), squeeze=False)
     for ax, setting in zip(axes[0], settings):
@@ -350,7 +351,7 @@ def budget_curves(curves: pd.DataFrame, measure_label: str = "MAP"):
     """A panel per setting: the metric against the training budget (verse pairs), a line
     per tier, bands over seeds. ``curves`` for one alpha and OT weight."""
     use_style()
-    settings = [s for s in KNOWN_SETTINGS if s in set(curves.setting)]
+    settings = [s for s in RETRIEVAL_SETTINGS if s in set(curves.setting)]
     budgets = sorted(curves.train_pairs.unique(), key=lambda b: float("inf") if pd.isna(b) else b)
     position = {budget_label(b): i for i, b in enumerate(budgets)}
     fig, axes = plt.subplots(1, len(settings), figsize=(3.3 * len(settings), 2.9), squeeze=False)

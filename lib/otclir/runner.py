@@ -16,6 +16,7 @@ import yaml
 
 from otclir.errors import OtclirError, UnknownParameterError
 from otclir.paths import outputs_dir, project_root, relative_to_root
+from otclir.settings import jsonable
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 
@@ -192,7 +193,7 @@ class NotebookFailed(OtclirError):
 def save_metrics(notebook: str, metrics: dict) -> Path:
     """A notebook's small metrics JSON, read by tests and later notebooks."""
     path = outputs_dir("metrics") / f"{notebook}.json"
-    path.write_text(json.dumps(metrics, indent=1, sort_keys=True, default=_jsonable) + "\n")
+    path.write_text(json.dumps(metrics, indent=1, sort_keys=True, default=jsonable) + "\n")
     return path
 
 
@@ -201,14 +202,6 @@ def load_metrics(notebook: str) -> dict:
     if not path.is_file():
         raise OtclirError(f"no metrics for {notebook} at {relative_to_root(path)}; run `otclir run {notebook}` first")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in metrics JSON")
 
 
 def store_reference(executed: Path) -> Path:

@@ -1,5 +1,5 @@
 """Tables for papers, one way: plain text, LaTeX (booktabs) or CSV from a results frame, a
-significance table (:func:`otclir.evaluation.significance.significance`) or a family of paired
+significance table (:func:`otclir.evaluation.compare.significance`) or a family of paired
 comparisons (:func:`otclir.evaluation.stats.compare_pairs`), saved beside the figures."""
 from __future__ import annotations
 

@@ -49,17 +49,35 @@ def randomization_test(x, y, n_permutations: int = 10_000, seed: int = 0, chunk:
     return (extreme + 1) / (n_permutations + 1)
 
 
+def bootstrap(statistic, n_items: int, n_resamples: int = 10_000, seed: int = 0, block: int = 1_000) -> np.ndarray:
+    """``statistic`` over ``n_resamples`` bootstrap resamples of ``n_items`` paired items (queries
+    drawn with replacement, the same draw for every system and language the statistic reads).
+    ``statistic`` maps a (k, n_items) array of item indices to k values; resamples are drawn
+    ``block`` at a time (the same seed gives the same draws for any block size)."""
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for start in range(0, n_resamples, block):
+        size = min(block, n_resamples - start)
+        draws[start:start + size] = statistic(rng.integers(0, n_items, size=(size, n_items)))
+    return draws
+
+
+def percentile_interval(draws, level: float = 0.95) -> tuple[float, float]:
+    alpha = (1 - level) / 2
+    return float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
+
+
+def bootstrap_p(draws) -> float:
+    """Two-sided bootstrap p-value of a difference: twice the smaller share of resampled
+    differences on either side of 0 (at most 1)."""
+    draws = np.asarray(draws)
+    return float(min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean())))
+
+
 def bootstrap_ci(values, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean."""
     values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_resamples)
-    for start in range(0, n_resamples, 1_000):
-        size = min(1_000, n_resamples - start)
-        idx = rng.integers(0, values.size, size=(size, values.size))
-        means[start:start + size] = values[idx].mean(1)
-    alpha = (1 - level) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+    return percentile_interval(bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples, seed), level)
 
 
 def paired_bootstrap_ci(x, y, **kwargs) -> tuple[float, float]:
@@ -77,18 +95,30 @@ def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: 
         raise ValueError(f"gap shares need three 1-d arrays of one length >= 2, got {system.shape}, {zero.shape}, {ceiling.shape}")
     gap = ceiling.mean() - zero.mean()
     share = float((system.mean() - zero.mean()) / gap) if gap > 0 else float("nan")
-    rng = np.random.default_rng(seed)
-    shares = []
-    for start in range(0, n_resamples, 1_000):
-        idx = rng.integers(0, system.size, size=(min(1_000, n_resamples - start), system.size))
+
+    def resampled_share(idx):
         gaps = ceiling[idx].mean(1) - zero[idx].mean(1)
-        keep = gaps > 0
-        shares.append((system[idx].mean(1)[keep] - zero[idx].mean(1)[keep]) / gaps[keep])
-    shares = np.concatenate(shares)
+        positive = gaps > 0
+        return np.where(positive, (system[idx].mean(1) - zero[idx].mean(1)) / np.where(positive, gaps, 1.0), np.nan)
+
+    shares = bootstrap(resampled_share, system.size, n_resamples, seed)
+    shares = shares[~np.isnan(shares)]
     if not shares.size:
         return share, float("nan"), float("nan")
-    alpha = (1 - level) / 2
-    return share, float(np.quantile(shares, alpha)), float(np.quantile(shares, 1 - alpha))
+    return (share, *percentile_interval(shares, level))
+
+
+def verdict(diff: float, p_adjusted: float, alpha: float = 0.05, low: float | None = None,
+            high: float | None = None) -> int:
+    """+1 (significantly higher), -1 (significantly lower) or 0: the corrected p below ``alpha``
+    and, when an interval is given, the whole interval on the side of the difference."""
+    if not p_adjusted < alpha:
+        return 0
+    if diff > 0 and (low is None or low > 0):
+        return 1
+    if diff < 0 and (high is None or high < 0):
+        return -1
+    return 0
 
 
 def effect_size(x, y) -> float:

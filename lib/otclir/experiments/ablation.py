@@ -8,66 +8,82 @@ The untrained student is evaluated once as the grid's reference (``zero-shot``).
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from otclir.data.languages import check_languages
+from otclir.data.splits import SPLITS
 from otclir.errors import OtclirError
-from otclir.evaluation.settings import MEASURES, SETTINGS, check_settings, encode_pool, evaluate_settings, parallel_pool
+from otclir.evaluation.retrieval_settings import (
+    DEFAULT_SETTINGS,
+    MEASURES,
+    RETRIEVAL_SETTINGS,
+    encode_pool,
+    evaluate_settings,
+    parallel_pool,
+)
 from otclir.paths import outputs_dir
-from otclir.training.hybrid import ContrastiveConfig
+from otclir.settings import Settings, choice, each, flag, mapping, number, setting, text, whole
+from otclir.training.configs import ContrastiveConfig
 from otclir.training.trainer import train
 
 POINT = ("alpha", "ot_weight", "train_pairs", "seed")
 SUMMARY, PER_QUERY, CONFIG = "summary.tsv", "perquery.tsv", "config.json"
-EVALUATION_DEFAULTS = {"languages": None, "split": "test", "max_queries": None, "max_docs": None,
-                       "depth": 100, "seed": 0, "settings": list(SETTINGS), "measures": list(MEASURES)}
-# Added later, with the behaviour runs had before: left out of a configuration's record at that value.
-EVALUATION_OPTIONAL = {"run_depth": 100}  # documents per query in the stored runs of a whole-pool evaluation
 
 
 @dataclass
-class AblationGrid:
-    name: str = "quick"
-    alphas: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
-    ot_weights: list[float] = field(default_factory=lambda: [0.0, 0.1])
-    budgets: list[int | None] = field(default_factory=lambda: [2000])  # verse pairs, each in every language; None: all
-    seeds: list[int] = field(default_factory=lambda: [0])
-    training: dict = field(default_factory=dict)  # other ContrastiveConfig settings, shared by all points
-    # languages (default: the training languages), split, max_queries, max_docs, depth (None: the
-    # whole pool), seed, settings (monolingual, cross-lingual, multilingual, and bitext if named)
-    evaluation: dict = field(default_factory=dict)
-    baseline: bool = True  # also evaluate the untrained student
+class GridEvaluation(Settings):
+    """How every configuration of a grid is evaluated (the grid's ``evaluation`` mapping)."""
+
+    WHAT = "evaluation setting"
+
+    languages: list[str] | None = setting(None, check=each(text(), distinct=True, none=True))  # None: the training languages
+    split: str = setting("test", check=choice(SPLITS, "splits"))
+    max_queries: int | None = setting(None, check=whole(2, none=True))
+    max_docs: int | None = setting(None, check=whole(2, none=True))
+    depth: int | None = setting(100, check=whole(1, none=True))  # None: measures over the whole pool
+    seed: int = setting(0, check=whole(0))
+    settings: list[str] = setting(factory=lambda: list(DEFAULT_SETTINGS),
+                                  check=each(choice(RETRIEVAL_SETTINGS, "settings"), distinct=True))
+    measures: list[str] = setting(factory=lambda: list(MEASURES), check=each(text(), distinct=True))
+    # documents per query in the stored runs of a whole-pool evaluation (added later; runs had 100 before)
+    run_depth: int = setting(100, check=whole(0), added=100)
 
     def __post_init__(self):
-        for name in ("alphas", "ot_weights", "budgets", "seeds"):
-            if not getattr(self, name):
-                raise OtclirError(f"the grid needs at least one value in {name}")
-        clash = sorted(set(self.training) & {"alpha", "ot_weight", "train_pairs", "seed"})
+        super().__post_init__()
+        if self.languages is not None:
+            check_languages(self.languages)
+
+
+@dataclass
+class AblationGrid(Settings):
+    WHAT = "grid setting"
+
+    name: str = setting("quick", check=text())
+    alphas: list[float] = setting(factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], check=each(number(), distinct=True))
+    ot_weights: list[float] = setting(factory=lambda: [0.0, 0.1], check=each(number(), distinct=True))
+    # verse pairs, each in every language; None: all
+    budgets: list[int | None] = setting(factory=lambda: [2000], check=each(whole(1, none=True), distinct=True))
+    seeds: list[int] = setting(factory=lambda: [0], check=each(whole(0), distinct=True))
+    training: dict = setting(factory=dict, check=mapping())  # other ContrastiveConfig settings, shared by all points
+    evaluation: dict = setting(factory=dict, check=mapping())  # a GridEvaluation
+    baseline: bool = setting(True, check=flag())  # also evaluate the untrained student
+
+    def __post_init__(self):
+        super().__post_init__()
+        clash = sorted(set(self.training) & set(POINT))
         if clash:
             raise OtclirError(f"{', '.join(clash)} are grid axes (alphas, ot_weights, budgets, seeds), not training settings")
-        known = {**EVALUATION_DEFAULTS, **EVALUATION_OPTIONAL}
-        unknown = sorted(set(self.evaluation) - set(known))
-        if unknown:
-            raise OtclirError(f"unknown evaluation setting(s) {', '.join(unknown)}; settings: {', '.join(known)}")
-        check_settings(self.evaluation_settings()["settings"])
+        self.evaluation_settings()
         for point in self.points():  # every configuration is checked before any training starts
             self.config(point)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "AblationGrid":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise OtclirError(f"unknown grid setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
-        return cls(**values)
 
     def points(self) -> list[dict]:
         return [dict(zip(POINT, values)) for values in
@@ -77,8 +93,7 @@ class AblationGrid:
         return ContrastiveConfig.from_dict({**self.training, **point})
 
     def evaluation_settings(self) -> dict:
-        settings = {**EVALUATION_DEFAULTS, **self.evaluation}
-        settings = {k: v for k, v in settings.items() if not (k in EVALUATION_OPTIONAL and v == EVALUATION_OPTIONAL[k])}
+        settings = GridEvaluation.from_dict(self.evaluation).to_record()
         if settings["languages"] is None:
             settings["languages"] = self.config(self.points()[0]).languages
         return settings
@@ -117,7 +132,7 @@ def evaluate_model(model: str, evaluation: dict, folder: Path, tag: str) -> pd.D
     encoder = Encoder(model, device="cuda" if torch.cuda.is_available() else "cpu")
     summary, table = evaluate_settings(encode_pool(encoder, pool), pool, evaluation["settings"],
                                        evaluation["measures"], evaluation["depth"], folder / "runs", tag,
-                                       evaluation.get("run_depth", EVALUATION_OPTIONAL["run_depth"]))
+                                       evaluation.get("run_depth", GridEvaluation.run_depth))
     table.to_csv(folder / PER_QUERY, sep="\t", index=False, float_format="%.6f")
     return summary
 
@@ -131,7 +146,7 @@ def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Pat
                   "evaluation": evaluation}
         label = "zero-shot"
     else:
-        record = {"system": "trained", "point": point, "training": grid.config(point).to_dict(), "evaluation": evaluation}
+        record = {"system": "trained", "point": point, "training": grid.config(point).to_record(), "evaluation": evaluation}
         label = point_label(point)
     return label, record, grid.folder() / f"{label}-{_digest(record)}"
 
@@ -231,10 +246,10 @@ def load_grid(grid: AblationGrid, per_query: bool = False) -> pd.DataFrame:
 def store_grid(grid: AblationGrid, store, log=print, progress: bool = True, workers: int = 1) -> dict:
     """Run the grid and write what notebook reporting needs into a results store: the summaries,
     per-query rows and training logs of every configuration, with the provenance."""
-    from otclir.training.trainer import read_log
+    from otclir.training.checkpoints import read_log
 
     started = time.time()
-    store.start(dataclasses.asdict(grid))
+    store.start(grid.to_record())
     summary = run_grid(grid, log=log, progress=progress, workers=workers)
     store.write_table("summary.csv", summary)
     write_per_query(store, load_grid(grid, per_query=True))
@@ -245,7 +260,7 @@ def store_grid(grid: AblationGrid, store, log=print, progress: bool = True, work
             logs.append(read_log(folder / "train").assign(config=label))
     if logs:
         store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
-    return store.finish(time.time() - started, dataclasses.asdict(grid))
+    return store.finish(time.time() - started, grid.to_record())
 
 
 PER_QUERY_PART_ROWS = 200_000  # rows per stored per-query file, which keeps each under the store's size cap

@@ -10,16 +10,18 @@ logged step: loss terms, plan diagnostics, dev signals). ``load`` reads them bac
 """
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from otclir.data.languages import check_languages
 from otclir.errors import OtclirError
-from otclir.experiments.results import PROVENANCE, SETTINGS, ResultStore, as_json, provenance
-from otclir.training.trainer import OBJECTIVES
+from otclir.experiments.results import PROVENANCE_FILE, SETTINGS_FILE, ResultStore, provenance
+from otclir.retrieval.system_names import DEFAULT_SYSTEMS, SCORERS, SYSTEMS, budget_tag, distilled_name
+from otclir.settings import Settings, as_json, choice, each, mapping, setting, text, whole
+from otclir.training.configs import DistillConfig
+from otclir.transport.objectives import OBJECTIVES
 
 NOTEBOOK = "03_distillation_training"
 STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
@@ -27,37 +29,38 @@ PARTS = "parts"  # per-language results while a recomputation runs: a stopped on
 
 
 @dataclass
-class ExperimentSettings:
-    languages: list[str] = field(default_factory=lambda: ["sw"])
-    budgets: list[int | None] = field(default_factory=lambda: [2000])
-    objectives: list[str] = field(default_factory=lambda: list(OBJECTIVES))
-    training: dict = field(default_factory=dict)  # DistillConfig settings shared by every student
-    study: dict | None = None  # a StudyGrid; None: every objective trains with ``training`` as it is
-    systems: list[str] | None = None  # None: the default systems
-    scorers: list[str] = field(default_factory=lambda: ["mean", "maxsim"])
-    rerank_depth: int = 200
-    test_queries: int | None = None
-    test_docs: int | None = None
-    seed: int = 0
-    collection: str | None = None  # an ir_datasets id ({language} filled in) instead of the Bible's test task
-    bitext: str | None = None  # a TSV file of (English, target) pairs instead of the Bible's train split
+class ExperimentSettings(Settings):
+    """Notebook 03's settings (the profile's section): every value is checked here, and every
+    student's training settings are built once, before any result is touched."""
+
+    WHAT = "notebook 03 setting"
+
+    languages: list[str] = setting(factory=lambda: ["sw"], check=each(text(), distinct=True))
+    budgets: list[int | None] = setting(factory=lambda: [2000], check=each(whole(1, none=True), distinct=True))
+    objectives: list[str] = setting(factory=lambda: list(OBJECTIVES), check=each(choice(OBJECTIVES, "objectives"),
+                                                                                 distinct=True))
+    training: dict = setting(factory=dict, check=mapping())  # DistillConfig settings shared by every student
+    study: dict | None = setting(None, check=mapping(none=True))  # a StudyGrid; None: ``training`` as it is
+    systems: list[str] | None = setting(None, check=each(choice(SYSTEMS, "systems"), distinct=True, none=True))
+    scorers: list[str] = setting(factory=lambda: ["mean", "maxsim"], check=each(choice(SCORERS, "scorers"), distinct=True))
+    rerank_depth: int = setting(200, check=whole(1))
+    test_queries: int | None = setting(None, check=whole(2, none=True))
+    test_docs: int | None = setting(None, check=whole(2, none=True))
+    seed: int = setting(0, check=whole(0))
+    # an ir_datasets id ({language} filled in) instead of the Bible's test task
+    collection: str | None = setting(None, check=text(none=True), added=None)
+    # a TSV file of (English, target) pairs instead of the Bible's train split
+    bitext: str | None = setting(None, check=text(none=True), added=None)
 
     def __post_init__(self):
-        from otclir.experiments.systems import DEFAULT_SYSTEMS, SCORERS, SYSTEMS
-
+        super().__post_init__()
         check_languages(self.languages)
-        unknown = sorted(set(self.objectives) - set(OBJECTIVES))
-        if unknown:
-            raise OtclirError(f"unknown objective(s) {', '.join(unknown)}; objectives: {', '.join(OBJECTIVES)}")
         self.systems = list(DEFAULT_SYSTEMS if self.systems is None else self.systems)
-        unknown = sorted(set(self.systems) - set(SYSTEMS))
-        if unknown:
-            raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
-        unknown = sorted(set(self.scorers) - set(SCORERS))
-        if unknown or not self.scorers:
-            raise OtclirError(f"scorers must be some of {', '.join(SCORERS)}, got {self.scorers}")
-        if not self.budgets:
-            raise OtclirError("budgets needs at least one number of training pairs (or null for all)")
+        for language in self.languages:  # every student's settings, checked before anything trains
+            for objective in self.objectives:
+                for budget in self.budgets:
+                    DistillConfig.from_dict({**self.training, "language": language, "objective": objective,
+                                             "train_pairs": budget})
         if self.study is not None:
             self.study_grid()  # validate early: nothing is trained on a bad grid
         if self.bitext is not None:
@@ -76,22 +79,16 @@ class ExperimentSettings:
         grid["settings"] = {**self.training, **grid["settings"]}
         return StudyGrid.from_dict(grid)
 
-    def to_dict(self) -> dict:
-        """The settings as stored; collection and bitext only when given, so results stored before
-        they existed still match their settings."""
-        values = dataclasses.asdict(self)
-        return {k: v for k, v in values.items() if not (k in ("collection", "bitext") and v is None)}
-
 
 def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = True, log=print) -> dict:
     """Run the study (if any) and the headline comparison; write everything to ``store``."""
     from otclir.experiments import recipe_study, systems
-    from otclir.training.trainer import read_log
+    from otclir.training.checkpoints import read_log
 
     started = time.time()
     reused = reusable_study(settings, store)  # read before start() clears the folder
     finished = finished_languages(settings, store)
-    store.start(settings.to_dict())
+    store.start(settings.to_record())
     recipes = default_recipes(settings)
     logs = []
     if settings.study is not None:
@@ -121,11 +118,11 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
             for objective in settings.objectives:
                 config = headline_config(recipes[objective], settings, language, objective, budget)
                 result = systems.train_students(language, config, [objective], [budget], progress)
-                name = systems.distilled_name(objective, budget)
+                name = distilled_name(objective, budget)
                 runs[name] = result[name]
                 students[name] = result[name]["model"]
                 history = read_log(result[name]["folder"])
-                logs.append(history.assign(config=name, language=language, budget=systems.budget_tag(budget),
+                logs.append(history.assign(config=name, language=language, budget=budget_tag(budget),
                                            part="headline"))
         if language in finished:
             frame, queries, resumed[language] = finished[language]
@@ -144,7 +141,7 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
     store.write_table("results.csv", results)
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
     store.remove(PARTS)
-    return store.finish(time.time() - started, settings.to_dict(), **({"resumed_languages": resumed} if resumed else {}))
+    return store.finish(time.time() - started, settings.to_record(), **({"resumed_languages": resumed} if resumed else {}))
 
 
 def part_record(store: ResultStore) -> dict:
@@ -160,9 +157,9 @@ def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict
     finishes), or a finished one's tables, so a profile that adds a language computes that language
     only. {language: (table, per-query measures, when and at which commit)}. Training is reused
     anyway (its folders are keyed by settings)."""
-    if not store.path(SETTINGS).is_file() or language_free(store.read_json(SETTINGS)) != language_free(settings.to_dict()):
+    if not store.path(SETTINGS_FILE).is_file() or language_free(store.read_json(SETTINGS_FILE)) != language_free(settings.to_record()):
         return {}
-    finished = store.path(PROVENANCE).is_file() and store.path("results.csv").is_file()
+    finished = store.path(PROVENANCE_FILE).is_file() and store.path("results.csv").is_file()
     if finished:
         tables, record = store.read_table("results.csv"), store.provenance()
     found = {}
@@ -187,7 +184,7 @@ def language_free(settings: dict) -> dict:
 
 def study_part(settings: ExperimentSettings) -> dict:
     """The settings a recipe study's results depend on."""
-    values = settings.to_dict()
+    values = settings.to_record()
     return {k: values[k] for k in ("study", "training", "test_queries", "test_docs", "rerank_depth", "seed")}
 
 
@@ -197,9 +194,9 @@ def reusable_study(settings: ExperimentSettings, store: ResultStore):
     longest part) does not run the study again."""
     from otclir.experiments.recipe_study import study_logs
 
-    if settings.study is None or not all(store.path(n).is_file() for n in (SETTINGS, "study.csv", STUDY_PROVENANCE)):
+    if settings.study is None or not all(store.path(n).is_file() for n in (SETTINGS_FILE, "study.csv", STUDY_PROVENANCE)):
         return None
-    stored = ExperimentSettings(**store.read_json(SETTINGS))
+    stored = ExperimentSettings(**store.read_json(SETTINGS_FILE))
     if study_part(stored) != study_part(settings):
         return None
     logs = study_logs(settings.study_grid())
@@ -248,7 +245,7 @@ def selection_table(runs: dict[str, dict]) -> pd.DataFrame:
 def load(store: ResultStore) -> dict:
     """The stored tables of an experiment, for reporting."""
     store.require()
-    settings = ExperimentSettings(**store.read_json("settings.json"))
+    settings = ExperimentSettings(**store.read_json(SETTINGS_FILE))
     out = {"settings": settings, "provenance": store.provenance(), "recipes": store.read_json("recipes.json"),
            "results": store.read_table("results.csv"),
            "logs": store.read_table("training_logs.csv.gz", low_memory=False),

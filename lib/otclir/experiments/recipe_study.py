@@ -12,48 +12,43 @@ choose. How well each dev signal ranks the points like the test split does is re
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from otclir.data.languages import check_languages
 from otclir.errors import OtclirError
-from otclir.training.trainer import DEV_SIGNALS, OBJECTIVES, DistillConfig, read_log, train
+from otclir.retrieval.system_names import CEILING, ZERO_SHOT
+from otclir.settings import Settings, choice, each, mapping, positive, setting, text, whole
+from otclir.training.checkpoints import RESULT, read_log
+from otclir.training.configs import DEV_SIGNALS, DistillConfig
+from otclir.training.trainer import train
+from otclir.transport.objectives import OBJECTIVES, transports
 
 
 @dataclass
-class StudyGrid:
+class StudyGrid(Settings):
     """The grid of a recipe study; ``settings`` holds every other DistillConfig setting."""
 
-    language: str = "sw"
-    objectives: list[str] = field(default_factory=lambda: ["sentence_mse", "ot"])
-    lrs: list[float] = field(default_factory=lambda: [1e-4])
-    epsilons: list[float] = field(default_factory=lambda: [0.1])  # only objectives with the ot term vary it
-    epochs: float = 2  # the longest training, in passes over the budget
-    evaluations_per_epoch: int = 1
-    settings: dict = field(default_factory=dict)
-    select_by: str = "dev_bitext_MRR"
+    WHAT = "study setting"
+
+    language: str = setting("sw", check=text())
+    objectives: list[str] = setting(factory=lambda: ["sentence_mse", "ot"],
+                                    check=each(choice(OBJECTIVES, "objectives"), distinct=True))
+    lrs: list[float] = setting(factory=lambda: [1e-4], check=each(positive, distinct=True))
+    # only objectives with the transport term vary it
+    epsilons: list[float] = setting(factory=lambda: [0.1], check=each(positive, distinct=True))
+    epochs: float = setting(2, check=positive)  # the longest training, in passes over the budget
+    evaluations_per_epoch: int = setting(1, check=whole(1))
+    settings: dict = setting(factory=dict, check=mapping())
+    select_by: str = setting("dev_bitext_MRR", check=choice(DEV_SIGNALS, "dev signals"))
 
     def __post_init__(self):
-        unknown = sorted(set(self.objectives) - set(OBJECTIVES))
-        if unknown:
-            raise OtclirError(f"unknown objective(s) {', '.join(unknown)}; objectives: {', '.join(OBJECTIVES)}")
-        if self.select_by not in DEV_SIGNALS:
-            raise OtclirError(f"unknown select_by '{self.select_by}'; dev signals: {', '.join(DEV_SIGNALS)}")
-        if not self.epochs > 0 or self.evaluations_per_epoch < 1:
-            raise OtclirError(f"epochs must be positive and evaluations_per_epoch at least 1, got {self.epochs}, "
-                              f"{self.evaluations_per_epoch}")
-        if not (self.objectives and self.lrs and self.epsilons):
-            raise OtclirError("a study needs at least one objective, learning rate and epsilon")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "StudyGrid":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise OtclirError(f"unknown study setting(s) {', '.join(unknown)}; settings: {', '.join(sorted(known))}")
-        return cls(**values)
+        super().__post_init__()
+        check_languages([self.language])
+        self.configs()  # every configuration is checked before the study trains
 
     def configs(self) -> list[DistillConfig]:
         """One training configuration per grid point (epsilon varies only where the ot term is used)."""
@@ -67,7 +62,7 @@ class StudyGrid:
         eval_every = max(1, per_epoch // self.evaluations_per_epoch)
         configs = []
         for objective, lr in itertools.product(self.objectives, self.lrs):
-            for epsilon in (self.epsilons if "ot" in OBJECTIVES[objective] else self.epsilons[:1]):
+            for epsilon in (self.epsilons if transports(objective) else self.epsilons[:1]):
                 configs.append(DistillConfig.from_dict({
                     **settings, "language": self.language, "objective": objective, "lr": lr, "epsilon": epsilon,
                     "steps": steps, "eval_every": eval_every, "checkpoint_every": eval_every,
@@ -77,7 +72,7 @@ class StudyGrid:
 
 def config_label(config: DistillConfig) -> str:
     label = f"{config.objective} lr={config.lr:g}"
-    return label + (f" eps={config.epsilon:g}" if "ot" in OBJECTIVES[config.objective] else "")
+    return label + (f" eps={config.epsilon:g}" if transports(config.objective) else "")
 
 
 def evaluated_students(folder: Path) -> list[tuple[int, Path]]:
@@ -90,15 +85,7 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
               rerank_depth: int = 200, seed: int = 0, progress: bool = True, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train every configuration and score every kept step; returns the points table and the
     training logs (long form)."""
-    from otclir.experiments.systems import (
-        CEILING,
-        ZERO_SHOT,
-        SystemRunner,
-        english_documents,
-        query_encoder_of,
-        test_task,
-        train_folder,
-    )
+    from otclir.experiments.systems import SystemRunner, english_documents, query_encoder_of, test_task, train_folder
 
     configs = grid.configs()
     task = test_task(grid.language, test_queries, test_docs, seed)
@@ -141,7 +128,6 @@ def study_logs(grid: StudyGrid) -> pd.DataFrame | None:
     """The training logs of a study whose runs are all finished on this machine (None otherwise):
     what a rerun of the same study needs besides its stored points table."""
     from otclir.experiments.systems import train_folder
-    from otclir.training.trainer import RESULT
 
     configs = grid.configs()
     if not all((train_folder(c) / RESULT).is_file() for c in configs):
@@ -151,11 +137,10 @@ def study_logs(grid: StudyGrid) -> pd.DataFrame | None:
 
 def _point(label, config, step, dev, reference, mean_ap: pd.Series, maxsim_ap: pd.Series, seed: int) -> dict:
     from otclir.evaluation.stats import gap_share_interval
-    from otclir.experiments.systems import CEILING, ZERO_SHOT
 
     per_epoch = config.train_pairs // config.batch_size
     row = {"config": label, "objective": config.objective, "lr": config.lr,
-           "epsilon": config.epsilon if "ot" in OBJECTIVES[config.objective] else np.nan,
+           "epsilon": config.epsilon if transports(config.objective) else np.nan,
            "step": step, "epochs": step / per_epoch}
     for signal in DEV_SIGNALS:
         row[signal] = float(dev.loc[step, signal]) if step in dev.index and signal in dev.columns else np.nan

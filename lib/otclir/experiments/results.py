@@ -22,10 +22,11 @@ from pathlib import Path
 import pandas as pd
 
 from otclir.errors import OtclirError
+from otclir.settings import as_json, jsonable
 from otclir.paths import PAPER_PROFILE, project_root, relative_to_root  # noqa: F401
 
-PROVENANCE = "provenance.json"
-SETTINGS = "settings.json"
+PROVENANCE_FILE = "provenance.json"
+SETTINGS_FILE = "settings.json"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 RECORDED_PACKAGES = ("torch", "transformers", "tokenizers", "numpy", "pandas", "scipy", "pot", "ir-measures",
                      "bm25s", "statsmodels", "matplotlib", "seaborn", "papermill")
@@ -48,7 +49,7 @@ class ResultStore:
         return self.folder / name
 
     def exists(self) -> bool:
-        return (self.folder / PROVENANCE).is_file()
+        return (self.folder / PROVENANCE_FILE).is_file()
 
     def require(self) -> None:
         if not self.exists():
@@ -79,7 +80,7 @@ class ResultStore:
     def write_json(self, name: str, value) -> Path:
         path = self.path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value, indent=1, sort_keys=True, default=_jsonable) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(value, indent=1, sort_keys=True, default=jsonable) + "\n", encoding="utf-8")
         return path
 
     def read_json(self, name: str):
@@ -98,11 +99,11 @@ class ResultStore:
         state now (commits made while a long run goes on must not be credited with its results)."""
         _empty_folder(self.folder)
         self._git = git_state()
-        self.write_json(SETTINGS, settings)
+        self.write_json(SETTINGS_FILE, settings)
 
     def check_settings(self, settings: dict) -> None:
         """Reporting mode: the stored results must come from the settings asked for."""
-        stored = self.read_json(SETTINGS)
+        stored = self.read_json(SETTINGS_FILE)
         asked = as_json(settings)
         differ = sorted(k for k in set(stored) | set(asked) if stored.get(k) != asked.get(k))
         if differ:
@@ -125,11 +126,11 @@ class ResultStore:
     def finish(self, wall_seconds: float, settings: dict, **extra) -> dict:
         """Write the provenance record; ``extra`` adds entries (parts reused from an earlier run)."""
         record = {**provenance(wall_seconds, settings, self.git_at_start()), **extra}
-        self.write_json(PROVENANCE, record)
+        self.write_json(PROVENANCE_FILE, record)
         return record
 
     def provenance(self) -> dict:
-        return self.read_json(PROVENANCE)
+        return self.read_json(PROVENANCE_FILE)
 
 
 def _empty_folder(folder: Path) -> None:
@@ -235,18 +236,3 @@ def describe(record: dict) -> str:
     return (f"Computed on {record.get('date')} in {minutes:.0f} min on {hardware}, at commit "
             f"{(git.get('commit') or 'unknown')[:10]}{dirty}; torch {record['packages'].get('torch')}, "
             f"transformers {record['packages'].get('transformers')}.")
-
-
-def as_json(value):
-    """``value`` as it reads back from a JSON file (tuples as lists, NumPy scalars as numbers)."""
-    return json.loads(json.dumps(value, default=_jsonable))
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in JSON")

@@ -26,32 +26,30 @@ import pandas as pd
 from otclir.data import trec
 from otclir.data.tasks import RetrievalTask, crossref_task, subsample_documents
 from otclir.errors import MissingPackageError, OtclirError
-from otclir.evaluation.significance import CEILING, SCORERS, ZERO_SHOT
 from otclir.paths import outputs_dir
+from otclir.settings import choice, each
 from otclir.retrieval.dense import dense_retrieve
 from otclir.retrieval.measures import DEFAULT_MEASURES, save_system
-from otclir.training.trainer import OBJECTIVES, DistillConfig, train
-
-SYSTEMS = (
-    "student-zero-shot",           # e5 queries and documents: its own multilingual space
-    "minilm-on-target",            # the English retriever on target-language text, no transfer
-    "distill",                     # one student per objective and budget
-    "bm25-dictionary",             # BM25, queries translated by a dictionary induced from the same bitext
-    "bm25-freedict",               # BM25, queries translated by FreeDict (Debian; optional)
-    "ceiling-teacher-on-english",  # the students' query encoder on the English text of each document
-    "oracle-translate-test",       # MiniLM on the English text of each document
+from otclir.retrieval.system_names import (
+    BM25_DICTIONARY,
+    BM25_FREEDICT,
+    CEILING,
+    DEFAULT_SYSTEMS,
+    DISTILLED,
+    MINILM_ON_TARGET,
+    ORACLE,
+    SCORERS,
+    SYSTEMS,
+    UPPER_BOUNDS,
+    ZERO_SHOT,
+    budget_tag,
+    dictionary_name,
+    distilled_name,
 )
-DEFAULT_SYSTEMS = tuple(s for s in SYSTEMS if s != "bm25-freedict")
-UPPER_BOUNDS = ("ceiling-teacher-on-english", "oracle-translate-test")
+from otclir.training.configs import DistillConfig
+from otclir.training.trainer import train
+from otclir.transport.objectives import OBJECTIVES
 
-
-def budget_tag(budget: int | None) -> str:
-    """A budget as system names spell it: ``2000``, or ``all``."""
-    return "all" if budget is None else str(budget)
-
-
-def distilled_name(objective: str, budget: int | None) -> str:
-    return f"distill-{objective}@{budget_tag(budget)}"
 
 
 def runs_folder(run_name: str, task: RetrievalTask) -> Path:
@@ -61,7 +59,7 @@ def runs_folder(run_name: str, task: RetrievalTask) -> Path:
 
 def train_folder(config: DistillConfig) -> Path:
     """One folder per distinct configuration, so reruns reuse finished training."""
-    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(json.dumps(config.to_record(), sort_keys=True).encode()).hexdigest()[:10]
     return outputs_dir("train", f"{config.language}-{config.objective}-{digest}")
 
 
@@ -99,9 +97,7 @@ class SystemRunner:
 
     def __init__(self, task: RetrievalTask, run_name: str, measures=DEFAULT_MEASURES, batch_size: int = 64,
                  scorers=SCORERS, rerank_depth: int = 200, on_disk: bool = False):
-        unknown = sorted(set(scorers) - set(SCORERS))
-        if unknown:
-            raise OtclirError(f"unknown scorer(s) {', '.join(unknown)}; scorers: {', '.join(SCORERS)}")
+        each(choice(SCORERS, "scorers"), distinct=True)("scorers", list(scorers))
         self.task, self.measures, self.batch_size = task, tuple(measures), batch_size
         self.scorers, self.rerank_depth, self.on_disk = tuple(scorers), rerank_depth, on_disk
         self.folder = runs_folder(run_name, task)
@@ -233,9 +229,7 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
     text, are left out. ``bitext`` (a TSV file) is what the dictionary baseline learns from."""
     from otclir.retrieval.dictionary import bm25_dictionary_run, freedict_dictionary, induced_dictionary
 
-    unknown = sorted(set(systems) - set(SYSTEMS))
-    if unknown:
-        raise OtclirError(f"unknown system(s) {', '.join(unknown)}; systems: {', '.join(SYSTEMS)}")
+    each(choice(SYSTEMS, "systems"), distinct=True)("systems", list(systems))
     if collection is not None:
         from otclir.data.external import collection_id, load_ir_dataset
 
@@ -257,18 +251,18 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
         english = english_documents(task)
     rows = []
     for system in systems:
-        if system == "student-zero-shot":
+        if system == ZERO_SHOT:
             rows += runner.dense(system, "e5-small-student", "e5-small-student")
-        elif system == "minilm-on-target":
+        elif system == MINILM_ON_TARGET:
             rows += runner.dense(system, "minilm-teacher", "minilm-teacher")
-        elif system == "distill":
+        elif system == DISTILLED:
             for name, path in students.items():
                 rows += runner.dense(name, query_encoder_of(path), path)
-        elif system == "bm25-dictionary":
+        elif system == BM25_DICTIONARY:
             for budget in budgets:
                 dictionary = induced_dictionary(language, "en", budget, seed, bitext=bitext)
-                rows.append(runner.save(f"bm25-dictionary@{budget_tag(budget)}", "bm25", bm25_dictionary_run(task, dictionary)))
-        elif system == "bm25-freedict":
+                rows.append(runner.save(dictionary_name(budget), "bm25", bm25_dictionary_run(task, dictionary)))
+        elif system == BM25_FREEDICT:
             try:
                 dictionary = freedict_dictionary("en", language)
             except MissingPackageError as err:
@@ -277,7 +271,7 @@ def compare_systems(language: str, students: dict[str, str], run_name: str, test
             rows.append(runner.save(system, "bm25", bm25_dictionary_run(task, dictionary)))
         elif system == CEILING:
             rows += runner.dense(system, teachers[0], teachers[0], doc_texts=english)
-        elif system == "oracle-translate-test":
+        elif system == ORACLE:
             rows += runner.dense(system, "minilm-teacher", "minilm-teacher", doc_texts=english)
     frame = pd.DataFrame(rows)
     frame.insert(0, "language", language)

@@ -21,56 +21,23 @@ OPTICAL's loss pulls the student's tokens towards it; the term is the mean over 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from otclir.data.languages import check_languages
 from otclir.data.tasks import relevant_verses, split_verses
-from otclir.errors import OtclirError
 from otclir.paths import outputs_dir
-from otclir.training.trainer import EpochSampler, TrainConfig, Trainer, command_line
+from otclir.training.configs import ContrastiveConfig
+from otclir.training.loop import Trainer
+from otclir.training.samplers import HybridSampler
 from otclir.transport.losses import info_nce
+from otclir.transport.objectives import TERMS, TRANSPORT_TERM, TermStates
 
 NEGATIVE_DEPTH = 30  # BM25 candidates kept per query when mining hard negatives
 
 
 def batch_kind(alpha: float) -> str:
     return "monolingual" if alpha == 1 else "cross-lingual" if alpha == 0 else "hybrid"
-
-
-@dataclass
-class ContrastiveConfig(TrainConfig):
-    languages: list[str] = field(default_factory=lambda: ["en", "sw", "fr"])
-    alpha: float = 0.5  # probability of a monolingual batch
-    temperature: float = 0.05
-    train_pairs: int | None = 2000  # budget: (query, cross-reference) verse pairs, each read in every language
-    hard_negative: bool = True
-    ot_weight: float = 0.0  # lambda: weight of OPTICAL's loss; 0 turns it off
-    ot_queries: bool = False  # the transport loss on non-English queries too, not only passages
-    pairs_collection: str | None = None  # None: Bible cross-references; else an ir_datasets id with {language}
-
-    OPTIONAL = {**TrainConfig.OPTIONAL, "ot_queries": False}
-
-    def __post_init__(self):
-        self.languages = list(check_languages(self.languages))
-        if len(set(self.languages)) != len(self.languages) or not self.languages:
-            raise OtclirError(f"languages must be distinct and not empty, got {self.languages}")
-        if not 0 <= self.alpha <= 1:
-            raise OtclirError(f"alpha is a probability in [0, 1], got {self.alpha}")
-        if self.alpha < 1 and len(self.languages) < 2:
-            raise OtclirError(f"cross-lingual batches (alpha {self.alpha} < 1) need two languages, got {self.languages}")
-        if self.temperature <= 0:
-            raise OtclirError(f"temperature must be positive, got {self.temperature}")
-        if self.ot_weight < 0:
-            raise OtclirError(f"ot_weight (lambda) must be 0 or more, got {self.ot_weight}")
-        if self.ot_weight > 0 and self.languages == ["en"]:
-            raise OtclirError("the transport loss needs a language other than English among the languages")
-        super().__post_init__()
-
-    def trainer_class(self) -> type:
-        return ContrastiveTrainer
 
 
 # ---------------------------------------------------------------- data
@@ -135,52 +102,6 @@ def hard_negatives(languages, split: str = "train") -> dict[str, str]:
                 chosen[query] = verse
                 break
     return chosen
-
-
-# ---------------------------------------------------------------- batches
-@dataclass(frozen=True)
-class BatchPlan:
-    query_language: str
-    passage_language: str
-    indices: tuple[int, ...]
-
-    @property
-    def monolingual(self) -> bool:
-        return self.query_language == self.passage_language
-
-    def share(self, rank: int, world: int) -> tuple[int, ...]:
-        """The part of the batch one of ``world`` processes trains on."""
-        return self.indices[rank::world]
-
-
-class HybridSampler:
-    """Batches of pair indices, each with its query and passage language: monolingual with
-    probability ``alpha``, else cross-lingual. Every draw depends only on the seed and how many
-    batches came before, so the plan is the same on every rank and resumes from its state."""
-
-    def __init__(self, size: int, batch_size: int, languages, alpha: float, seed: int):
-        self.languages, self.alpha, self.seed = list(languages), float(alpha), seed
-        if self.alpha < 1 and len(self.languages) < 2:
-            raise OtclirError(f"cross-lingual batches need two languages, got {self.languages}")
-        self.pairs = EpochSampler(size, batch_size, seed)
-        self.drawn = 0
-
-    def next_batch(self) -> BatchPlan:
-        rng = np.random.default_rng([self.seed, 7, self.drawn])
-        n = len(self.languages)
-        if rng.random() < self.alpha:
-            q = p = int(rng.integers(n))
-        else:
-            q, p = (int(i) for i in rng.choice(n, size=2, replace=False))
-        self.drawn += 1
-        return BatchPlan(self.languages[q], self.languages[p], tuple(self.pairs.next_batch()))
-
-    def state_dict(self) -> dict:
-        return {"pairs": self.pairs.state_dict(), "drawn": self.drawn}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.pairs.load_state_dict(state["pairs"])
-        self.drawn = state["drawn"]
 
 
 # ---------------------------------------------------------------- trainer
@@ -270,9 +191,12 @@ class ContrastiveTrainer(Trainer):
                     continue
                 s_ids, s_attention = batch["input_ids"][rows], batch["attention_mask"][rows]
                 t_batch, t_hidden = self.teacher_states([self.english[v] for v in verses], kind)
-                loss_part, plan_info = self.transport_loss(
-                    t_hidden, self.content(self.teacher, t_batch["input_ids"], t_batch["attention_mask"], kind),
-                    hidden[rows], self.content(self.student, s_ids, s_attention, kind))
+                states = TermStates(
+                    teacher_tokens=t_hidden,
+                    teacher_mask=self.content_mask(self.teacher, t_batch["input_ids"], t_batch["attention_mask"], kind),
+                    student_tokens=hidden[rows], student_mask=self.content_mask(self.student, s_ids, s_attention, kind),
+                    teacher_sentences=None, student_sentences=None)
+                loss_part, plan_info = TERMS[TRANSPORT_TERM].loss(states, cfg)
                 ot = ot + loss_part * len(verses)
                 transported += len(verses)
                 errors.append(plan_info["ot_marginal_error"])
@@ -283,6 +207,14 @@ class ContrastiveTrainer(Trainer):
             total = total + cfg.ot_weight * ot
         out["loss"] = total
         return out
+
+    def teacher_states(self, english: list[str], kind: str = "passage"):
+        """The frozen teacher's tokenised batch and last hidden states for English passages (or
+        queries, ``kind="query"``)."""
+        t_batch = self.teacher.tokenize(english, kind=kind)
+        with torch.no_grad():
+            t_hidden = self.teacher.model(input_ids=t_batch["input_ids"], attention_mask=t_batch["attention_mask"]).last_hidden_state
+        return t_batch, t_hidden
 
     def dev_languages(self) -> list[str]:
         return [c for c in self.config.languages if c != "en"] or ["en"]
@@ -306,6 +238,8 @@ class ContrastiveTrainer(Trainer):
 
 
 def main(argv=None) -> int:
+    from otclir.training.trainer import command_line
+
     return command_line(argv, ContrastiveConfig, "Contrastive training with hybrid batches (runs under torchrun too).")
 
 

@@ -149,7 +149,7 @@ def verse_costs(encoder, verses: list[GoldVerse], layer: int | None = None, batc
     return out
 
 
-def evaluate(costs, verses: list[GoldVerse], epsilons, methods=METHODS, threshold: float = 0.3,
+def plan_quality(costs, verses: list[GoldVerse], epsilons, methods=METHODS, threshold: float = 0.3,
              max_iter: int = 200, scaled_epsilons=()) -> pd.DataFrame:
     """Alignment quality of Sinkhorn plans at each epsilon (on the raw cost, and on the cost scaled
     by its spread at each of ``scaled_epsilons``, as distillation computes them), exact OT, and two
@@ -224,7 +224,7 @@ def quality_table(encoder, testaments=("nt",), max_verses: int | None = 100, eps
     frames = []
     for testament in testaments:
         verses = sample_gold(testament, max_verses, seed)
-        frame = evaluate(verse_costs(encoder, verses, layer=layer), verses, epsilons, threshold=threshold,
+        frame = plan_quality(verse_costs(encoder, verses, layer=layer), verses, epsilons, threshold=threshold,
                          scaled_epsilons=scaled_epsilons)
         if statistical:
             frame = pd.concat([frame, statistical_quality(testament, verses)], ignore_index=True)
@@ -253,3 +253,24 @@ def layer_table(encoder, verses: list[GoldVerse], layers, epsilon: float, cost_s
         rows.append({"layer": layer, "best_aer": scores[method]["aer"], "method": method,
                      "plan_entropy": float(np.mean(entropy))})
     return pd.DataFrame(rows)
+
+
+def quality_summary(quality: pd.DataFrame) -> tuple[dict, list[str]]:
+    """Notebook 02's reading of :func:`quality_table`, per testament: the best AER of each system,
+    the epsilon and link method of the best Sinkhorn plan (the metrics record), and one sentence
+    saying whether OT beats the no-OT baseline and the statistical aligner."""
+    summary, lines = {}, []
+    for testament, part in quality.groupby("testament"):
+        by_system = part.groupby("system").aer.min()
+        ot_best = part[part.system == "sinkhorn"].sort_values("aer").iloc[0]
+        summary[testament] = {"verses": int(part.verses.iloc[0]), "best_aer": by_system.round(4).to_dict(),
+                              "best_sinkhorn_epsilon": float(ot_best.epsilon), "best_sinkhorn_method": ot_best.method}
+        best_ot = min(by_system["sinkhorn"], by_system[SCALED])
+        beats_argmax = "beats" if by_system["sinkhorn"] < by_system["cosine argmax (no OT)"] else "does not beat"
+        beats_statistical = "beats" if best_ot < by_system["fast_align-style Model 2"] else "does not beat"
+        lines.append(f"{testament}: best Sinkhorn AER {by_system['sinkhorn']:.3f} (epsilon {ot_best.epsilon:g}, "
+                     f"{ot_best.method}), {by_system[SCALED]:.3f} on the scaled cost; cosine argmax without OT "
+                     f"{by_system['cosine argmax (no OT)']:.3f}; diagonal {by_system['diagonal']:.3f}; IBM Model 1 "
+                     f"{by_system['IBM Model 1']:.3f}; fast_align-style {by_system['fast_align-style Model 2']:.3f}. "
+                     f"OT {beats_argmax} the no-OT baseline and {beats_statistical} the statistical aligner.")
+    return summary, lines

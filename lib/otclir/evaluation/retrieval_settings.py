@@ -32,9 +32,10 @@ from otclir.data.languages import TIERS, check_languages, language
 from otclir.data.tasks import judged_queries, sample_ids, sample_pool, split_verses
 from otclir.errors import OtclirError
 from otclir.retrieval.measures import per_query
+from otclir.settings import choice, each
 
-SETTINGS = ("monolingual", "cross-lingual", "multilingual")  # evaluated unless a grid names its settings
-KNOWN_SETTINGS = SETTINGS + ("bitext",)
+DEFAULT_SETTINGS = ("monolingual", "cross-lingual", "multilingual")  # evaluated unless a grid names its settings
+RETRIEVAL_SETTINGS = DEFAULT_SETTINGS + ("bitext",)
 MEASURES = ("AP", "R@1", "R@10", "nDCG@10")
 TIER_RANK = {tier: i for i, tier in enumerate(TIERS)}
 
@@ -183,7 +184,7 @@ def language_bias(scores: np.ndarray, pool: ParallelPool, languages: list[str]) 
     return pd.Series(out, name="language_bias").rename_axis("query")
 
 
-def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, measures=MEASURES,
+def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SETTINGS, measures=MEASURES,
                       depth: int | None = 100, folder: Path | None = None, tag: str = "system",
                       run_depth: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean measures per setting and language (pair), and the per-query table behind them.
@@ -245,19 +246,17 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=SETTINGS, m
                    tier_of(a), language_bias(scores, pool, langs))
     if "bitext" in settings:
         qrels = setting_qrels(pool, "bitext")
-        for a, b in bitext_pairs(langs):
+        for a, b in bitext_language_pairs(langs):
             record("bitext", a, b, embeddings[a][1] @ embeddings[b][1].T, pool.docs, pool.docs, lambda i: [], qrels,
                    pair_tier(a, b))
     return pd.DataFrame(rows), pd.concat(tables, ignore_index=True)
 
 
 def check_settings(settings) -> None:
-    unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
-    if unknown:
-        raise OtclirError(f"unknown setting(s) {', '.join(unknown)}; settings: {', '.join(KNOWN_SETTINGS)}")
+    each(choice(RETRIEVAL_SETTINGS, "settings"), distinct=True)("settings", list(settings))
 
 
-def bitext_pairs(languages) -> list[tuple[str, str]]:
+def bitext_language_pairs(languages) -> list[tuple[str, str]]:
     """The (source, target) language pairs of the bitext setting."""
     if "en" in languages:
         others = [code for code in languages if code != "en"]
@@ -276,7 +275,7 @@ def setting_qrels(pool: ParallelPool, setting: str) -> dict[str, dict[str, int]]
     return {q: {f"{code}:{d}": r for code in pool.languages for d, r in rel.items()} for q, rel in pool.qrels.items()}
 
 
-def attainable(pool: ParallelPool, settings=SETTINGS, measures=MEASURES, depth: int | None = 100) -> pd.DataFrame:
+def attainable(pool: ParallelPool, settings=DEFAULT_SETTINGS, measures=MEASURES, depth: int | None = 100) -> pd.DataFrame:
     """The best mean each measure can reach per setting: the measures of a ranking with every
     relevant document first, cut at ``depth`` as the evaluated runs are (None: the whole pool).
     Below 1 where a query has more relevant documents than a cut-off counts (R@1 with several

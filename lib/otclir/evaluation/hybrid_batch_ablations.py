@@ -1,9 +1,11 @@
-"""The analysis of the hybrid-batch grid (notebook 04): scores per language and tier, curves over
-alpha and lambda with seed intervals, the robustness table, the significance family against a
-reference configuration, and the conclusions the numbers support.
+"""Notebook 04's reading of the hybrid-batch grid: curves over alpha and lambda with seed
+intervals, the robustness table, the significance family against a reference configuration, the
+hybrid-batch question (are hybrid batches at least as good as the better single strategy on the
+worst language, with less language bias?) and the sentences the numbers support.
 
-Rows come from :func:`otclir.evaluation.settings.evaluate_settings` with the grid columns
-(``system``: ``trained`` or ``zero-shot``; ``alpha``, ``ot_weight``, ``train_pairs``, ``seed``).
+Rows come from :func:`otclir.evaluation.retrieval_settings.evaluate_settings` with the grid
+columns (``system``: ``trained`` or ``zero-shot``; ``alpha``, ``ot_weight``, ``train_pairs``,
+``seed``); the statistics they reduce to are :mod:`otclir.evaluation.robustness`'s.
 """
 from __future__ import annotations
 
@@ -11,72 +13,17 @@ import numpy as np
 import pandas as pd
 
 from otclir.errors import OtclirError
-from otclir.evaluation.settings import KNOWN_SETTINGS, tier_of
-
-
-PAIRED_SETTINGS = ("cross-lingual", "bitext")  # a language's score: the mean over the pairs it takes part in
-
-
-def settings_in(frame: pd.DataFrame) -> list[str]:
-    """The evaluation settings a table holds, in the usual order."""
-    present = set(frame.setting)
-    return [s for s in KNOWN_SETTINGS if s in present]
-
-
-def per_language(summary: pd.DataFrame, keys, measure: str = "AP") -> pd.DataFrame:
-    """One score per ``keys`` (columns naming a system), setting and language: monolingual and
-    multilingual by the query language; cross-lingual and bitext as the mean over every pair the
-    language takes part in."""
-    keys = [k for k in keys if k != "setting"] + ["setting"]
-    parts = []
-    for setting, part in summary.groupby("setting", sort=False):
-        if setting in PAIRED_SETTINGS:
-            both = pd.concat([part.assign(language=part.query_language), part.assign(language=part.doc_language)])
-        else:
-            both = part.assign(language=part.query_language)
-        parts.append(both.groupby(keys + ["language"], sort=False, dropna=False)[measure].mean().reset_index())
-    frame = pd.concat(parts, ignore_index=True)
-    frame["tier"] = frame.language.map(tier_of)
-    return frame
-
-
-def robustness_summary(scores: pd.DataFrame, by, measure: str = "AP") -> pd.DataFrame:
-    """Per group of ``by`` (system, setting, ...): mean over languages, the worst language and its
-    score, the spread (standard deviation, ddof 0) and the high-minus-low tier gap (NaN when a tier
-    is missing)."""
-    rows = []
-    for key, part in scores.groupby(list(by), sort=False, dropna=False):
-        values = part.set_index("language")[measure]
-        tiers = part.groupby("tier")[measure].mean()
-        worst = values.idxmin()
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "languages": len(values),
-                     "mean": values.mean(), "worst": values.min(), "worst_language": worst,
-                     "spread": values.std(ddof=0),
-                     "high_low_gap": tiers.get("high", np.nan) - tiers.get("low", np.nan)})
-    return pd.DataFrame(rows)
-
+from otclir.evaluation.robustness import (
+    language_query_matrix,
+    over_seeds,
+    per_language,
+    per_query_matrix,
+    robustness_summary,
+    settings_in,
+)
+from otclir.evaluation.stats import bootstrap, bootstrap_p, percentile_interval, verdict
 
 GRID_KEYS = ("alpha", "ot_weight", "train_pairs")
-
-
-def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a t-interval over seeds; with one seed the interval is the value itself."""
-    from scipy import stats as sps
-
-    values = np.asarray(values, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, mean, mean
-    half = float(sps.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
-
-
-def _over_seeds(frame: pd.DataFrame, keys, value: str) -> pd.DataFrame:
-    rows = []
-    for key, part in frame.groupby(list(keys), sort=True, dropna=False):
-        mean, low, high = seed_interval(part[value])
-        rows.append({**dict(zip(keys, key)), "mean": mean, "low": low, "high": high, "seeds": len(part)})
-    return pd.DataFrame(rows)
 
 
 def trained_only(summary: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +35,7 @@ def tier_curves(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
     :func:`per_language`), averaged over seeds with a 95% t-interval."""
     scores = per_language(trained_only(summary), list(GRID_KEYS) + ["seed"], measure)
     tiers = scores.groupby(list(GRID_KEYS) + ["seed", "setting", "tier"], dropna=False)[measure].mean().reset_index()
-    return _over_seeds(tiers, list(GRID_KEYS) + ["setting", "tier"], measure)
+    return over_seeds(tiers, list(GRID_KEYS) + ["setting", "tier"], measure)
 
 
 def bias_curves(summary: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +43,7 @@ def bias_curves(summary: pd.DataFrame) -> pd.DataFrame:
     multi = trained_only(summary)
     multi = multi[multi.setting == "multilingual"]
     per_seed = multi.groupby(list(GRID_KEYS) + ["seed"], dropna=False).language_bias.mean().reset_index()
-    return _over_seeds(per_seed, list(GRID_KEYS), "language_bias")
+    return over_seeds(per_seed, list(GRID_KEYS), "language_bias")
 
 
 def zero_shot_tiers(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
@@ -115,28 +62,6 @@ def robustness_table(summary: pd.DataFrame, measure: str = "AP") -> pd.DataFrame
     scores = scores.groupby(["system", *GRID_KEYS, "setting", "language", "tier"], dropna=False, sort=False)[measure] \
         .mean().reset_index()
     return robustness_summary(scores, ["system", *GRID_KEYS, "setting"], measure)
-
-
-def per_query_matrix(per_query: pd.DataFrame, setting: str, measure: str, systems: dict[str, dict]) -> pd.DataFrame:
-    """Queries x systems for one setting: each query verse's measure averaged over the setting's
-    languages (language copies of one verse are not independent samples). ``systems`` maps a label
-    to the column values that pick its rows, e.g. ``{"alpha=0": {"alpha": 0.0, "seed": 0, ...}}``."""
-    part = per_query[per_query.setting == setting]
-    columns = {}
-    for label, where in systems.items():
-        rows = _pick(part, where)
-        if rows.empty:
-            raise OtclirError(f"no per-query rows for {label} ({where}) in setting {setting}")
-        columns[label] = rows.groupby("query")[measure].mean()
-    return pd.DataFrame(columns).dropna()
-
-
-def _pick(rows: pd.DataFrame, where: dict) -> pd.DataFrame:
-    """The rows whose columns hold the given values (None or NaN: an empty cell)."""
-    for column, value in where.items():
-        empty = value is None or (isinstance(value, float) and np.isnan(value))
-        rows = rows[rows[column].isna()] if empty else rows[rows[column] == value]
-    return rows
 
 
 # ------------------------------------------------------------ notebook 04's reading of the grid
@@ -277,9 +202,8 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
         lines.append(f"{setting}: best mean {measure} {best:.4f} at alpha={best_alpha:g}, lambda={best_weight:g} "
                      f"(untrained student {zero[setting]:.4f}; alpha=0 {_best_at(part, 0.0):.4f}, "
                      f"alpha=1 {_best_at(part, 1.0):.4f}).")
-        others = tests[setting].drop(index=reference)
-        lower = [s for s in others.index if others.loc[s, "significant"] and others.loc[s, "diff"] < 0]
-        higher = [s for s in others.index if others.loc[s, "significant"] and others.loc[s, "diff"] > 0]
+        direction = _directions(tests[setting], reference)
+        lower, higher = list(direction.index[direction < 0]), list(direction.index[direction > 0])
         lines.append(f"  against {reference}: significantly lower: {', '.join(lower) or 'none'}; significantly higher: "
                      f"{', '.join(higher) or 'none'} (Holm-corrected randomisation tests, "
                      f"{tests[setting].attrs['queries']} queries).")
@@ -298,17 +222,24 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
     return lines
 
 
+def _directions(test: pd.DataFrame, reference: str) -> pd.Series:
+    """Per system of a family but the reference: +1 significantly higher, -1 lower, 0 neither."""
+    others = test.drop(index=reference)
+    alpha = test.attrs.get("alpha", 0.05)
+    return pd.Series([verdict(r["diff"], r.p_adjusted, alpha) for _, r in others.iterrows()], index=others.index,
+                     dtype=int)
+
+
 def _bias_verdicts(test: pd.DataFrame, reference: str) -> str:
     others = test.drop(index=reference)
+    direction = _directions(test, reference)
 
     def listed(rows):
         return ", ".join(f"{s} ({r['diff']:+.1f} [{r.diff_ci_low:+.1f}, {r.diff_ci_high:+.1f}])" for s, r in rows.iterrows()) or "none"
 
-    lower = others[others.significant & (others["diff"] < 0)]
-    higher = others[others.significant & (others["diff"] > 0)]
-    same = others[~others.significant]
-    return (f"against {reference} ({test.loc[reference, 'mean']:.1f} ranks): significantly less bias: {listed(lower)}; "
-            f"significantly more: {listed(higher)}; no difference: {', '.join(same.index) or 'none'} "
+    return (f"against {reference} ({test.loc[reference, 'mean']:.1f} ranks): significantly less bias: "
+            f"{listed(others[direction < 0])}; significantly more: {listed(others[direction > 0])}; no difference: "
+            f"{', '.join(others.index[direction == 0]) or 'none'} "
             f"(Holm-corrected randomisation tests on per-query bias, {test.attrs['queries']} queries).")
 
 
@@ -332,20 +263,6 @@ def grid_metrics(name: str, configurations: int, languages, budget, reference: s
 BIAS_GOAL = 0.13  # Elmahdy et al. (2024) report 13-30% less language bias with hybrid batches
 
 
-def language_query_matrix(per_query: pd.DataFrame, setting: str, where: dict, measure: str = "AP") -> pd.DataFrame:
-    """Languages x queries for one system and setting: each query's measure averaged over the
-    seeds (and, in the paired settings, over the pairs the language takes part in), so that a
-    language's score is the row's mean (as in :func:`per_language`)."""
-    rows = _pick(per_query[per_query.setting == setting], where)
-    if rows.empty:
-        raise OtclirError(f"no per-query rows for {where} in setting {setting}")
-    if setting in PAIRED_SETTINGS:
-        rows = pd.concat([rows.assign(language=rows.query_language), rows.assign(language=rows.doc_language)])
-    else:
-        rows = rows.assign(language=rows.query_language)
-    return rows.groupby(["language", "query"])[measure].mean().unstack("query")
-
-
 def worst_language_difference(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 2_000, seed: int = 0) -> dict:
     """Worst-language score of one system minus that of another (each its own worst language),
     from their :func:`language_query_matrix` tables, with a paired bootstrap over queries
@@ -356,14 +273,9 @@ def worst_language_difference(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int
     if np.isnan(a).any() or np.isnan(b).any():
         raise OtclirError("not every language has every query; cannot resample queries jointly")
     observed = a.mean(1).min() - b.mean(1).min()
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_resamples)
-    for i in range(n_resamples):
-        pick = rng.integers(0, len(queries), len(queries))
-        draws[i] = a[:, pick].mean(1).min() - b[:, pick].mean(1).min()
-    low, high = np.quantile(draws, [0.025, 0.975])
-    p = min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean()))
-    return {"diff": float(observed), "diff_ci_low": float(low), "diff_ci_high": float(high), "p": float(p),
+    draws = bootstrap(lambda idx: a[:, idx].mean(2).min(0) - b[:, idx].mean(2).min(0), len(queries), n_resamples, seed)
+    low, high = percentile_interval(draws)
+    return {"diff": float(observed), "diff_ci_low": low, "diff_ci_high": high, "p": bootstrap_p(draws),
             "queries": len(queries)}
 
 
@@ -379,11 +291,9 @@ def bias_reduction(per_query: pd.DataFrame, system: dict, other: dict, n_resampl
     a, b = _query_bias(per_query, system), _query_bias(per_query, other)
     queries = a.index.intersection(b.index)
     a, b = a[queries].to_numpy(), b[queries].to_numpy()
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(queries), (n_resamples, len(queries)))
-    draws = 1 - a[picks].mean(1) / b[picks].mean(1)
-    low, high = np.quantile(draws, [0.025, 0.975])
-    return {"reduction": float(1 - a.mean() / b.mean()), "low": float(low), "high": float(high),
+    draws = bootstrap(lambda idx: 1 - a[idx].mean(1) / b[idx].mean(1), len(queries), n_resamples, seed)
+    low, high = percentile_interval(draws)
+    return {"reduction": float(1 - a.mean() / b.mean()), "low": low, "high": high,
             "bias": float(a.mean()), "other_bias": float(b.mean()), "queries": len(queries)}
 
 
@@ -417,7 +327,8 @@ def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid
                      "seeds_agree": bool(all(np.sign(d) == np.sign(test["diff"]) for d in by_seed))})
     table = pd.DataFrame(rows).set_index("setting")
     table["p_adjusted"] = correct(table.p.to_numpy(), "holm")
-    table["verdict"] = [_interval_verdict(r.diff_ci_low, r.diff_ci_high, r.p_adjusted) for _, r in table.iterrows()]
+    table["verdict"] = [HYBRID_VERDICTS[verdict(r["diff"], r.p_adjusted, 0.05, r.diff_ci_low, r.diff_ci_high)]
+                        for _, r in table.iterrows()]
     table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, measure=measure)
     bias = None
     if "multilingual" in set(per_query.setting):
@@ -436,12 +347,7 @@ def missing_for_question(summary: pd.DataFrame, weight: float = 0.0, hybrid: flo
     return [alpha for alpha in (0.0, hybrid, 1.0) if alpha not in present]
 
 
-def _interval_verdict(low: float, high: float, p_adjusted: float) -> str:
-    if p_adjusted < 0.05 and low > 0:
-        return "hybrid better"
-    if p_adjusted < 0.05 and high < 0:
-        return "hybrid worse"
-    return "no difference"
+HYBRID_VERDICTS = {1: "hybrid better", -1: "hybrid worse", 0: "no difference"}
 
 
 def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -> list[str]:

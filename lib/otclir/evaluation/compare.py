@@ -1,0 +1,84 @@
+"""The engine of ``otclir eval`` and ``otclir compare``: per-query measures of several TREC runs
+over one qrels file, and each run against a baseline with paired intervals, corrected p-values and
+markers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from otclir.data import trec
+from otclir.errors import OtclirError
+from otclir.evaluation.stats import compare_to_baseline
+from otclir.retrieval.measures import parse_measures, per_query
+
+
+def system_name(path: Path | str) -> str:
+    return Path(path).name.removesuffix(".run").removesuffix(".txt")
+
+
+def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Per measure, a (queries x systems) table. A judged query a run misses scores 0 (as
+    trec_eval -c) and is reported in the notes; with ``allow_missing=False`` it is an error instead
+    (a comparison would count the missing queries as losses)."""
+    parse_measures(measures)
+    duplicated = sorted({m for m in measures if list(measures).count(m) > 1})
+    if duplicated:
+        raise OtclirError(f"measure(s) {', '.join(duplicated)} given twice; name each once")
+    qrels = trec.read_qrels(qrels_path)
+    if not qrels:
+        raise OtclirError(f"{qrels_path} holds no judgments")
+    tables: dict[str, dict[str, pd.Series]] = {m: {} for m in measures}
+    notes = []
+    run_paths = list(dict.fromkeys(Path(p).resolve() for p in run_paths))  # the same file named twice counts once
+    names = [system_name(p) for p in run_paths]
+    if len(set(names)) != len(names):
+        raise OtclirError(f"two runs share a name: {sorted(n for n in names if names.count(n) > 1)}; rename one file")
+    for path, name in zip(run_paths, names):
+        run = trec.read_run(path)
+        if not run:
+            raise OtclirError(f"{path} is an empty run")
+        foreign = sorted(set(run) - set(qrels))
+        if foreign:
+            raise OtclirError(f"{path} ranks {len(foreign)} queries that {qrels_path} does not judge "
+                              f"(e.g. {', '.join(foreign[:3])}): runs and qrels must cover the same query set")
+        table = per_query(qrels, run, measures)
+        missing = table.attrs["missing_queries"]
+        if missing and not allow_missing:
+            raise OtclirError(f"{path} misses {len(missing)} of {len(table)} judged queries (e.g. {', '.join(missing[:3])}); "
+                              "a paired comparison would count them as losses. Rank every judged query, or pass "
+                              "--allow-missing to score them 0 (trec_eval -c)")
+        if missing:
+            notes.append(f"{name}: {len(missing)} of {len(table)} judged queries missing from the run, scored 0")
+        for measure in measures:
+            tables[measure][name] = table[str(parse_measures([measure])[0])]
+    return {m: pd.DataFrame(cols) for m, cols in tables.items()}, notes
+
+
+def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "randomization",
+                 correction: str = "holm", alpha: float = 0.05, n_permutations: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """One row per system; per measure its mean, the difference to the baseline with its 95%
+    bootstrap interval, the corrected p-value and a marker (+ better, - worse, significant)."""
+    if not 0 < alpha < 1:
+        raise OtclirError(f"alpha is a significance level in (0, 1), got {alpha}")
+    if n_permutations < 100:
+        raise OtclirError(f"--permutations must be at least 100 (p-values are no finer than 1/(permutations + 1)), got {n_permutations}")
+    frames = []
+    for measure, table in tables.items():
+        if len(table.columns) < 2:
+            raise OtclirError("a comparison needs at least one run besides the baseline")
+        if baseline not in table.columns:
+            raise OtclirError(f"baseline '{baseline}' is not among the runs: {', '.join(table.columns)}")
+        result = compare_to_baseline(table, baseline, test, correction, alpha, n_permutations, seed=seed)
+        marker = np.where(result.significant & (result["diff"] > 0), "+",
+                          np.where(result.significant & (result["diff"] < 0), "-", ""))
+        part = pd.DataFrame({"mean": result["mean"], "diff": result["diff"], "diff_ci_low": result.diff_ci_low,
+                             "diff_ci_high": result.diff_ci_high, "p_adjusted": result.p_adjusted, "sig": marker},
+                            index=result.index)
+        part.columns = pd.MultiIndex.from_product([[measure], part.columns])
+        frames.append(part)
+    out = pd.concat(frames, axis=1)
+    out.attrs.update(baseline=baseline, test=test, correction=correction, alpha=alpha,
+                     queries=len(next(iter(tables.values()))))
+    return out
