@@ -3,6 +3,8 @@
 One table per entry point; each case is (label, input, the message expected). Add a row for every
 new case found, so the list only grows.
 """
+import os
+
 import pytest
 import torch
 
@@ -22,6 +24,12 @@ def files(tmp_path):
     (tmp_path / "nan.run").write_text(RUN.replace("1.5", "nan"))
     (tmp_path / "short.run").write_text("q1 Q0 d1 1 2.0 a\n")
     (tmp_path / "latin1.run").write_bytes("q1 Q0 d\xe9 1 2.0 a\n".encode("latin-1"))
+    (tmp_path / "norel.txt").write_text("q1 0 d1 0\nq2 0 d3 0\n")
+    (tmp_path / "one.txt").write_text("q1 0 d1 1\n")
+    (tmp_path / "one.run").write_text("q1 Q0 d1 1 2.0 a\n")
+    (tmp_path / "one-b.run").write_text("q1 Q0 d1 1 1.0 b\n")
+    (tmp_path / "params").mkdir()
+    os.mkfifo(tmp_path / "pipe.run")
     return tmp_path
 
 
@@ -46,6 +54,19 @@ CLI_CASES = [
     ("storing a run with overrides", ["run", "01", "--profile", "paper", "-p", "sample_verses", "50", "--store"],
      "--store keeps the stored notebooks on the 'paper' profile"),
     ("storing another profile", ["reproduce", "--profile", "quick", "--store"], "this run has profile 'quick'"),
+    ("a cutoff of 0", ["eval", "{d}/qrels.txt", "{d}/A.run", "--measures", "P@0"], "measure 'P@0' has cutoff 0"),
+    ("a cutoff that is not whole", ["eval", "{d}/qrels.txt", "{d}/A.run", "--measures", "P@1.5"],
+     "measure 'P@1.5' has cutoff 1.5"),
+    ("a negative seed", ["compare", "{d}/qrels.txt", "{d}/B.run", "--baseline", "{d}/A.run", "--seed", "-1"],
+     "--seed must be 0 or more, got -1"),
+    ("qrels with no relevant document", ["eval", "{d}/norel.txt", "{d}/A.run"], "judges no document relevant"),
+    ("a comparison over one judged query", ["compare", "{d}/one.txt", "{d}/one-b.run", "--baseline", "{d}/one.run"],
+     "a paired comparison needs at least 2 judged queries"),
+    ("a pipe given as a run", ["eval", "{d}/qrels.txt", "{d}/pipe.run"], "pipe.run is not a regular file"),
+    ("a folder given as a parameters file", ["run", "01", "-f", "{d}/params"], "params is a folder; give a YAML file"),
+    ("a parameter of the wrong type", ["run", "01", "-p", "sample_verses", "abc"],
+     "sample_verses must be a whole number of at least 1, or None, got 'abc'"),
+    ("an English student", ["run", "03", "-p", "languages", "[en]"], "language and query_language are both 'en'"),
 ]
 
 
@@ -58,6 +79,14 @@ def test_command_line_cases(label, argv, message, files, tmp_outputs, capsys):
     assert "Traceback" not in err
     assert sorted(p.name for p in files.iterdir()) == before  # nothing written beside the inputs
     assert not (tmp_outputs / "notebooks").exists() or not any((tmp_outputs / "notebooks").rglob("*.ipynb"))
+
+
+def test_a_byte_order_mark_is_read_as_nothing(files, capsys):
+    (files / "bom.txt").write_text("\ufeff" + QRELS, encoding="utf-8")
+    assert cli.main(["eval", str(files / "qrels.txt"), str(files / "B.run"), "--measures", "AP"]) == 0
+    plain = capsys.readouterr().out
+    assert cli.main(["eval", str(files / "bom.txt"), str(files / "B.run"), "--measures", "AP"]) == 0
+    assert capsys.readouterr().out == plain and "0.7500" in plain
 
 
 def test_compare_can_score_missing_queries_as_zero_when_asked(files, capsys):

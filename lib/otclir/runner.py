@@ -34,16 +34,54 @@ def list_notebooks() -> list[Path]:
 
 
 def notebook_path(name: str) -> Path:
-    """A notebook by file name, stem, number (``01``) or name without number."""
+    """A notebook by path (a file given by its path runs that file), file name, stem, number
+    (``01``) or name without number."""
+    given = Path(name)
+    if given.suffix == ".ipynb" and (len(given.parts) > 1 or given.is_absolute()):
+        if not given.is_file():
+            raise OtclirError(f"no notebook file {name}")
+        return given.resolve()
     candidates = list_notebooks()
-    stem = Path(name).name.removesuffix(".ipynb")
+    stem = given.name.removesuffix(".ipynb")
     for path in candidates:
         if stem in (path.stem, path.stem[:2], path.stem[3:]):
             return path
-    if Path(name).is_file():
-        return Path(name).resolve()
+    if given.is_file():
+        return given.resolve()
     known = ", ".join(p.stem for p in candidates)
     raise OtclirError(f"unknown notebook '{name}'; notebooks: {known}")
+
+
+def settings_class(path: Path):
+    """The settings class that checks a numbered notebook's parameters (None for other notebooks)."""
+    from otclir.evaluation.map_significance import SignificanceSettings
+    from otclir.experiments.ablation import HybridParameters
+    from otclir.experiments.distillation import ExperimentSettings
+    from otclir.experiments.exploration import ExplorationSettings
+    from otclir.experiments.ot_alignment import AlignmentSettings
+
+    classes = {"01": ExplorationSettings, "02": AlignmentSettings, "03": ExperimentSettings, "04": HybridParameters,
+               "05": SignificanceSettings}
+    return classes.get(path.stem[:2]) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else None
+
+
+RUN_PARAMETERS = ("profile", "recompute")  # read by the notebook itself, not by its settings class
+
+
+def check_parameters(path: Path, params: dict) -> None:
+    """Every value a run would give a notebook, checked before its kernel starts: the notebook's
+    defaults with the run's parameters over them, through the notebook's settings class."""
+    from otclir.settings import SettingError, flag
+
+    if "recompute" in params:
+        flag()("recompute", params["recompute"])
+    if "profile" in params and (not isinstance(params["profile"], str) or "/" in params["profile"]):
+        raise SettingError(f"profile must be a profile's name, got {params['profile']!r}")
+    cls = settings_class(path)
+    if cls is None:
+        return
+    values = {**declared_defaults(str(path)), **params}
+    cls.from_dict({k: v for k, v in values.items() if k not in RUN_PARAMETERS and k in cls.names()})
 
 
 def known_profiles() -> list[str]:
@@ -51,17 +89,34 @@ def known_profiles() -> list[str]:
 
 
 def load_profile(profile: str) -> dict[str, dict]:
+    """A profile file: a section (a mapping of parameters) per notebook it changes."""
     path = profiles_dir() / f"{profile}.yaml"
     if not path.is_file():
         raise OtclirError(f"unknown profile '{profile}'; profiles: {', '.join(known_profiles())}")
-    return read_yaml(path) or {}
+    sections = read_yaml(path) or {}
+    known = [p.stem for p in list_notebooks()]
+    for name, section in sections.items():
+        if name not in known:
+            raise OtclirError(f"{path.name}: unknown section '{name}'; a section is named after a notebook: {', '.join(known)}")
+        if section is not None and not isinstance(section, dict):
+            raise OtclirError(f"{path.name}: section '{name}' must be a mapping of parameter: value, got "
+                              f"{type(section).__name__}")
+    return sections
 
 
 def read_yaml(path: os.PathLike | str) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        raise OtclirError(f"parameters file {path} is a folder; give a YAML file of name: value lines")
+    if path.exists() and not path.is_file():
+        raise OtclirError(f"parameters file {path} is not a regular file")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise OtclirError(f"parameters file not found: {path}") from None
+    except (PermissionError, UnicodeDecodeError) as err:
+        raise OtclirError(f"parameters file {path} cannot be read ({type(err).__name__}); give a readable UTF-8 "
+                          "YAML file") from None
     except yaml.YAMLError as err:
         raise OtclirError(f"parameters file {path} is not valid YAML: {err}") from None
     if data is not None and not isinstance(data, dict):
@@ -114,6 +169,7 @@ def resolve_parameters(path: Path, profile: str = "quick", params_file: str | No
         raise UnknownParameterError(
             f"{path.name} has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(sorted(declared))}"
         )
+    check_parameters(path, params)
     return params
 
 
@@ -160,6 +216,10 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     """
     import papermill
 
+    from otclir.experiments.locks import FolderLock
+    from otclir.paths import resolve_environment
+
+    resolve_environment()  # the kernel runs in notebooks/: relative folders must not change meaning there
     path = notebook_path(name)
     if Path(profile).name != profile or profile.startswith("."):
         raise OtclirError(f"a profile is a name from profiles/ ({', '.join(known_profiles())}), not a path: {profile!r}")
@@ -169,6 +229,8 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
         params["profile"] = named
     output = Path(output) if output else outputs_dir("notebooks", named) / path.name
     running = output.with_name(output.stem + ".running.ipynb")
+    lock = FolderLock(output.with_name(output.stem + ".lock"), output)
+    lock.acquire()  # a second run of this notebook into the same folder is refused while this one lives
     try:
         papermill.execute_notebook(
             str(path), str(running), parameters=params, cwd=str(path.parent), kernel_name="python3",
@@ -181,6 +243,8 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
             os.replace(running, failed)
         raise NotebookFailed(f"{path.name} failed in cell In [{err.exec_count}] ({err.ename}: {err.evalue}); the "
                              f"executed copy up to that cell is {relative_to_root(failed)}") from err
+    finally:
+        lock.release()
     _tidy_metadata(running)
     os.replace(running, output)
     return output

@@ -89,13 +89,15 @@ def whole(minimum: int | None = None, maximum: int | None = None, none: bool = F
 
 
 def number(minimum: float | None = None, maximum: float | None = None, above: float | None = None,
-           none: bool = False, says: str | None = None) -> Check:
-    """A finite number (not a boolean) in [minimum, maximum], or strictly above ``above``."""
+           below: float | None = None, none: bool = False, says: str | None = None) -> Check:
+    """A finite number (not a boolean) in [minimum, maximum], strictly above ``above`` and below
+    ``below`` where those are given."""
     if says is None:
-        if above == 0 and minimum is None and maximum is None:
+        if above == 0 and minimum is None and maximum is None and below is None:
             says = "positive"
         else:
             parts = ["a number"] + ([f"above {above:g}"] if above is not None else []) \
+                + ([f"below {below:g}"] if below is not None else []) \
                 + ([f"of at least {minimum:g}"] if minimum is not None else []) \
                 + ([f"at most {maximum:g}"] if maximum is not None else [])
             says = " ".join(parts)
@@ -105,7 +107,7 @@ def number(minimum: float | None = None, maximum: float | None = None, above: fl
         if value is None and none:
             return
         if (not is_number(value) or (minimum is not None and value < minimum) or (maximum is not None and value > maximum)
-                or (above is not None and not value > above)):
+                or (above is not None and not value > above) or (below is not None and not value < below)):
             _fail(name, value, says)
     return check
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from otclir.data.tasks import RetrievalTask, sample_ids, sample_pool
 from otclir.errors import MissingPackageError, OtclirError
-from otclir.paths import data_dir
+from otclir.paths import data_dir, env_path
 
 LOCAL = "local"
 LOCAL_FILES = ("docs.tsv", "queries.tsv", "qrels.txt")
@@ -42,7 +42,7 @@ def _text(record) -> str:
 
 
 def collections_dir() -> Path:
-    return Path(os.environ.get("OTCLIR_COLLECTIONS", data_dir() / "collections"))
+    return env_path("OTCLIR_COLLECTIONS", data_dir() / "collections")
 
 
 def register_local(folder: Path | str, name: str) -> str:

@@ -12,18 +12,37 @@ Qrels = dict[str, dict[str, int]]
 Run = dict[str, dict[str, float]]
 
 
+BOM = "\ufeff"
+
+
+def check_regular_file(path) -> None:
+    """A pipe, socket or device would block or never end: only regular files are read."""
+    path = Path(path)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        raise TrecFormatError(f"{path} is not a regular file (a pipe or a device?); give a file on disk")
+
+
+def _text_lines(path):
+    """Lines of a UTF-8 text file, a byte-order mark at its start dropped (editors on Windows write one)."""
+    check_regular_file(path)
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            yield lineno, line.removeprefix(BOM) if lineno == 1 else line
+
+
 def _lines(path):
     try:
-        with open(path, encoding="utf-8") as handle:
-            for lineno, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield lineno, line.split()
+        for lineno, line in _text_lines(path):
+            if line.strip():
+                yield lineno, line.split()
     except FileNotFoundError:
         raise TrecFormatError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise TrecFormatError(f"{path} is a folder; give the TREC file inside it") from None
     except UnicodeDecodeError as err:
         raise TrecFormatError(f"{path}: not UTF-8 text (byte {err.start}); TREC files are plain UTF-8 text") from None
+    except PermissionError:
+        raise TrecFormatError(f"{path} cannot be read (permission denied); make it readable or give another file") from None
 
 
 def _records(path, kind: str, layout: str):
@@ -82,32 +101,42 @@ def read_run(path: os.PathLike | str) -> Run:
     return run
 
 
+def ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Documents in the order trec_eval (and so ir_measures) ranks them: by descending score, ties
+    by descending document id."""
+    return sorted(scores.items(), key=lambda item: (-item[1], _descending(item[0])))
+
+
+class _descending(str):
+    def __lt__(self, other):
+        return str.__gt__(self, other)
+
+
 def write_run(path: os.PathLike | str, run: Mapping[str, Mapping[str, float]], tag: str) -> Path:
-    """Ranks follow descending score, ties broken by docid so files are reproducible."""
+    """Ranks in the order evaluation reads them (:func:`ranked`), scores written exactly (the
+    shortest text that reads back as the same number), so a file scores as the run it came from."""
     if any(ch.isspace() for ch in tag) or not tag:
         raise ValueError(f"run tag must be one word without spaces, got {tag!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
         for qid in sorted(run):
-            ranked = sorted(run[qid].items(), key=lambda item: (-item[1], item[0]))
-            for rank, (docid, score) in enumerate(ranked, start=1):
-                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+            for rank, (docid, score) in enumerate(ranked(run[qid]), start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
     return path
 
 
 def read_tsv(path: os.PathLike | str) -> dict[str, str]:
     """``id<TAB>text`` lines (topics, documents)."""
     table: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            key, sep, text = line.partition("\t")
-            if not sep:
-                raise TrecFormatError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
-            table[key] = text
+    for lineno, line in _text_lines(path):
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        key, sep, text = line.partition("\t")
+        if not sep:
+            raise TrecFormatError(f"{path}:{lineno}: expected 'id<TAB>text', found no tab")
+        table[key] = text
     return table
 
 

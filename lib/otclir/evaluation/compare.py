@@ -29,6 +29,9 @@ def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -
     qrels = trec.read_qrels(qrels_path)
     if not qrels:
         raise OtclirError(f"{qrels_path} holds no judgments")
+    if not any(r > 0 for docs in qrels.values() for r in docs.values()):
+        raise OtclirError(f"{qrels_path} judges no document relevant (every grade is 0 or less); every measure "
+                          "would be undefined: give qrels with relevant documents")
     tables: dict[str, dict[str, pd.Series]] = {m: {} for m in measures}
     notes = []
     run_paths = list(dict.fromkeys(Path(p).resolve() for p in run_paths))  # the same file named twice counts once
@@ -64,6 +67,12 @@ def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "ra
         raise OtclirError(f"alpha is a significance level in (0, 1), got {alpha}")
     if n_permutations < 100:
         raise OtclirError(f"--permutations must be at least 100 (p-values are no finer than 1/(permutations + 1)), got {n_permutations}")
+    if seed < 0:
+        raise OtclirError(f"--seed must be 0 or more, got {seed}")
+    queries = len(next(iter(tables.values()))) if tables else 0
+    if queries < 2:
+        raise OtclirError(f"a paired comparison needs at least 2 judged queries, the qrels judge {queries}; give "
+                          "qrels with more queries")
     frames = []
     for measure, table in tables.items():
         if len(table.columns) < 2:

@@ -3,12 +3,39 @@ fix before it runs, per-query intervals and shares of the zero-shot-to-ceiling g
 sentences the numbers support."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from otclir.evaluation.distillation_training import GAP_GOAL
-from otclir.evaluation.stats import verdict
+from otclir.evaluation.stats import CORRECTIONS, TESTS, verdict
+from otclir.settings import Settings, choice, each, number, setting, text, whole
 from otclir.retrieval.system_names import BASELINE_SCORER, CEILING, SCORERS, ZERO_SHOT, parse
 
+
+
+@dataclass
+class SignificanceSettings(Settings):
+    """Notebook 05's parameters: its tests over the per-query measures notebook 03 stored."""
+
+    WHAT = "notebook 05 setting"
+
+    measures: list[str] = setting(factory=lambda: ["AP", "nDCG@10"], check=each(text(), distinct=True))
+    test: str = setting("randomization", check=choice(TESTS, "tests"))
+    correction: str = setting("holm", check=choice(CORRECTIONS, "corrections"))
+    n_permutations: int = setting(10_000, check=whole(100, says="a whole number of at least 100 (p-values are no "
+                                                               "finer than 1/(permutations + 1))"))
+    alpha: float = setting(0.05, check=number(above=0, below=1, says="a significance level in (0, 1)"))
+    seed: int = setting(0, check=whole(0))
+    collection: str | None = setting(None, check=text(none=True))  # the collection notebook 03 ran on
+    # whose stored results it reads: None for the profile it runs under, or the one it customises
+    results_profile: str | None = setting(None, check=text(none=True))
+
+    def __post_init__(self):
+        super().__post_init__()
+        from otclir.retrieval.measures import parse_measures
+
+        parse_measures(self.measures)
 
 
 def distillation_family(per_query: pd.DataFrame) -> list[tuple[str, str]]:

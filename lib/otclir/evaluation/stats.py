@@ -9,16 +9,33 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from otclir.errors import OtclirError
+
 CORRECTIONS = ("holm", "bonferroni", "none")
 TESTS = ("t", "randomization")
 
 
+class StatisticsError(OtclirError, ValueError):
+    """Values a statistic cannot be computed from (empty, unpaired, not finite)."""
+
+
+def finite(values, what: str = "per-query values") -> np.ndarray:
+    """``values`` as float64, refused when any is NaN or infinite: a NaN difference would make a
+    randomisation test count no permutation as extreme and report its smallest p-value."""
+    values = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise StatisticsError(f"{bad.size} of {values.size} {what} are not finite numbers (first at position "
+                              f"{int(bad[0])}); statistics over them would be wrong: find where they came from")
+    return values
+
+
 def _pair(x, y) -> np.ndarray:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    x, y = finite(x), finite(y)
     if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"paired tests need two 1-d arrays of one length, got {x.shape} and {y.shape}")
+        raise StatisticsError(f"paired tests need two 1-d arrays of one length, got {x.shape} and {y.shape}")
     if x.size < 2:
-        raise ValueError("paired tests need at least two queries")
+        raise StatisticsError("paired tests need at least two queries")
     return x - y
 
 
@@ -36,6 +53,8 @@ def randomization_test(x, y, n_permutations: int = 10_000, seed: int = 0, chunk:
     p = (1 + #{|mean(s * d)| >= |mean(d)|}) / (1 + n_permutations) over random sign vectors s,
     so p is never 0; the comparison carries a 1e-12 relative slack against floating-point ties.
     """
+    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
+        raise StatisticsError(f"n_permutations must be a whole number of at least 1, got {n_permutations!r}")
     d = _pair(x, y)
     observed = abs(d.mean())
     rng = np.random.default_rng(seed)
@@ -76,7 +95,7 @@ def bootstrap_p(draws) -> float:
 
 def bootstrap_ci(values, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean."""
-    values = np.asarray(values, dtype=np.float64)
+    values = finite(values)
     return percentile_interval(bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples, seed), level)
 
 
@@ -90,9 +109,9 @@ def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: 
     """A system's share of the gap from ``zero`` (the untrained student) to ``ceiling``, in means
     over the same queries, with a percentile bootstrap interval (queries resampled together).
     Resamples whose gap is not positive are dropped from the interval."""
-    system, zero, ceiling = (np.asarray(v, dtype=np.float64) for v in (system, zero, ceiling))
+    system, zero, ceiling = (finite(v) for v in (system, zero, ceiling))
     if not system.shape == zero.shape == ceiling.shape or system.ndim != 1 or system.size < 2:
-        raise ValueError(f"gap shares need three 1-d arrays of one length >= 2, got {system.shape}, {zero.shape}, {ceiling.shape}")
+        raise StatisticsError(f"gap shares need three 1-d arrays of one length >= 2, got {system.shape}, {zero.shape}, {ceiling.shape}")
     gap = ceiling.mean() - zero.mean()
     share = float((system.mean() - zero.mean()) / gap) if gap > 0 else float("nan")
 
@@ -106,6 +125,12 @@ def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: 
     if not shares.size:
         return share, float("nan"), float("nan")
     return (share, *percentile_interval(shares, level))
+
+
+def check_alpha(alpha) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise StatisticsError(f"alpha is a significance level in (0, 1), got {alpha!r}")
+    return float(alpha)
 
 
 def verdict(diff: float, p_adjusted: float, alpha: float = 0.05, low: float | None = None,
@@ -131,8 +156,8 @@ def effect_size(x, y) -> float:
 def correct(pvalues, method: str = "holm") -> np.ndarray:
     """Family-wise error correction: Holm's step-down, Bonferroni, or none."""
     if method not in CORRECTIONS:
-        raise ValueError(f"unknown correction '{method}'; corrections: {', '.join(CORRECTIONS)}")
-    p = np.asarray(pvalues, dtype=np.float64)
+        raise StatisticsError(f"unknown correction '{method}'; corrections: {', '.join(CORRECTIONS)}")
+    p = finite(pvalues, "p-values")
     m = p.size
     if method == "none" or m == 0:
         return p.copy()
@@ -150,7 +175,7 @@ def p_value(x, y, test: str = "randomization", n_permutations: int = 10_000, see
         return paired_t_test(x, y)
     if test == "randomization":
         return randomization_test(x, y, n_permutations, seed)
-    raise ValueError(f"unknown test '{test}'; tests: {', '.join(TESTS)}")
+    raise StatisticsError(f"unknown test '{test}'; tests: {', '.join(TESTS)}")
 
 
 def compare_to_baseline(per_query: pd.DataFrame, baseline: str, test: str = "randomization",
@@ -159,8 +184,9 @@ def compare_to_baseline(per_query: pd.DataFrame, baseline: str, test: str = "ran
     """Each system (column) against ``baseline`` on one measure: means with bootstrap intervals,
     the difference with its interval, effect size, raw and corrected p-values over the family of
     comparisons, and whether the difference is significant at ``alpha`` after correction."""
+    check_alpha(alpha)
     if baseline not in per_query.columns:
-        raise ValueError(f"baseline '{baseline}' is not among the systems: {', '.join(per_query.columns)}")
+        raise StatisticsError(f"baseline '{baseline}' is not among the systems: {', '.join(per_query.columns)}")
     base = per_query[baseline].to_numpy()
     rows = []
     for system in per_query.columns:
@@ -201,9 +227,10 @@ def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: s
     """A family of paired comparisons (treatment, baseline) over the same queries: the mean
     difference with its paired bootstrap interval, raw and corrected p-values (the correction runs
     over the whole family) and whether each is significant at ``alpha`` after correction."""
+    check_alpha(alpha)
     missing = sorted({s for pair in pairs for s in pair} - set(per_query.columns))
     if missing:
-        raise ValueError(f"system(s) {', '.join(missing)} not among the per-query columns: {', '.join(per_query.columns)}")
+        raise StatisticsError(f"system(s) {', '.join(missing)} not among the per-query columns: {', '.join(per_query.columns)}")
     rows = []
     for treatment, baseline in pairs:
         x, y = per_query[treatment].to_numpy(), per_query[baseline].to_numpy()

@@ -102,6 +102,37 @@ class AblationGrid(Settings):
         return outputs_dir("ablation", self.name)
 
 
+@dataclass
+class HybridParameters(Settings):
+    """Notebook 04's parameters: the grid and how its reading is done, checked before anything runs."""
+
+    WHAT = "notebook 04 setting"
+
+    grid_name: str = setting("quick", check=text())
+    alphas: list[float] = setting(factory=lambda: [0.0, 0.5, 1.0], check=each(number(), distinct=True))
+    ot_weights: list[float] = setting(factory=lambda: [0.0], check=each(number(), distinct=True))
+    budgets: list[int | None] = setting(factory=lambda: [200], check=each(whole(1, none=True), distinct=True))
+    seeds: list[int] = setting(factory=lambda: [0], check=each(whole(0), distinct=True))
+    training: dict = setting(factory=dict, check=mapping())
+    evaluation: dict = setting(factory=dict, check=mapping())
+    measure: str = setting("AP", check=text())
+    reference_alpha: float = setting(0.5, check=number(0, 1, says="is a probability in [0, 1]"))
+    pairs_collection: str | None = setting(None, check=text(none=True))
+    workers: int = setting(1, check=whole(1))
+
+    def __post_init__(self):
+        super().__post_init__()
+        measures = self.grid().evaluation_settings()["measures"]
+        if self.measure not in measures:
+            raise OtclirError(f"unknown measure {self.measure!r}; the grid measures: {', '.join(measures)}")
+
+    def grid(self) -> "AblationGrid":
+        training = {**self.training, "pairs_collection": self.pairs_collection} if self.pairs_collection else self.training
+        return AblationGrid.from_dict({"name": self.grid_name, "alphas": self.alphas, "ot_weights": self.ot_weights,
+                                       "budgets": self.budgets, "seeds": self.seeds, "training": training,
+                                       "evaluation": self.evaluation})
+
+
 def _digest(value: dict) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:8]
 
@@ -249,18 +280,19 @@ def store_grid(grid: AblationGrid, store, log=print, progress: bool = True, work
     from otclir.training.checkpoints import read_log
 
     started = time.time()
-    store.start(grid.to_record())
-    summary = run_grid(grid, log=log, progress=progress, workers=workers)
-    store.write_table("summary.csv", summary)
-    write_per_query(store, load_grid(grid, per_query=True))
-    logs = []
-    for point in grid.points():
-        label, _, folder = point_record(grid, point)
-        if (folder / "train" / "log.jsonl").is_file():
-            logs.append(read_log(folder / "train").assign(config=label))
-    if logs:
-        store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
-    return store.finish(time.time() - started, grid.to_record())
+    with store.recomputing():
+        store.start(grid.to_record())
+        summary = run_grid(grid, log=log, progress=progress, workers=workers)
+        store.write_table("summary.csv", summary)
+        write_per_query(store, load_grid(grid, per_query=True))
+        logs = []
+        for point in grid.points():
+            label, _, folder = point_record(grid, point)
+            if (folder / "train" / "log.jsonl").is_file():
+                logs.append(read_log(folder / "train").assign(config=label))
+        if logs:
+            store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
+        return store.finish(time.time() - started, grid.to_record())
 
 
 PER_QUERY_PART_ROWS = 200_000  # rows per stored per-query file, which keeps each under the store's size cap
@@ -268,7 +300,7 @@ PER_QUERY_PART_ROWS = 200_000  # rows per stored per-query file, which keeps eac
 
 def write_per_query(store, per_query: pd.DataFrame) -> list[Path]:
     """Per-query rows as ``perquery-<setting>-<n>.csv.gz``, a file per setting and block of rows."""
-    for old in store.folder.glob("perquery*.csv.gz"):
+    for old in store.staging.glob("perquery*.csv.gz"):
         old.unlink()
     paths = []
     for setting, part in per_query.groupby("setting", sort=False):
@@ -277,9 +309,24 @@ def write_per_query(store, per_query: pd.DataFrame) -> list[Path]:
     return paths
 
 
-def read_stored_grid(store) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The summaries and per-query rows a results store holds for a grid."""
+def read_stored_grid(store, grid: AblationGrid | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summaries and per-query rows a results store holds for a grid; with ``grid``, checked
+    to hold every configuration (each seed) in every evaluation setting, and no empty value."""
+    from otclir.experiments.results import check_covers, check_no_missing_values
+
     summary = store.read_table("summary.csv")
-    names = sorted(p.name for p in store.folder.glob("perquery-*.csv.gz")) or ["perquery.csv.gz"]  # one file: older stores
+    names = sorted(n for n in store.recorded_files() if n.startswith("perquery-") and n.endswith(".csv.gz")) \
+        or ["perquery.csv.gz"]  # one file: older stores
     per_query = pd.concat([store.read_table(name, dtype={"query": str}) for name in names], ignore_index=True)
+    if grid is not None:
+        settings = grid.evaluation_settings()["settings"]
+        check_covers(summary.setting, settings, "summary.csv", "evaluation setting(s)")
+        check_covers(per_query.setting, settings, "the per-query files", "evaluation setting(s)")
+        for frame, label in ((summary, "summary.csv"), (per_query, "the per-query files")):
+            trained = frame[frame.system == "trained"]
+            found = set(zip(trained.alpha, trained.ot_weight, trained.train_pairs.fillna(-1), trained.seed))
+            expected = [(p["alpha"], p["ot_weight"], -1 if p["train_pairs"] is None else p["train_pairs"], p["seed"])
+                        for p in grid.points()]
+            check_covers(found, expected, label, "configuration(s) (alpha, lambda, budget, seed)")
+        check_no_missing_values(per_query, "the per-query files", ["AP"], ("setting", "alpha", "ot_weight", "seed"))
     return summary, per_query

@@ -17,8 +17,26 @@ import pandas as pd
 
 from otclir.data.languages import check_languages
 from otclir.errors import OtclirError
-from otclir.experiments.results import PROVENANCE_FILE, SETTINGS_FILE, ResultStore, provenance
-from otclir.retrieval.system_names import DEFAULT_SYSTEMS, SCORERS, SYSTEMS, budget_tag, distilled_name
+from otclir.experiments.provenance import provenance
+from otclir.experiments.results import (
+    SETTINGS_FILE,
+    DamagedResults,
+    ResultStore,
+    check_covers,
+    check_no_missing_values,
+)
+from otclir.retrieval.system_names import (
+    BM25_DICTIONARY,
+    BM25_FREEDICT,
+    DEFAULT_SYSTEMS,
+    DISTILLED,
+    SCORERS,
+    SYSTEMS,
+    UPPER_BOUNDS,
+    budget_tag,
+    dictionary_name,
+    distilled_name,
+)
 from otclir.settings import Settings, as_json, choice, each, mapping, setting, text, whole
 from otclir.training.configs import DistillConfig
 from otclir.transport.objectives import OBJECTIVES
@@ -81,21 +99,28 @@ class ExperimentSettings(Settings):
 
 
 def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = True, log=print) -> dict:
-    """Run the study (if any) and the headline comparison; write everything to ``store``."""
+    """Run the study (if any) and the headline comparison; write everything to ``store`` (the
+    previous results are replaced only once everything is written)."""
+    started = time.time()
+    with store.recomputing():
+        reused = reusable_study(settings, store)  # read before start() may clear the staging folder
+        finished = finished_languages(settings, store)
+        store.start(settings.to_record())
+        return _compute(settings, store, reused, finished, started, progress, log)
+
+
+def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished, started: float, progress: bool,
+             log) -> dict:
     from otclir.experiments import recipe_study, systems
     from otclir.training.checkpoints import read_log
 
-    started = time.time()
-    reused = reusable_study(settings, store)  # read before start() clears the folder
-    finished = finished_languages(settings, store)
-    store.start(settings.to_record())
     recipes = default_recipes(settings)
     logs = []
     if settings.study is not None:
         grid = settings.study_grid()
         if reused is not None:
             points, study_logs, study_record = reused
-            log(f"recipe study: reusing the finished study in {store.folder.name} (computed {study_record.get('date')})")
+            log(f"recipe study: reusing an earlier run's study (computed {study_record.get('date')})")
         else:
             study_started = time.time()
             points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
@@ -153,27 +178,28 @@ def part_record(store: ResultStore) -> dict:
 
 def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict:
     """Languages whose test results an earlier run already wrote with the same settings for each
-    language (all but the list of languages): a stopped recomputation's ``parts/`` (removed when it
+    language (all but the list of languages): a stopped recomputation's ``parts/`` (dropped when it
     finishes), or a finished one's tables, so a profile that adds a language computes that language
     only. {language: (table, per-query measures, when and at which commit)}. Training is reused
     anyway (its folders are keyed by settings)."""
-    if not store.path(SETTINGS_FILE).is_file() or language_free(store.read_json(SETTINGS_FILE)) != language_free(settings.to_record()):
-        return {}
-    finished = store.path(PROVENANCE_FILE).is_file() and store.path("results.csv").is_file()
-    if finished:
-        tables, record = store.read_table("results.csv"), store.provenance()
+    wanted = language_free(settings.to_record())
     found = {}
-    for language in settings.languages:
-        queries = f"perquery_en-{language}.csv.gz"
-        part = (f"{PARTS}/results_en-{language}.csv", f"{PARTS}/results_en-{language}.json")
-        if all(store.path(n).is_file() for n in (*part, queries)):
-            found[language] = (store.read_table(part[0]), store.read_table(queries, dtype={"query": str}),
-                               store.read_json(part[1]))
-        elif finished and store.path(queries).is_file() and (tables.language == language).any():
-            found[language] = (tables[tables.language == language].reset_index(drop=True),
-                               store.read_table(queries, dtype={"query": str}),
-                               record.get("resumed_languages", {}).get(language)
-                               or {"date": record["date"], "git": record["git"]})
+    for run in store.earlier_runs():
+        if language_free(run.settings) != wanted:
+            continue
+        tables = run.table("results.csv") if run.kind == "finished" and run.has("results.csv") else None
+        for language in settings.languages:
+            queries = f"perquery_en-{language}.csv.gz"
+            part = (f"{PARTS}/results_en-{language}.csv", f"{PARTS}/results_en-{language}.json")
+            if language in found:
+                continue
+            if run.kind == "stopped" and run.has(*part, queries):
+                found[language] = (run.table(part[0]), run.table(queries, dtype={"query": str}), run.json(part[1]))
+            elif tables is not None and run.has(queries) and (tables.language == language).any():
+                found[language] = (tables[tables.language == language].reset_index(drop=True),
+                                   run.table(queries, dtype={"query": str}),
+                                   run.record.get("resumed_languages", {}).get(language)
+                                   or {"date": run.record["date"], "git": run.record["git"]})
     return found
 
 
@@ -189,20 +215,20 @@ def study_part(settings: ExperimentSettings) -> dict:
 
 
 def reusable_study(settings: ExperimentSettings, store: ResultStore):
-    """(points, logs, provenance) of a study already in ``store`` with the same study settings and
-    every run's log on this machine, else None: a recomputation that stopped after its study (the
-    longest part) does not run the study again."""
+    """(points, logs, provenance) of a study an earlier run wrote (a stopped one's staging folder
+    or the finished results) with the same study settings and every run's log on this machine,
+    else None: a recomputation that stopped after its study (the longest part) does not run it again."""
     from otclir.experiments.recipe_study import study_logs
 
-    if settings.study is None or not all(store.path(n).is_file() for n in (SETTINGS_FILE, "study.csv", STUDY_PROVENANCE)):
+    if settings.study is None:
         return None
-    stored = ExperimentSettings(**store.read_json(SETTINGS_FILE))
-    if study_part(stored) != study_part(settings):
-        return None
-    logs = study_logs(settings.study_grid())
-    if logs is None:
-        return None
-    return store.read_table("study.csv"), logs, store.read_json(STUDY_PROVENANCE)
+    for run in store.earlier_runs():
+        if run.has("study.csv", STUDY_PROVENANCE) and study_part(ExperimentSettings(**run.settings)) == study_part(settings):
+            logs = study_logs(settings.study_grid())
+            if logs is None:
+                return None
+            return run.table("study.csv"), logs, run.json(STUDY_PROVENANCE)
+    return None
 
 
 def default_recipes(settings: ExperimentSettings) -> dict:
@@ -243,7 +269,8 @@ def selection_table(runs: dict[str, dict]) -> pd.DataFrame:
 
 
 def load(store: ResultStore) -> dict:
-    """The stored tables of an experiment, for reporting."""
+    """The stored tables of an experiment, for reporting, checked to be whole: every language,
+    system and scorer the settings name, every query for every system, no empty per-query value."""
     store.require()
     settings = ExperimentSettings(**store.read_json(SETTINGS_FILE))
     out = {"settings": settings, "provenance": store.provenance(), "recipes": store.read_json("recipes.json"),
@@ -251,11 +278,54 @@ def load(store: ResultStore) -> dict:
            "logs": store.read_table("training_logs.csv.gz", low_memory=False),
            "per_query": {f"en-{lang}": store.read_table(f"perquery_en-{lang}.csv.gz", dtype={"query": str})
                          for lang in settings.languages}}
+    check_stored(settings, out["results"], out["per_query"])
     if settings.study is not None:
         out["study"] = store.read_table("study.csv")
         out["study_provenance"] = store.read_json(STUDY_PROVENANCE)
         out["agreement"] = store.read_table("study_agreement.csv")
     return out
+
+
+def expected_systems(settings: ExperimentSettings) -> list[str]:
+    """The systems the settings make, as the results name them (the optional FreeDict baseline and,
+    on a collection, the upper bounds need not be there)."""
+    names = []
+    for system in settings.systems:
+        if system == DISTILLED:
+            names += [distilled_name(o, b) for b in settings.budgets for o in settings.objectives]
+        elif system == BM25_DICTIONARY:
+            names += [dictionary_name(b) for b in settings.budgets]
+        elif system != BM25_FREEDICT and not (settings.collection and system in UPPER_BOUNDS):
+            names.append(system)
+    return names
+
+
+def check_stored(settings: ExperimentSettings, results: pd.DataFrame, per_query: dict[str, pd.DataFrame]) -> None:
+    """Stored results cover their settings: every language, every system, every query."""
+    check_covers(results.language, settings.languages, "results.csv", "language(s)")
+    systems = expected_systems(settings)
+    for language in settings.languages:
+        label = f"perquery_en-{language}.csv.gz"
+        check_covers(results[results.language == language].system, systems, "results.csv", f"{language} system(s)")
+        table = per_query[f"en-{language}"]
+        check_covers(table.system, systems, label, "system(s)")
+        check_no_missing_values(table, label, [c for c in ("AP", "nDCG@10") if c in table.columns], ("system", "scorer"))
+        counts = table.groupby(["system", "scorer"])["query"].nunique()
+        if counts.nunique() > 1:
+            short = counts[counts < counts.max()]
+            raise DamagedResults(f"{label}: {short.index[0][0]} ({short.index[0][1]}) has {short.iloc[0]} of "
+                                 f"{counts.max()} queries; the per-query measures are partial: recompute them")
+
+
+def results_profile(profile: str, asked: str | None = None) -> str:
+    """Whose stored results a reading notebook reads: ``asked``, else its own profile's, else those
+    of the profile a customised run (``paper+custom``) changes, so a reading can take its own
+    parameters over stored results."""
+    if asked:
+        return asked
+    if ResultStore(profile, NOTEBOOK).exists() or "+" not in profile:
+        return profile
+    return profile.split("+", 1)[0]
 
 
 def check_collection(settings: ExperimentSettings, collection: str | None) -> None:

@@ -4,6 +4,8 @@ Every function returns counts or statistics, never verse text, so results may be
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +14,24 @@ from otclir.data.languages import check_languages, language_table
 from otclir.data.splits import SPLITS, book_splits, split_of_book
 from otclir.data.tasks import crossref_judgments
 from otclir.models.tokenization import load_tokenizer, subword_stats
+from otclir.settings import Settings, each, setting, text, whole
+
+
+@dataclass
+class ExplorationSettings(Settings):
+    """Notebook 01's parameters, checked before it reads anything."""
+
+    WHAT = "notebook 01 setting"
+
+    languages: list[str] = setting(factory=lambda: ["en", "sw"], check=each(text(), distinct=True))
+    tokenizer_models: list[str] = setting(factory=lambda: ["minilm-teacher", "e5-small-student"],
+                                          check=each(text(), distinct=True))
+    sample_verses: int | None = setting(1000, check=whole(1, none=True))  # the same verses in every language
+    seed: int = setting(0, check=whole(0))
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_languages(self.languages)
 
 
 def languages_overview(languages) -> pd.DataFrame:

@@ -185,32 +185,66 @@ def build_student(target: Path | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
-    files = sorted(p.name for p in target.iterdir() if p.is_file() and p.name != BUILD_RECORD)
+    (target / VERIFIED).unlink(missing_ok=True)
+    files = sorted(p.name for p in target.iterdir() if p.is_file() and p.name not in (BUILD_RECORD, VERIFIED))
     record = {"source": E5_CONTAINER[1], "source_sha256": E5_CONTAINER_SHA256,
               "files": {name: {"sha256": _sha256(target / name), "bytes": (target / name).stat().st_size} for name in files}}
     (target / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return target
 
 
+VERIFIED = "otclir-verified.json"  # size, modification time and checksum of each file at its last full check
+
+
 def verify_student(folder: Path | None = None, full: bool = False) -> bool:
-    """True when a build record exists and files match it (sizes; checksums too with ``full``)."""
+    """True when a build record exists and the files match it. Sizes are always compared; the
+    checksums when ``full``, and otherwise whenever a file's size or modification time differs
+    from its last full check (a file overwritten in place gets a new modification time)."""
     folder = Path(folder) if folder else student_dir()
     record_path = folder / BUILD_RECORD
     if not record_path.is_file():
         return False
-    record = json.loads(record_path.read_text())
+    try:
+        record = json.loads(record_path.read_text())
+    except json.JSONDecodeError:
+        return False
     if record.get("source_sha256") != E5_CONTAINER_SHA256:
         return False
+    verified = _read_verified(folder)
+    checked = {}
     for name, expected in record["files"].items():
         path = folder / name
         if not path.is_file() or path.stat().st_size != expected["bytes"]:
             return False
-        if full and _sha256(path) != expected["sha256"]:
-            return False
+        seen = verified.get(name, {})
+        stamp = {"bytes": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns}
+        if full or {k: seen.get(k) for k in stamp} != stamp or seen.get("sha256") != expected["sha256"]:
+            if _sha256(path) != expected["sha256"]:
+                return False
+        checked[name] = {**stamp, "sha256": expected["sha256"]}
+    if checked != verified:
+        (folder / VERIFIED).write_text(json.dumps(checked, indent=1, sort_keys=True) + "\n")
     return True
 
 
+def _read_verified(folder: Path) -> dict:
+    try:
+        return json.loads((folder / VERIFIED).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def student_checksums(folder: Path | None = None) -> dict[str, str]:
+    """SHA-256 of the student's files as they are on disk now (checked against the build record,
+    hashed again only where a file changed since its last check): what provenance records."""
+    folder = Path(folder) if folder else student_dir()
+    if not verify_student(folder):
+        raise ModelBuildError(f"the student in {folder} does not match its build record; run `otclir setup` to rebuild it")
+    return {name: entry["sha256"] for name, entry in _read_verified(folder).items()}
+
+
 def ensure_student() -> Path:
+    """The student checkpoint, rebuilt when missing, stale or damaged."""
     folder = student_dir()
     if not verify_student(folder):
         build_student(folder)

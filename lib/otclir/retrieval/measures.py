@@ -18,10 +18,17 @@ def parse_measures(names):
 
     parsed = []
     for name in names:
+        if not isinstance(name, str):
+            raise OtclirError(f"a measure is a name such as AP or nDCG@10, got {name!r}")
         try:
-            parsed.append(ir_measures.parse_measure(name))
+            measure = ir_measures.parse_measure(name)
         except (NameError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise OtclirError(f"unknown measure '{name}' ({err}); examples: AP, nDCG@10, RR@10, R@100, P@10, Success@1") from None
+        cutoff = measure.params.get("cutoff")
+        if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int) or cutoff < 1):
+            raise OtclirError(f"measure '{name}' has cutoff {cutoff!r}; a cutoff is a whole number of at least 1 "
+                              "(nDCG@10, P@5)")
+        parsed.append(measure)
     return parsed
 
 

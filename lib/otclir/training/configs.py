@@ -85,6 +85,9 @@ class DistillConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         check_languages([self.language, self.query_language])
+        if self.language == self.query_language:
+            raise OtclirError(f"language and query_language are both '{self.language}': a student learns a language "
+                              "other than the one the teacher reads (the queries' language)")
         if self.train_pairs is not None and self.train_pairs < self.batch_size:
             raise OtclirError(f"train_pairs ({self.train_pairs}) cannot fill a batch of {self.batch_size}")
 
