@@ -4,9 +4,10 @@ measured in the same run, with the ratio (target: at most 0.6).
 - reference: the step as it was: the teacher reads the English side every step, the student runs
   all its layers (word embeddings frozen), batches are drawn without regard to length, and the plan
   comes from the last layer's raw cost;
-- current: the default ``DistillConfig``: the teacher's states of the fixed bitext are computed
-  once, the lowest ``frozen_layers`` layers too (a step runs only the layers above), batches group
-  verses of similar length, and the plan comes from layer ``plan_layer``'s scaled cost.
+- current: the teacher's states of the fixed bitext are computed once, the lowest
+  ``frozen_layers`` layers too (a step runs only the layers above), batches group verses of
+  similar length; measured for each plan source, at 64 tokens (the previous cut) and at 128
+  (whole verses: one side of a pair is longer than 128 tokens in at most 0.15% of pairs).
 
 Each part of both steps is timed; the first steps warm up and are not counted. The one-off cost
 of caching the states is printed too (it is paid once per run, not per step).
@@ -39,8 +40,8 @@ def reference_step(trainer: Distiller, rows: list[int], parts: dict, clock) -> N
     s_batch = trainer.student.tokenize([p[1] for p in pairs], kind="passage")
     s_hidden = trainer.module(input_ids=s_batch["input_ids"], attention_mask=s_batch["attention_mask"]).last_hidden_state
     t2 = clock()
-    loss, _ = optical_loss(t_hidden, trainer.content(trainer.teacher, t_batch["input_ids"], t_batch["attention_mask"]),
-                           s_hidden, trainer.content(trainer.student, s_batch["input_ids"], s_batch["attention_mask"]),
+    loss, _ = optical_loss(t_hidden, trainer.content_mask(trainer.teacher, t_batch["input_ids"], t_batch["attention_mask"]),
+                           s_hidden, trainer.content_mask(trainer.student, s_batch["input_ids"], s_batch["attention_mask"]),
                            epsilon=0.05, max_iter=cfg.sinkhorn_iters)
     t3 = clock()
     loss.backward()
@@ -84,32 +85,39 @@ def main():
     parser.add_argument("--pairs", type=int, default=2000)
     args = parser.parse_args()
     common = dict(language=args.language, objective="ot", batch_size=args.batch_size, train_pairs=args.pairs, eval_every=0)
-    reference_config = DistillConfig(**common, frozen_layers=0, plan_layer=None, cost_scale="none", epsilon=0.05,
-                                     bucket_batches=False)
-    current_config = DistillConfig(**common)
-
+    reference_config = DistillConfig(**common, frozen_layers=0, plan="adaptive", cost_scale="none", epsilon=0.05,
+                                     bucket_batches=False, max_length=64)
     scratch = tempfile.TemporaryDirectory(prefix="otclir-bench-")
     reference = Distiller(reference_config, scratch.name, progress=False)
     reference.sampler = EpochSampler(len(reference.pairs), args.batch_size, reference_config.seed)
-    ref_parts = measure(reference, reference_step, args.steps, args.warmup)
+    rows = {"reference (64 tokens)": measure(reference, reference_step, args.steps, args.warmup)}
     del reference
 
-    started = time.perf_counter()
-    current = Distiller(current_config, scratch.name, progress=False)
-    setup = time.perf_counter() - started
-    cur_parts = measure(current, current_step, args.steps, args.warmup)
+    setups = {}
+    for label, extra in (("fixed plan, 64 tokens (the previous default)", {"plan": "fixed", "plan_layer": 8, "max_length": 64}),
+                         ("fixed plan, 128 tokens", {"plan": "fixed", "plan_layer": 8, "max_length": 128}),
+                         ("adaptive plan, 128 tokens (the default)", {"max_length": 128}),
+                         ("statistical plan, 128 tokens", {"plan": "statistical", "max_length": 128})):
+        started = time.perf_counter()
+        trainer = Distiller(DistillConfig(**common, **extra), scratch.name, progress=False)
+        setups[label] = time.perf_counter() - started
+        rows[label] = measure(trainer, current_step, args.steps, args.warmup)
+        del trainer
 
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"batch {args.batch_size}, {args.pairs} {args.language} pairs, max length {current_config.max_length}, "
-          f"{args.steps} timed steps after {args.warmup} warm-up steps")
-    for name, parts in (("reference", ref_parts), ("current", cur_parts)):
+    print(f"batch {args.batch_size}, {args.pairs} {args.language} pairs, {args.steps} timed steps after {args.warmup} warm-up steps")
+    for name, parts in rows.items():
         print(f"{name}:")
         for key, value in parts.items():
             print(f"  {key:22s} {1000 * value:8.1f} ms")
-        print(f"  {'step':22s} {1000 * sum(parts.values()):8.1f} ms")
-    ratio = sum(cur_parts.values()) / sum(ref_parts.values())
-    print(f"current / reference step time: {ratio:.2f} (target at most 0.6)")
-    print(f"current set-up (model loads, teacher and frozen-layer states of {args.pairs} pairs, once per run): {setup:.1f} s")
+        print(f"  {'step':22s} {1000 * sum(parts.values()):8.1f} ms" + (f"   (set-up {setups[name]:.1f} s, once per run)"
+                                                                       if name in setups else ""))
+    step = {name: sum(parts.values()) for name, parts in rows.items()}
+    names = list(step)
+    print(f"previous default / reference step time: {step[names[1]] / step[names[0]]:.2f} (target at most 0.6)")
+    print(f"whole verses (128 tokens) / 64 tokens, fixed plan: {step[names[2]] / step[names[1]]:.2f}")
+    print(f"adaptive / fixed plan at 128 tokens: {step[names[3]] / step[names[2]]:.2f}; "
+          f"statistical / fixed: {step[names[4]] / step[names[2]]:.2f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ and for training ``docpairs.tsv`` (query id, positive id, negative id). A folder
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

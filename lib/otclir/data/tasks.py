@@ -6,6 +6,7 @@ the one in-memory form that external collections (:mod:`otclir.data.external`) l
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from otclir.data.splits import books_of, check_split
 from otclir.errors import OtclirError
 from otclir.paths import data_dir, outputs_dir
 
-TASK_KINDS = ("crossref", "bitext", "multilingual")
+TASK_KINDS = ("crossref", "topical", "bitext", "multilingual")
 
 
 @dataclass
@@ -175,6 +176,56 @@ def crossref_task(language: str, split: str = "test", query_language: str = "en"
                         max_queries, seed)
 
 
+TOPICAL_RELEVANT = (3, 100)  # topics with this many referenced verses in the pool's books become queries
+TOPICAL_GRADES = ("graded", "capped")
+
+
+def topical_judgments(split: str, docs, grading: str = "graded", range_cap: int = 5) -> tuple[dict, dict, dict]:
+    """Nave's topics as (queries, qrels, meta) over the verses ``docs`` of a split: a verse is
+    relevant to a topic when the topic names it; ``graded``: 2 for a verse named on its own, 1 for
+    one inside a range or a whole chapter; ``capped``: binary, verses of ranges longer than
+    ``range_cap`` left out. Topics with 3 to 100 relevant verses there are kept."""
+    from otclir.data import naves
+
+    if grading not in TOPICAL_GRADES:
+        raise OtclirError(f"unknown grading '{grading}'; gradings: {', '.join(TOPICAL_GRADES)}")
+    books = set(books_of(check_split(split)))
+    queries, qrels, names = {}, {}, []
+    low, high = TOPICAL_RELEVANT
+    for topic in naves.topics()[0]:
+        inside = {v: span for v, span in topic.references.items() if int(v[:2]) in books and v in docs}
+        if grading == "graded":
+            judged = {v: 2 if span == 1 else 1 for v, span in inside.items()}
+        else:
+            judged = {v: 1 for v, span in inside.items() if span <= range_cap}
+        if low <= len(judged) <= high:
+            qid = "nave-" + re.sub(r"[^a-z0-9]+", "-", topic.key.lower()).strip("-")
+            queries[qid], qrels[qid] = topic.query, judged
+            if naves.is_name(topic.query):
+                names.append(qid)
+    return queries, qrels, {"names": sorted(names), "grading": grading}
+
+
+def topical_task(language: str, split: str = "test", query_language: str = "en", max_queries: int | None = None,
+                 seed: int = 0, grading: str = "graded") -> RetrievalTask:
+    """The second relevance source: an English topic of Nave's Topical Bible (``hospitality``) as the
+    query, the split's ``language`` verses as documents, the verses the topic names as relevant
+    (:func:`topical_judgments`). ``meta["names"]`` lists the topics that are proper names."""
+    check_languages([language, query_language])
+    if query_language != "en":
+        raise OtclirError(f"Nave's topics are English; the topical task's queries cannot be in '{query_language}'")
+    docs = split_verses(language, split)
+    queries, qrels, meta = topical_judgments(split, docs, grading)
+    chosen = sample_ids(qrels, max_queries, np.random.default_rng(seed))
+    return RetrievalTask(
+        name=f"topical/{split}/{query_language}-{language}",
+        queries={q: queries[q] for q in chosen}, docs=docs, qrels={q: qrels[q] for q in chosen},
+        meta={"kind": "topical", "split": split, "query_language": query_language, "doc_languages": [language],
+              "max_queries": max_queries, "seed": seed, "grading": meta["grading"],
+              "names": [q for q in meta["names"] if q in set(chosen)]},
+    )
+
+
 def bitext_task(
     language: str,
     split: str = "test",
@@ -216,6 +267,41 @@ def multilingual_task(languages: list[str] | None = None, split: str = "test", q
 
     return _judged_task("multilingual", split, query_language, languages, docs, copies, copies, min_relevant,
                         max_queries, seed, doc_language)
+
+
+BIBLE_TASKS = {"crossref": crossref_task, "topical": topical_task}  # a new task: its builder, one entry here
+
+
+def check_tasks(names) -> list[str]:
+    from otclir.settings import choice, each
+
+    each(choice(BIBLE_TASKS, "tasks"), distinct=True)("tasks", list(names))
+    return list(names)
+
+
+def bible_task(name: str, language: str, split: str = "test", query_language: str = "en",
+               max_queries: int | None = None, seed: int = 0) -> RetrievalTask:
+    """A Bible task by name (:data:`BIBLE_TASKS`)."""
+    if name not in BIBLE_TASKS:
+        raise OtclirError(f"unknown task '{name}'; tasks: {', '.join(BIBLE_TASKS)}")
+    return BIBLE_TASKS[name](language, split, query_language, max_queries=max_queries, seed=seed)
+
+
+def bible_tasks(names, language: str, split: str = "test", query_language: str = "en", max_queries: int | None = None,
+                max_docs: int | None = None, seed: int = 0) -> dict[str, RetrievalTask]:
+    """The named tasks of one language and split over one pool of documents (so that every system
+    encodes its documents once for all of them): the whole split, or with ``max_docs`` every
+    document some task judges plus seeded random others up to ``max_docs``."""
+    tasks = {name: bible_task(name, language, split, query_language, max_queries, seed) for name in names}
+    docs = next(iter(tasks.values())).docs
+    if max_docs is None or max_docs >= len(docs):
+        return tasks
+    judged = {d for task in tasks.values() for rel in task.qrels.values() for d in rel}
+    keep = sample_pool(docs, judged, max_docs, np.random.default_rng(seed))
+    return {name: RetrievalTask(
+        name=task.name + f"@{len(keep)}docs", queries=dict(task.queries), docs={d: task.docs[d] for d in keep},
+        qrels=task.qrels, exclude=task.exclude, doc_language=dict(task.doc_language),
+        meta=dict(task.meta, max_docs=max_docs, pool_seed=seed)) for name, task in tasks.items()}
 
 
 def build_all(languages: list[str] | None = None, splits=("dev", "test"), save: bool = True) -> list[RetrievalTask]:

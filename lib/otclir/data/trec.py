@@ -103,13 +103,9 @@ def read_run(path: os.PathLike | str) -> Run:
 
 def ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     """Documents in the order trec_eval (and so ir_measures) ranks them: by descending score, ties
-    by descending document id."""
-    return sorted(scores.items(), key=lambda item: (-item[1], _descending(item[0])))
-
-
-class _descending(str):
-    def __lt__(self, other):
-        return str.__gt__(self, other)
+    by descending document id (two stable sorts)."""
+    by_id = sorted(scores.items(), key=lambda item: item[0], reverse=True)
+    return sorted(by_id, key=lambda item: -item[1])
 
 
 def write_run(path: os.PathLike | str, run: Mapping[str, Mapping[str, float]], tag: str) -> Path:

@@ -34,9 +34,13 @@ def agreement_line(agreement: pd.DataFrame, chosen_signal: str) -> str:
 def recipes_table(recipes: dict) -> pd.DataFrame:
     """The recipe each objective got: learning rate, epsilon (objectives that transport), epochs
     and the study step it was chosen at."""
-    return pd.DataFrame([{"objective": o, "lr": r["settings"].get("lr"),
-                          "epsilon": r["settings"].get("epsilon") if transports(o) else None,
-                          "epochs": r["epochs"], "study step": r["step"]} for o, r in recipes.items()]).set_index("objective")
+    rows = [{"objective": o, "lr": r["settings"].get("lr"),
+             "epsilon": r["settings"].get("epsilon") if transports(o) else None,
+             "epochs": r["epochs"], "study step": r["step"]} for o, r in recipes.items()]
+    if any("plan" in r["settings"] for r in recipes.values()):  # recipes chosen since plan sources exist
+        for row, (o, r) in zip(rows, recipes.items()):
+            row["plan"] = r["settings"].get("plan", "fixed") if transports(o) else None
+    return pd.DataFrame(rows).set_index("objective")
 
 
 def chosen_point(points: pd.DataFrame, recipe: dict) -> pd.Series:
@@ -44,7 +48,11 @@ def chosen_point(points: pd.DataFrame, recipe: dict) -> pd.Series:
     match = (points.objective == recipe["objective"]) & (points.step == recipe["step"]) & \
         (points.lr == recipe["settings"]["lr"])
     if transports(recipe["objective"]):
-        match &= points.epsilon == recipe["settings"]["epsilon"]
+        plan = recipe["settings"].get("plan", "fixed")
+        if "plan" in points:
+            match &= points.plan.fillna("fixed") == plan
+        if plan != "statistical":
+            match &= points.epsilon == recipe["settings"]["epsilon"]
     return points[match].iloc[0]
 
 

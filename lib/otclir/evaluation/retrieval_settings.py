@@ -60,6 +60,14 @@ class ParallelPool:
     qrels: dict[str, dict[str, int]]
     texts: dict[str, dict[str, str]]  # language -> verse id -> text
     split: str
+    query_texts: dict[str, dict[str, str]] | None = None  # language -> query id -> text, where queries are not verses
+
+    @property
+    def query_languages(self) -> list[str]:
+        return self.languages if self.query_texts is None else [c for c in self.languages if c in self.query_texts]
+
+    def query_text(self, code: str, query: str) -> str:
+        return (self.texts if self.query_texts is None else self.query_texts)[code][query]
 
     def stats(self) -> dict:
         return {"languages": len(self.languages), "queries": len(self.queries), "documents per language": len(self.docs),
@@ -84,13 +92,48 @@ def parallel_pool(languages, split: str = "test", max_queries: int | None = None
     return ParallelPool(languages, queries, docs, qrels, texts, split)
 
 
+def parallel_pools(languages, tasks=("crossref",), split: str = "test", max_queries: int | None = None,
+                   max_docs: int | None = None, seed: int = 0) -> dict[str, ParallelPool]:
+    """One pool per task over the same document verses (so every model encodes them once for all
+    tasks): the cross-reference pool of :func:`parallel_pool`, and for ``topical`` Nave's English
+    topics with 3 to 100 of their verses among the pool's (``max_queries`` of them sampled with
+    their own seeded draw); documents cut to every verse some task judges plus random others."""
+    from otclir.data.tasks import check_tasks, topical_judgments
+
+    check_tasks(tasks)
+    languages = list(check_languages(languages))
+    if not languages:
+        raise OtclirError("give at least one evaluation language")
+    texts = {code: split_verses(code, split) for code in languages}
+    present = set.intersection(*(set(t) for t in texts.values()))
+    rng = np.random.default_rng(seed)
+    chosen = {}
+    if "crossref" in tasks:
+        qrels = judged_queries(split, present, lambda verse: (verse,) if verse in present else ())
+        queries = sample_ids(qrels, max_queries, rng)
+        chosen["crossref"] = ({q: qrels[q] for q in queries}, None)
+    if "topical" in tasks:
+        topics, qrels, _ = topical_judgments(split, present)
+        queries = sample_ids(qrels, max_queries, np.random.default_rng([seed, 1]))
+        chosen["topical"] = ({q: qrels[q] for q in queries}, {"en": {q: topics[q] for q in queries}})
+    judged = {v for qrels, _ in chosen.values() for rel in qrels.values() for v in rel}
+    docs = sample_pool(present, judged, max_docs, rng)
+    return {task: ParallelPool(languages, list(qrels), docs, qrels, texts, split, query_texts)
+            for task, (qrels, query_texts) in ((t, chosen[t]) for t in tasks)}
+
+
 def encode_pool(encoder, pool: ParallelPool, batch_size: int = 64) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per language: query embeddings (``query`` kind) and document embeddings (``passage`` kind)."""
+    """Per language: query embeddings (``query`` kind) and document embeddings (``passage`` kind),
+    encoded once and shared by every setting; a student with frozen layers continues from the
+    base model's states of the pool, computed once per process for all such students."""
+    from otclir.models.state_cache import encode_sharing
+
     out = {}
     for code in pool.languages:
         text = pool.texts[code]
-        out[code] = (encoder.encode([text[q] for q in pool.queries], kind="query", batch_size=batch_size),
-                     encoder.encode([text[d] for d in pool.docs], kind="passage", batch_size=batch_size))
+        queries = (encode_sharing(encoder, [pool.query_text(code, q) for q in pool.queries], "query", batch_size=batch_size)
+                   if code in pool.query_languages else None)
+        out[code] = (queries, encode_sharing(encoder, [text[d] for d in pool.docs], "passage", batch_size=batch_size))
     return out
 
 
@@ -190,7 +233,9 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SET
     """Mean measures per setting and language (pair), and the per-query table behind them.
 
     Rows: setting, query_language, doc_language (``all`` in the multilingual pool), tier, each
-    measure, and ``language_bias`` in the multilingual setting. Measures are of the top ``depth``
+    measure, and ``language_bias`` in the multilingual setting. A language whose query embeddings
+    are None asks nothing (the topical task's queries are English only); bitext retrieval, which
+    needs no query, is computed only where every language asks. Measures are of the top ``depth``
     (through ir_measures), or of the whole pool with ``depth=None``. With ``folder``, each
     setting's TREC run is written as ``<setting>/<query>-<doc>.run`` with its qrels beside it
     (cut at ``run_depth`` when the whole pool is ranked; 0 writes no runs).
@@ -226,11 +271,12 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SET
     def not_own(i):
         return [own[i]] if own[i] is not None else []
 
+    asking = [code for code in langs if embeddings[code][0] is not None]  # languages the queries are in
     pairs = []
     if "monolingual" in settings:
-        pairs += [("monolingual", a, a) for a in langs]
+        pairs += [("monolingual", a, a) for a in asking]
     if "cross-lingual" in settings:
-        pairs += [("cross-lingual", a, b) for a in langs for b in langs if a != b]
+        pairs += [("cross-lingual", a, b) for a in asking for b in langs if a != b]
     for setting, a, b in pairs:
         record(setting, a, b, embeddings[a][0] @ embeddings[b][1].T, pool.docs, pool.queries, not_own, pool.qrels,
                pair_tier(a, b))
@@ -239,12 +285,12 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SET
         docs = np.concatenate([embeddings[code][1] for code in langs], 0)
         qrels = setting_qrels(pool, "multilingual")
         n = len(pool.docs)
-        for a in langs:
+        for a in asking:
             scores = embeddings[a][0] @ docs.T
             record("multilingual", a, "all", scores, ids, pool.queries,
                    lambda i: [k * n + own[i] for k in range(len(langs))] if own[i] is not None else [], qrels,
                    tier_of(a), language_bias(scores, pool, langs))
-    if "bitext" in settings:
+    if "bitext" in settings and len(asking) == len(langs):  # document to document: the same for every task
         qrels = setting_qrels(pool, "bitext")
         for a, b in bitext_language_pairs(langs):
             record("bitext", a, b, embeddings[a][1] @ embeddings[b][1].T, pool.docs, pool.docs, lambda i: [], qrels,

@@ -243,3 +243,59 @@ def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: s
     table["significant"] = table.p_adjusted < alpha
     table.attrs.update(test=test, correction=correction, alpha=alpha, queries=len(per_query), family_size=len(pairs))
     return table
+
+
+# ------------------------------------------------------------ training seeds inside the test
+def seed_matrix(values) -> np.ndarray:
+    """Per-query values of one system as (seeds, queries): a 1-d array is a system trained once
+    (or never), a single row."""
+    values = finite(values)
+    return values[None, :] if values.ndim == 1 else values
+
+
+def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
+    """The difference of two systems' means over training seeds and queries, with an interval and
+    a p-value that resample both (``a``, ``b``: (seeds, queries) arrays over the same queries, or
+    1-d for a system without seeds). Each resample draws the queries with replacement (the same
+    draw for both systems) and, independently per system, its seeds with replacement (different
+    training runs of the two systems are independent). With one seed each, this is the paired
+    bootstrap over queries. Also: each seed's own difference and how many agree in sign with
+    the whole."""
+    a, b = seed_matrix(a), seed_matrix(b)
+    if a.shape[1] != b.shape[1] or a.shape[1] < 2:
+        raise StatisticsError(f"a two-level bootstrap needs the same queries (at least 2) for both systems, got "
+                              f"{a.shape[1]} and {b.shape[1]}")
+    observed = float(a.mean() - b.mean())
+    rng = np.random.default_rng(seed)
+    n_queries = a.shape[1]
+    draws = np.empty(n_resamples)
+    block = max(1, 2_000_000 // (n_queries * max(len(a), len(b))))
+    for start in range(0, n_resamples, block):
+        size = min(block, n_resamples - start)
+        queries = rng.integers(0, n_queries, size=(size, n_queries))
+        seeds_a = rng.integers(0, len(a), size=(size, len(a)))
+        seeds_b = rng.integers(0, len(b), size=(size, len(b)))
+        per_query_a = np.take_along_axis(a[seeds_a], queries[:, None, :], axis=2).mean((1, 2))
+        per_query_b = np.take_along_axis(b[seeds_b], queries[:, None, :], axis=2).mean((1, 2))
+        draws[start:start + size] = per_query_a - per_query_b
+    low, high = percentile_interval(draws, level)
+    by_seed = _seed_differences(a, b)
+    return {"diff": observed, "diff_ci_low": low, "diff_ci_high": high, "p": _centred_p(draws, observed),
+            "seeds": max(len(a), len(b)), "diff_by_seed": by_seed,
+            "seeds_agree": int(sum(np.sign(d) == np.sign(observed) for d in by_seed)), "queries": int(n_queries)}
+
+
+def _centred_p(draws: np.ndarray, observed: float) -> float:
+    """Two-sided p of no difference from bootstrap draws of a difference: the share of draws of the
+    difference's null-centred distribution at least as far from 0 as the observed one."""
+    centred = draws - draws.mean()
+    return float((1 + np.count_nonzero(np.abs(centred) >= abs(observed) * (1 - 1e-12))) / (1 + len(draws)))
+
+
+def _seed_differences(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Each seed's difference: seed i of ``a`` against seed i of ``b`` (or against ``b``'s only row)."""
+    if len(b) == 1:
+        return [float(row.mean() - b.mean()) for row in a]
+    if len(a) == 1:
+        return [float(a.mean() - row.mean()) for row in b]
+    return [float(x.mean() - y.mean()) for x, y in zip(a, b)]

@@ -20,6 +20,7 @@ import pandas as pd
 
 from otclir.data.languages import check_languages
 from otclir.data.splits import SPLITS
+from otclir.data.tasks import BIBLE_TASKS
 from otclir.errors import OtclirError
 from otclir.evaluation.retrieval_settings import (
     DEFAULT_SETTINGS,
@@ -27,7 +28,7 @@ from otclir.evaluation.retrieval_settings import (
     RETRIEVAL_SETTINGS,
     encode_pool,
     evaluate_settings,
-    parallel_pool,
+    parallel_pools,
 )
 from otclir.paths import outputs_dir
 from otclir.settings import Settings, choice, each, flag, mapping, number, setting, text, whole
@@ -55,6 +56,8 @@ class GridEvaluation(Settings):
     measures: list[str] = setting(factory=lambda: list(MEASURES), check=each(text(), distinct=True))
     # documents per query in the stored runs of a whole-pool evaluation (added later; runs had 100 before)
     run_depth: int = setting(100, check=whole(0), added=100)
+    tasks: list[str] = setting(factory=lambda: ["crossref"], check=each(choice(BIBLE_TASKS, "tasks"), distinct=True),
+                               added=["crossref"])  # the topical task asks in English only
 
     def __post_init__(self):
         super().__post_init__()
@@ -147,25 +150,48 @@ def _finished(folder: Path, record: dict) -> bool:
     return (folder / SUMMARY).is_file() and path.is_file() and json.loads(path.read_text()) == record
 
 
+def evaluation_pools(evaluation: dict) -> dict:
+    """The parallel pools (one per task, the same documents) every configuration is evaluated on."""
+    return parallel_pools(evaluation["languages"], evaluation.get("tasks", ["crossref"]), evaluation["split"],
+                          evaluation["max_queries"], evaluation["max_docs"], evaluation["seed"])
+
+
 def evaluation_pool(evaluation: dict):
-    """The parallel pool every configuration of a grid is evaluated on."""
-    return parallel_pool(evaluation["languages"], evaluation["split"], evaluation["max_queries"],
-                         evaluation["max_docs"], evaluation["seed"])
+    """The first task's pool (the cross-reference one unless the grid names only others)."""
+    return next(iter(evaluation_pools(evaluation).values()))
 
 
 def evaluate_model(model: str, evaluation: dict, folder: Path, tag: str) -> pd.DataFrame:
-    """Every evaluation setting for one model; writes runs, per-query table and summary."""
+    """Every evaluation setting of every task for one model (its documents encoded once for all);
+    writes runs, the per-query table and the summary, each row naming its task."""
     from otclir.models.encoder import Encoder
+    from otclir.models.state_cache import encode_sharing
 
     import torch
 
-    pool = evaluation_pool(evaluation)
+    pools = evaluation_pools(evaluation)
     encoder = Encoder(model, device="cuda" if torch.cuda.is_available() else "cpu")
-    summary, table = evaluate_settings(encode_pool(encoder, pool), pool, evaluation["settings"],
-                                       evaluation["measures"], evaluation["depth"], folder / "runs", tag,
-                                       evaluation.get("run_depth", GridEvaluation.run_depth))
+    documents = None
+    summaries, tables = [], []
+    for task, pool in pools.items():
+        if documents is None:
+            embeddings = encode_pool(encoder, pool)
+            documents = {code: vectors for code, (_, vectors) in embeddings.items()}
+        else:
+            embeddings = {code: (encode_sharing(encoder, [pool.query_text(code, q) for q in pool.queries], "query")
+                                 if code in pool.query_languages else None, documents[code]) for code in pool.languages}
+        runs = folder / "runs" if len(pools) == 1 else folder / "runs" / task
+        summary, table = evaluate_settings(embeddings, pool, evaluation["settings"], evaluation["measures"],
+                                           evaluation["depth"], runs, tag,
+                                           evaluation.get("run_depth", GridEvaluation.run_depth))
+        if "tasks" in evaluation:  # grids stored before tasks existed keep their tables' columns
+            summary.insert(0, "task", task)
+            table.insert(0, "task", task)
+        summaries.append(summary)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
     table.to_csv(folder / PER_QUERY, sep="\t", index=False, float_format="%.6f")
-    return summary
+    return pd.concat(summaries, ignore_index=True)
 
 
 def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Path]:
@@ -303,9 +329,9 @@ def write_per_query(store, per_query: pd.DataFrame) -> list[Path]:
     for old in store.staging.glob("perquery*.csv.gz"):
         old.unlink()
     paths = []
-    for setting, part in per_query.groupby("setting", sort=False):
+    for name, part in per_query.groupby("setting", sort=False):
         for n, start in enumerate(range(0, len(part), PER_QUERY_PART_ROWS), 1):
-            paths.append(store.write_table(f"perquery-{setting}-{n}.csv.gz", part.iloc[start:start + PER_QUERY_PART_ROWS]))
+            paths.append(store.write_table(f"perquery-{name}-{n}.csv.gz", part.iloc[start:start + PER_QUERY_PART_ROWS]))
     return paths
 
 

@@ -30,16 +30,21 @@ from otclir.retrieval.system_names import (
     BM25_FREEDICT,
     DEFAULT_SYSTEMS,
     DISTILLED,
+    RRF_DICTIONARY,
     SCORERS,
     SYSTEMS,
     UPPER_BOUNDS,
     budget_tag,
     dictionary_name,
     distilled_name,
+    fusion_name,
+    parse,
 )
 from otclir.settings import Settings, as_json, choice, each, mapping, setting, text, whole
 from otclir.training.configs import DistillConfig
-from otclir.transport.objectives import OBJECTIVES
+from otclir.data.tasks import BIBLE_TASKS
+from otclir.retrieval.dense import DEV_SIGNALS
+from otclir.transport.objectives import OBJECTIVES, transports
 
 NOTEBOOK = "03_distillation_training"
 STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
@@ -67,6 +72,10 @@ class ExperimentSettings(Settings):
     seed: int = setting(0, check=whole(0))
     # an ir_datasets id ({language} filled in) instead of the Bible's test task
     collection: str | None = setting(None, check=text(none=True), added=None)
+    tasks: list[str] = setting(factory=lambda: ["crossref"], check=each(choice(BIBLE_TASKS, "tasks"), distinct=True),
+                               added=["crossref"])
+    # each student is trained once per seed (the pair sample, data order and dropout); None: once, with ``seed``
+    training_seeds: list[int] | None = setting(None, check=each(whole(0), distinct=True, none=True), added=None)
     # a TSV file of (English, target) pairs instead of the Bible's train split
     bitext: str | None = setting(None, check=text(none=True), added=None)
 
@@ -88,6 +97,10 @@ class ExperimentSettings(Settings):
         if self.collection is not None and len(self.languages) > 1 and "{language}" not in self.collection:
             raise OtclirError(f"one collection '{self.collection}' for {len(self.languages)} languages; write "
                               "'{language}' where its id names the language (wikiclir/{language})")
+
+    @property
+    def student_seeds(self) -> list[int]:
+        return list(self.training_seeds) if self.training_seeds is not None else [self.seed]
 
     def study_grid(self):
         from otclir.experiments.recipe_study import StudyGrid
@@ -111,7 +124,7 @@ def compute(settings: ExperimentSettings, store: ResultStore, progress: bool = T
 
 def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished, started: float, progress: bool,
              log) -> dict:
-    from otclir.experiments import recipe_study, systems
+    from otclir.experiments import headline, recipe_study, systems
     from otclir.training.checkpoints import read_log
 
     recipes = default_recipes(settings)
@@ -141,23 +154,26 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
         students, runs = {}, {}
         for budget in settings.budgets:
             for objective in settings.objectives:
-                config = headline_config(recipes[objective], settings, language, objective, budget)
-                result = systems.train_students(language, config, [objective], [budget], progress)
-                name = distilled_name(objective, budget)
-                runs[name] = result[name]
-                students[name] = result[name]["model"]
-                history = read_log(result[name]["folder"])
-                logs.append(history.assign(config=name, language=language, budget=budget_tag(budget),
-                                           part="headline"))
+                for training_seed in settings.student_seeds:
+                    config = headline_config(recipes[objective], settings, language, objective, budget, training_seed)
+                    result = systems.train_students(language, config, [objective], [budget], progress)
+                    name = distilled_name(objective, budget)
+                    runs[(name, training_seed)] = result[name]
+                    students.setdefault(name, {})[training_seed] = result[name]["model"]
+                    history = read_log(result[name]["folder"])
+                    logs.append(history.assign(config=name, language=language, budget=budget_tag(budget),
+                                               part="headline", seed=training_seed))
         if language in finished:
             frame, queries, resumed[language] = finished[language]
             log(f"{language}: reusing its finished test results (computed {resumed[language].get('date')})")
         else:
-            frame, queries = systems.compare_systems(
-                language, students, store.profile, settings.test_queries, settings.test_docs, settings.systems,
-                settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log,
+            frame, queries = headline.compare_systems(
+                language, students, store.profile, settings.tasks, settings.test_queries, settings.test_docs,
+                settings.systems, settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log,
                 collection=settings.collection, bitext=settings.bitext)
-            frame = frame.merge(selection_table(runs), on="system", how="left")
+            frame = frame.merge(selection_table(runs), on=["system", "seed"], how="left")
+            log(f"{language}: {len(students)} students x {len(settings.student_seeds)} seeds evaluated on "
+                f"{', '.join(settings.tasks if settings.collection is None else ['the collection'])}")
         tables.append(frame)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
         store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
@@ -237,10 +253,12 @@ def default_recipes(settings: ExperimentSettings) -> dict:
             for o in settings.objectives}
 
 
-def headline_config(recipe: dict, settings: ExperimentSettings, language: str, objective: str, budget) -> dict:
+def headline_config(recipe: dict, settings: ExperimentSettings, language: str, objective: str, budget,
+                    training_seed: int | None = None) -> dict:
     """DistillConfig settings of one headline student: the recipe's, its length scaled to the
-    budget (the same number of epochs), its dev checks once per epoch."""
-    config = {**settings.training, **recipe["settings"], "seed": settings.seed}
+    budget (the same number of epochs), its dev checks as often per epoch as the study's; its
+    seed (the pair sample, the data order, dropout) one of the settings' training seeds."""
+    config = {**settings.training, **recipe["settings"], "seed": settings.seed if training_seed is None else training_seed}
     if settings.bitext is not None:
         config["bitext"] = settings.bitext
     if recipe.get("epochs") is not None:
@@ -250,22 +268,31 @@ def headline_config(recipe: dict, settings: ExperimentSettings, language: str, o
         per_epoch = max(1, size // config.get("batch_size", 16))
         epochs = max(recipe["epochs"], 1.0 / per_epoch)  # at least one step, even when the study chose none
         config["steps"] = max(1, int(round(epochs * per_epoch)))
-        config["eval_every"] = max(1, min(per_epoch, config["steps"]))
+        checks = recipe.get("checks_per_epoch", 1)
+        config["eval_every"] = max(1, min(per_epoch // checks, config["steps"]))
         config["checkpoint_every"] = config["eval_every"]
     config.pop("keep_evaluated", None)
     return config
 
 
-def selection_table(runs: dict[str, dict]) -> pd.DataFrame:
-    """Per distilled system: its training length, the step dev selection kept, and whether that is
-    the untrained student (step 0)."""
+SELECTION_COLUMNS = ["system", "seed", "trained_steps", "selected_step", "selected_untrained", "selected_by", "plan",
+                     *(f"selected_{signal}" for signal in DEV_SIGNALS)]
+
+
+def selection_table(runs: dict[tuple[str, int], dict]) -> pd.DataFrame:
+    """Per distilled system and training seed: its training length, the step dev selection kept,
+    whether that is the untrained student (step 0), every dev signal's value there (what a rival
+    is chosen by, never a test number) and, for an OT student, its plan source."""
     rows = []
-    for name, result in runs.items():
+    for (name, seed), result in runs.items():
         best = result.get("best") or {}
         step = best.get("step", result["steps"])
-        rows.append({"system": name, "trained_steps": result["steps"], "selected_step": step,
-                     "selected_untrained": step == 0, "selected_by": best.get("selected_by")})
-    return pd.DataFrame(rows, columns=["system", "trained_steps", "selected_step", "selected_untrained", "selected_by"])
+        config = result.get("config") or {}
+        rows.append({"system": name, "seed": seed, "trained_steps": result["steps"], "selected_step": step,
+                     "selected_untrained": step == 0, "selected_by": best.get("selected_by"),
+                     "plan": config.get("plan", "fixed") if transports(config.get("objective", "")) else None,
+                     **{f"selected_{signal}": best.get(signal) for signal in DEV_SIGNALS}})
+    return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
 
 
 def load(store: ResultStore) -> dict:
@@ -295,26 +322,42 @@ def expected_systems(settings: ExperimentSettings) -> list[str]:
             names += [distilled_name(o, b) for b in settings.budgets for o in settings.objectives]
         elif system == BM25_DICTIONARY:
             names += [dictionary_name(b) for b in settings.budgets]
+        elif system == RRF_DICTIONARY:
+            names += [fusion_name(b) for b in settings.budgets]
         elif system != BM25_FREEDICT and not (settings.collection and system in UPPER_BOUNDS):
             names.append(system)
     return names
 
 
 def check_stored(settings: ExperimentSettings, results: pd.DataFrame, per_query: dict[str, pd.DataFrame]) -> None:
-    """Stored results cover their settings: every language, every system, every query."""
+    """Stored results cover their settings: every task, language and system, every query of a task
+    for every system, scorer and training seed."""
     check_covers(results.language, settings.languages, "results.csv", "language(s)")
+    tasks = ["collection"] if settings.collection else settings.tasks
     systems = expected_systems(settings)
     for language in settings.languages:
         label = f"perquery_en-{language}.csv.gz"
-        check_covers(results[results.language == language].system, systems, "results.csv", f"{language} system(s)")
         table = per_query[f"en-{language}"]
-        check_covers(table.system, systems, label, "system(s)")
-        check_no_missing_values(table, label, [c for c in ("AP", "nDCG@10") if c in table.columns], ("system", "scorer"))
-        counts = table.groupby(["system", "scorer"])["query"].nunique()
-        if counts.nunique() > 1:
-            short = counts[counts < counts.max()]
-            raise DamagedResults(f"{label}: {short.index[0][0]} ({short.index[0][1]}) has {short.iloc[0]} of "
-                                 f"{counts.max()} queries; the per-query measures are partial: recompute them")
+        by_task = "task" in table.columns
+        for task in tasks:
+            rows = results[(results.language == language) & ((results.task == task) if "task" in results else True)]
+            check_covers(rows.system, systems, "results.csv", f"{language} {task} system(s)")
+            part = table[table.task == task] if by_task else table
+            check_covers(part.system, systems, label, f"{task} system(s)")
+            keys = [k for k in ("system", "scorer", "seed") if k in part.columns]
+            counts = part.groupby(keys, dropna=False)["query"].nunique()
+            if counts.nunique() > 1:
+                short = counts[counts < counts.max()]
+                raise DamagedResults(f"{label}: {short.index[0]} has {short.iloc[0]} of {counts.max()} {task} queries; "
+                                     "the per-query measures are partial: recompute them")
+            if "seed" in part.columns:
+                seeds = part[part.system.map(lambda c: parse(c).distilled)].groupby("system").seed.nunique()
+                few = seeds[seeds < len(settings.student_seeds)]
+                if len(few):
+                    raise DamagedResults(f"{label}: {few.index[0]} has {few.iloc[0]} of the {len(settings.student_seeds)} "
+                                         "training seeds its settings name; recompute the results")
+        check_no_missing_values(table, label, [c for c in ("AP", "nDCG@10") if c in table.columns],
+                                ("task", "system", "scorer", "seed"))
 
 
 def results_profile(profile: str, asked: str | None = None) -> str:

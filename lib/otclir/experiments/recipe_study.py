@@ -26,6 +26,7 @@ from otclir.training.checkpoints import RESULT, read_log
 from otclir.training.configs import DEV_SIGNALS, DistillConfig
 from otclir.training.trainer import train
 from otclir.transport.objectives import OBJECTIVES, transports
+from otclir.transport.plan_sources import PLANS
 
 
 @dataclass
@@ -38,8 +39,9 @@ class StudyGrid(Settings):
     objectives: list[str] = setting(factory=lambda: ["sentence_mse", "ot"],
                                     check=each(choice(OBJECTIVES, "objectives"), distinct=True))
     lrs: list[float] = setting(factory=lambda: [1e-4], check=each(positive, distinct=True))
-    # only objectives with the transport term vary it
+    # only objectives with the transport term vary them (a statistical plan solves nothing: no epsilon)
     epsilons: list[float] = setting(factory=lambda: [0.1], check=each(positive, distinct=True))
+    plans: list[str] = setting(factory=lambda: ["adaptive"], check=each(choice(PLANS, "plan sources"), distinct=True))
     epochs: float = setting(2, check=positive)  # the longest training, in passes over the budget
     evaluations_per_epoch: int = setting(1, check=whole(1))
     settings: dict = setting(factory=dict, check=mapping())
@@ -62,17 +64,21 @@ class StudyGrid(Settings):
         eval_every = max(1, per_epoch // self.evaluations_per_epoch)
         configs = []
         for objective, lr in itertools.product(self.objectives, self.lrs):
-            for epsilon in (self.epsilons if transports(objective) else self.epsilons[:1]):
-                configs.append(DistillConfig.from_dict({
-                    **settings, "language": self.language, "objective": objective, "lr": lr, "epsilon": epsilon,
-                    "steps": steps, "eval_every": eval_every, "checkpoint_every": eval_every,
-                    "keep_evaluated": True, "select_by": self.select_by}))
+            for plan in (self.plans if transports(objective) else [settings.get("plan", self.plans[0])]):
+                solved = transports(objective) and plan != "statistical"
+                for epsilon in (self.epsilons if solved else self.epsilons[:1]):
+                    configs.append(DistillConfig.from_dict({
+                        **settings, "language": self.language, "objective": objective, "lr": lr, "epsilon": epsilon,
+                        "plan": plan, "steps": steps, "eval_every": eval_every, "checkpoint_every": eval_every,
+                        "keep_evaluated": True, "select_by": self.select_by}))
         return configs
 
 
 def config_label(config: DistillConfig) -> str:
-    label = f"{config.objective} lr={config.lr:g}"
-    return label + (f" eps={config.epsilon:g}" if transports(config.objective) else "")
+    if not transports(config.objective):
+        return f"{config.objective} lr={config.lr:g}"
+    plan = "" if config.plan == "fixed" else f" plan={config.plan}"
+    return f"{config.objective}{plan} lr={config.lr:g}" + ("" if config.plan == "statistical" else f" eps={config.epsilon:g}")
 
 
 def evaluated_students(folder: Path) -> list[tuple[int, Path]]:
@@ -140,7 +146,8 @@ def _point(label, config, step, dev, reference, mean_ap: pd.Series, maxsim_ap: p
 
     per_epoch = config.train_pairs // config.batch_size
     row = {"config": label, "objective": config.objective, "lr": config.lr,
-           "epsilon": config.epsilon if transports(config.objective) else np.nan,
+           "plan": config.plan if transports(config.objective) else None,
+           "epsilon": config.epsilon if transports(config.objective) and config.plan != "statistical" else np.nan,
            "step": step, "epochs": step / per_epoch}
     for signal in DEV_SIGNALS:
         row[signal] = float(dev.loc[step, signal]) if step in dev.index and signal in dev.columns else np.nan
@@ -155,7 +162,7 @@ def _point(label, config, step, dev, reference, mean_ap: pd.Series, maxsim_ap: p
 def choose_recipes(points: pd.DataFrame, select_by: str) -> dict[str, dict]:
     """Per objective, the (configuration, step) with the best dev signal ``select_by`` (ties go to
     fewer steps, then to the configuration listed first): each objective gets its own best
-    learning rate, epsilon and length, so none is compared at another's optimum."""
+    learning rate, epsilon, plan source and length, so none is compared at another's optimum."""
     if select_by not in points.columns or points[select_by].isna().all():
         raise OtclirError(f"the study has no dev signal '{select_by}'; signals: {', '.join(c for c in DEV_SIGNALS if c in points)}")
     chosen = {}
@@ -182,11 +189,13 @@ def signal_agreement(points: pd.DataFrame, target: str = "test_AP_mean") -> pd.D
 
 def recipe_settings(choice: dict, grid: StudyGrid) -> dict:
     """Training settings of one objective's chosen point for the headline experiment: the grid's
-    settings with the chosen lr and epsilon, and its length in epochs (0: the study found no step
+    settings with the chosen lr, epsilon and plan source, and its length in epochs (0: the study found no step
     better than the untrained student on the dev signal)."""
     settings = {k: v for k, v in grid.settings.items() if k != "train_pairs"}
     settings.update({"lr": float(choice["lr"]), "select_by": grid.select_by})
     if not pd.isna(choice.get("epsilon", np.nan)):
         settings["epsilon"] = float(choice["epsilon"])
+    if isinstance(choice.get("plan"), str):
+        settings["plan"] = choice["plan"]
     return {"objective": choice["objective"], "epochs": float(choice["epochs"]), "step": int(choice["step"]),
-            "settings": settings}
+            "checks_per_epoch": grid.evaluations_per_epoch, "settings": settings}

@@ -25,27 +25,12 @@ import pandas as pd
 
 from otclir.data import trec
 from otclir.data.tasks import RetrievalTask, crossref_task, subsample_documents
-from otclir.errors import MissingPackageError, OtclirError
+from otclir.errors import OtclirError
 from otclir.paths import outputs_dir
 from otclir.settings import choice, each
 from otclir.retrieval.dense import dense_retrieve
 from otclir.retrieval.measures import DEFAULT_MEASURES, save_system
-from otclir.retrieval.system_names import (
-    BM25_DICTIONARY,
-    BM25_FREEDICT,
-    CEILING,
-    DEFAULT_SYSTEMS,
-    DISTILLED,
-    MINILM_ON_TARGET,
-    ORACLE,
-    SCORERS,
-    SYSTEMS,
-    UPPER_BOUNDS,
-    ZERO_SHOT,
-    budget_tag,
-    dictionary_name,
-    distilled_name,
-)
+from otclir.retrieval.system_names import CEILING, SCORERS, ZERO_SHOT, budget_tag, distilled_name, split_seed
 from otclir.training.configs import DistillConfig
 from otclir.training.trainer import train
 from otclir.transport.objectives import OBJECTIVES
@@ -104,7 +89,6 @@ class SystemRunner:
         self.query_ids, self.doc_ids = list(task.queries), list(task.docs)
         self._encoders: dict = {}
         self._queries: dict = {}
-        self._lower: dict = {}
         self.token_bytes: dict[str, int] = {}
         trec.write_qrels(self.folder / "qrels.txt", task.qrels)
         (self.folder / "task.json").write_text(json.dumps({**task.meta, "name": task.name, **task.stats()}, indent=1) + "\n")
@@ -124,27 +108,32 @@ class SystemRunner:
 
     def documents(self, model: str, texts: dict[str, str]):
         """Document encodings; a student continues from the base model's frozen-layer states, which
-        are computed once per base model and layer."""
+        are computed once per base model and layer (and process: every task and setting over the
+        same verses shares them)."""
+        from otclir.models.state_cache import lower_states
+
         encoder = self.encoder(model)
         frozen = encoder.shared_layers if encoder.spec.delta else 0
         if not frozen:
             return encoder.encode_tokens([texts[d] for d in self.doc_ids], kind="passage", batch_size=self.batch_size)
-        key = (encoder.spec.path, frozen, id(texts))
-        if key not in self._lower:
-            base = next((e for e in self._encoders.values() if e.spec.path == encoder.spec.path and not e.spec.delta),
-                        None) or self.encoder(encoder.spec.path)
-            self._lower[key] = base.lower_states([texts[d] for d in self.doc_ids], "passage", frozen, self.batch_size)
-        return encoder.encode_tokens(None, "passage", batch_size=self.batch_size, lower=self._lower[key])
+        base = next((e for e in self._encoders.values() if e.spec.path == encoder.spec.path and not e.spec.delta),
+                    None) or self.encoder(encoder.spec.path)
+        lower = lower_states(base, [texts[d] for d in self.doc_ids], "passage", frozen, self.batch_size)
+        return encoder.encode_tokens(None, "passage", batch_size=self.batch_size, lower=lower)
 
-    def dense(self, system: str, query_model: str, doc_model: str, doc_texts: dict[str, str] | None = None) -> list[dict]:
+    def dense(self, system: str, query_model: str, doc_model: str, doc_texts: dict[str, str] | None = None,
+              docs=None) -> list[dict]:
+        """Mean-pooled and MaxSim runs of a system; ``docs``: the documents already encoded (by
+        another task over the same documents)."""
         from otclir.retrieval.late_interaction import maxsim_retrieve
 
         if self.on_disk:
             return self.dense_on_disk(system, query_model, doc_model, doc_texts or self.task.docs)
-        docs = self.documents(doc_model, doc_texts or self.task.docs)
+        if docs is None:
+            docs = self.documents(doc_model, doc_texts or self.task.docs)
+            if doc_model not in ("e5-small-student", "minilm-teacher"):
+                self._encoders.pop(doc_model, None)  # a trained student is used once
         self.token_bytes[system] = docs.token_bytes
-        if doc_model not in ("e5-small-student", "minilm-teacher"):
-            self._encoders.pop(doc_model, None)  # a trained student is used once
         queries = self.queries(query_model)
         mean = dense_retrieve(queries.pooled, docs.pooled, self.query_ids, self.doc_ids, exclude=self.task.exclude)
         rows = []
@@ -187,6 +176,10 @@ class SystemRunner:
         means = save_system(self.folder, f"{system}.{scorer}", run, self.task.qrels, self.measures)
         return {"system": system, "scorer": scorer, **means}
 
+    def mean_run(self, system: str) -> trec.Run:
+        """A system's mean-pooled run as written (fusion reads it)."""
+        return trec.read_run(self.folder / f"{system}.mean.run")
+
     def per_query_of(self, system: str, scorer: str, measure: str = "AP") -> pd.Series:
         path = self.folder / f"{system}.{scorer}.perquery.tsv"
         return pd.read_csv(path, sep="\t", dtype={"query": str}).set_index("query")[measure]
@@ -197,13 +190,16 @@ class SystemRunner:
             path.unlink()
 
     def per_query(self) -> pd.DataFrame:
-        """Every saved run's per-query measures, long form: query, system, scorer, measures."""
+        """Every saved run's per-query measures, long form: query, system, scorer, seed (a
+        student's training seed; empty for the others), measures."""
         frames = []
         for path in sorted(self.folder.glob("*.perquery.tsv")):
-            system, scorer = path.name.removesuffix(".perquery.tsv").rsplit(".", 1)
+            name, scorer = path.name.removesuffix(".perquery.tsv").rsplit(".", 1)
+            system, seed = split_seed(name)
             frame = pd.read_csv(path, sep="\t", dtype={"query": str})
             frame.insert(1, "system", system)
             frame.insert(2, "scorer", scorer)
+            frame.insert(3, "seed", float("nan") if seed is None else seed)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
@@ -218,79 +214,18 @@ def english_documents(task: RetrievalTask) -> dict[str, str]:
     return {d: verses.get(parse_verse_id(d), text) for d, text in task.docs.items()}
 
 
-def compare_systems(language: str, students: dict[str, str], run_name: str, test_queries: int | None = None,
-                    test_docs: int | None = None, systems=DEFAULT_SYSTEMS, budgets=(2000,), scorers=SCORERS,
-                    rerank_depth: int = 200, seed: int = 0, log=print, collection: str | None = None,
-                    bitext: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every system's mean measures on the test split of one language (and the per-query measures);
-    runs are written to disk. ``students`` maps a distilled system's name to its model folder.
-    ``collection`` (an ir_datasets id, ``{language}`` filled in) replaces the Bible's test task; its
-    documents are encoded to disk in blocks, and the upper bounds, which need each document's English
-    text, are left out. ``bitext`` (a TSV file) is what the dictionary baseline learns from."""
-    from otclir.retrieval.dictionary import bm25_dictionary_run, freedict_dictionary, induced_dictionary
-
-    each(choice(SYSTEMS, "systems"), distinct=True)("systems", list(systems))
-    if collection is not None:
-        from otclir.data.external import collection_id, load_ir_dataset
-
-        task = load_ir_dataset(collection_id(collection, language), test_queries, test_docs, seed)
-        skipped = [s for s in systems if s in UPPER_BOUNDS]
-        if skipped:
-            log(f"{', '.join(skipped)} left out on {task.name}: the collection has no English text of its documents")
-        systems = [s for s in systems if s not in UPPER_BOUNDS]
-    else:
-        task = test_task(language, test_queries, test_docs, seed)
-    for path in runs_folder(run_name, task).glob("*.perquery.tsv"):  # a rerun replaces the last one's systems
-        path.unlink()
-    runner = SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=collection is not None)
-    teachers = sorted({query_encoder_of(path) for path in students.values()}) or ["e5-small-student"]
-    if len(teachers) > 1:
-        raise OtclirError(f"the students were distilled from different teachers ({', '.join(teachers)}); compare them separately")
-    english = {}
-    if any(s in systems for s in UPPER_BOUNDS):
-        english = english_documents(task)
-    rows = []
-    for system in systems:
-        if system == ZERO_SHOT:
-            rows += runner.dense(system, "e5-small-student", "e5-small-student")
-        elif system == MINILM_ON_TARGET:
-            rows += runner.dense(system, "minilm-teacher", "minilm-teacher")
-        elif system == DISTILLED:
-            for name, path in students.items():
-                rows += runner.dense(name, query_encoder_of(path), path)
-        elif system == BM25_DICTIONARY:
-            for budget in budgets:
-                dictionary = induced_dictionary(language, "en", budget, seed, bitext=bitext)
-                rows.append(runner.save(dictionary_name(budget), "bm25", bm25_dictionary_run(task, dictionary)))
-        elif system == BM25_FREEDICT:
-            try:
-                dictionary = freedict_dictionary("en", language)
-            except MissingPackageError as err:
-                log(f"{system} skipped for {language}: {err}")
-                continue
-            rows.append(runner.save(system, "bm25", bm25_dictionary_run(task, dictionary)))
-        elif system == CEILING:
-            rows += runner.dense(system, teachers[0], teachers[0], doc_texts=english)
-        elif system == ORACLE:
-            rows += runner.dense(system, "minilm-teacher", "minilm-teacher", doc_texts=english)
-    frame = pd.DataFrame(rows)
-    frame.insert(0, "language", language)
-    frame = add_gap_share(frame)
-    frame.to_csv(runner.folder / "summary.tsv", sep="\t", index=False, float_format="%.6f")
-    per_query = runner.per_query()
-    per_query.insert(0, "language", language)
-    frame.attrs["token_bytes"] = runner.token_bytes
-    return frame, per_query
-
-
 def add_gap_share(frame: pd.DataFrame, measure: str = "AP") -> pd.DataFrame:
-    """Each system's share of the gap from the zero-shot student to the ceiling, per language and
-    scorer (systems scored otherwise, BM25 for instance, against the mean-pooled gap)."""
+    """Each system's share of the gap from the zero-shot student to the ceiling, per task, language
+    and scorer (systems scored otherwise, BM25 for instance, against the mean-pooled gap)."""
     frame = frame.copy()
     shares = []
+    plain = frame[frame.seed.isna()] if "seed" in frame else frame
     for _, row in frame.iterrows():
         scorer = row["scorer"] if row["scorer"] in SCORERS else "mean"
-        ref = frame[(frame.language == row["language"]) & (frame.scorer == scorer)].set_index("system")[measure]
+        same = (plain.language == row["language"]) & (plain.scorer == scorer)
+        if "task" in frame:
+            same &= plain.task == row["task"]
+        ref = plain[same].set_index("system")[measure]
         if ZERO_SHOT in ref and CEILING in ref and ref[CEILING] != ref[ZERO_SHOT]:
             shares.append((row[measure] - ref[ZERO_SHOT]) / (ref[CEILING] - ref[ZERO_SHOT]))
         else:

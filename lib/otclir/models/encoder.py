@@ -254,14 +254,25 @@ class Encoder:
                 bar.update(len(rows))
         bar.close()
 
-    def encode(self, texts: Sequence[str], kind: str | None = "passage", batch_size: int = 64,
-               show_progress: bool | None = None, normalize: bool = True) -> np.ndarray:
-        """Sentence embeddings (N, H) as float32, in the input order."""
-        texts = self._check_texts(texts)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for rows, hidden, mask, _ in self._passes(texts, kind, batch_size, show_progress):
+    def encode(self, texts: Sequence[str] | None, kind: str | None = "passage", batch_size: int = 64,
+               show_progress: bool | None = None, normalize: bool = True, lower: LowerStates | None = None) -> np.ndarray:
+        """Sentence embeddings (N, H) as float32, in the input order. With ``lower`` (states of this
+        model's frozen layers, see :meth:`lower_states`) only the layers above them run."""
+        if lower is not None:
+            self._check_lower(lower)
+            n = len(lower.states)
+        else:
+            texts = self._check_texts(texts)
+            n = len(texts)
+        out = np.zeros((n, self.dim), dtype=np.float32)
+        for rows, hidden, mask, _ in self._passes(texts, kind, batch_size, show_progress, lower):
             out[rows] = self.pool(hidden, mask, normalize).float().cpu().numpy()
         return out
+
+    def _check_lower(self, lower: LowerStates) -> None:
+        if lower.layer > self.shared_layers or lower.base != self.spec.path:
+            raise OtclirError(f"{self.name} shares its lowest {self.shared_layers} layers with {self.spec.path}; "
+                              f"states after layer {lower.layer} of {lower.base} cannot stand in for them")
 
     def encode_tokens(self, texts: Sequence[str] | None, kind: str | None = "passage", batch_size: int = 64,
                       show_progress: bool | None = None, lower: LowerStates | None = None) -> EncodedTexts:
@@ -270,9 +281,7 @@ class Encoder:
         import torch
 
         if lower is not None:
-            if lower.layer > self.shared_layers or lower.base != self.spec.path:
-                raise OtclirError(f"{self.name} shares its lowest {self.shared_layers} layers with {self.spec.path}; "
-                                  f"states after layer {lower.layer} of {lower.base} cannot stand in for them")
+            self._check_lower(lower)
             n = len(lower.states)
         else:
             texts = self._check_texts(texts)

@@ -17,6 +17,7 @@ from otclir.errors import OtclirError
 from otclir.retrieval.measures import evaluate
 
 DEV_MEASURES = ("AP", "nDCG@10")
+DEV_SIGNALS = ("dev_AP", "dev_nDCG@10", "dev_bitext_P@1", "dev_bitext_MRR")  # what a trainer logs at each dev check
 
 
 def dense_retrieve(query_emb: np.ndarray, doc_emb: np.ndarray, query_ids, doc_ids, k: int = 1000,

@@ -17,20 +17,25 @@ ORACLE = "oracle-translate-test"
 DISTILLED = "distill"  # the family of distilled students, as a system list names it
 BM25_DICTIONARY = "bm25-dictionary"
 BM25_FREEDICT = "bm25-freedict"
-UPPER_BOUNDS = (CEILING, ORACLE)  # they read each document's English text
+BM25_ENGLISH = "bm25-english"  # English queries against the English text of the documents: the lexical reference
+RRF_DICTIONARY = "rrf-dictionary"  # reciprocal-rank fusion of bm25-dictionary@<budget> with the zero-shot student
+UPPER_BOUNDS = (CEILING, ORACLE, BM25_ENGLISH)  # they read each document's English text
 SYSTEMS = (
     ZERO_SHOT,         # e5 queries and documents: its own multilingual space
     MINILM_ON_TARGET,  # the English retriever on target-language text, no transfer
     DISTILLED,         # one student per objective and budget
     BM25_DICTIONARY,   # BM25, queries translated by a dictionary induced from the same bitext
     BM25_FREEDICT,     # BM25, queries translated by FreeDict (Debian; optional)
+    RRF_DICTIONARY,    # the dictionary's BM25 and the zero-shot student, fused by reciprocal rank
     CEILING,           # the students' query encoder on the English text of each document
     ORACLE,            # MiniLM on the English text of each document
+    BM25_ENGLISH,      # BM25 of the English queries on the English text of each document
 )
 DEFAULT_SYSTEMS = tuple(s for s in SYSTEMS if s != BM25_FREEDICT)
+SEED_MARK = ".seed"  # a run file of a student trained with one seed: <system>.seed<n>.<scorer>.run
 SCORERS = ("mean", "maxsim")
 BASELINE_SCORER = "bm25"  # lexical runs have no scorer of their own and join every scorer's table
-_BUDGETED = {DISTILLED: "distill-", BM25_DICTIONARY: f"{BM25_DICTIONARY}@"}
+_BUDGETED = {DISTILLED: "distill-", BM25_DICTIONARY: f"{BM25_DICTIONARY}@", RRF_DICTIONARY: f"{RRF_DICTIONARY}@"}
 
 
 def budget_tag(budget: int | None) -> str:
@@ -44,6 +49,20 @@ def distilled_name(objective: str, budget: int | None) -> str:
 
 def dictionary_name(budget: int | None) -> str:
     return f"{BM25_DICTIONARY}@{budget_tag(budget)}"
+
+
+def fusion_name(budget: int | None) -> str:
+    return f"{RRF_DICTIONARY}@{budget_tag(budget)}"
+
+
+def seeded_name(system: str, seed: int) -> str:
+    return f"{system}{SEED_MARK}{seed}"
+
+
+def split_seed(name: str) -> tuple[str, int | None]:
+    """(system, training seed) of a run's name; the seed is None for a system trained once or never."""
+    system, mark, seed = name.rpartition(SEED_MARK)
+    return (system, int(seed)) if mark and seed.isdigit() else (name, None)
 
 
 @dataclass(frozen=True)
@@ -70,8 +89,9 @@ def parse(name: str) -> SystemName:
     if name.startswith(_BUDGETED[DISTILLED]) and "@" in name:
         objective, _, budget = name.removeprefix(_BUDGETED[DISTILLED]).rpartition("@")
         return SystemName(name, DISTILLED, objective, budget)
-    if name.startswith(_BUDGETED[BM25_DICTIONARY]):
-        return SystemName(name, BM25_DICTIONARY, budget=name.removeprefix(_BUDGETED[BM25_DICTIONARY]))
+    for family in (BM25_DICTIONARY, RRF_DICTIONARY):
+        if name.startswith(_BUDGETED[family]):
+            return SystemName(name, family, budget=name.removeprefix(_BUDGETED[family]))
     return SystemName(name, name)
 
 

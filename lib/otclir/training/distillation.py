@@ -22,11 +22,12 @@ import torch
 
 from otclir.data.tasks import bitext_pairs
 from otclir.training.configs import DistillConfig
-from otclir.training.frozen import frozen_states, texts_key
+from otclir.models.state_cache import frozen_states, texts_key
 from otclir.training.loop import Trainer
 from otclir.training.samplers import EpochSampler
 from otclir.transport.losses import alignment_and_uniformity
-from otclir.transport.objectives import TermStates, needs, terms_of
+from otclir.transport.objectives import TERMS, TRANSPORT_TERM, TermStates, needs, terms_of, transports
+from otclir.transport.plan_sources import GoldPlanAER, statistical_plans
 
 
 class Distiller(Trainer):
@@ -41,15 +42,15 @@ class Distiller(Trainer):
         english, target = [p[0] for p in self.pairs], [p[1] for p in self.pairs]
         last = self.teacher.num_layers
         # The teacher is frozen and the bitext fixed: its token states are computed once.
-        layers = tuple(sorted({last} | ({cfg.plan_layer} if self.plan_states_needed else set())))
+        layers = tuple(sorted({last} | ({cfg.plan_states_layer} if self.plan_states_needed else set())))
         key = (self.teacher.spec.path, self.teacher.spec.delta, cfg.max_length, texts_key(english))
         self.teacher_cache = frozen_states(("teacher", *key, layers),
                                            lambda: self.teacher.hidden_states(english, "passage", layers,
                                                                               show_progress=self.show_progress))
-        # So are the outputs of the student's frozen layers (and its plan layer, when frozen too).
+        # So are the outputs of the student's frozen layers (and a fixed plan's layer).
         student_layers = {cfg.frozen_layers} if cfg.frozen_layers else set()
-        if self.plan_states_needed and cfg.plan_layer <= cfg.frozen_layers:
-            student_layers.add(cfg.plan_layer)
+        if self.plan_states_needed and cfg.plan_states_layer <= cfg.frozen_layers:
+            student_layers.add(cfg.plan_states_layer)
         student_layers = tuple(sorted(student_layers))
         self.student_cache = {}
         if student_layers:
@@ -58,14 +59,42 @@ class Distiller(Trainer):
                                                lambda: self.student.hidden_states(target, "passage", student_layers,
                                                                                   show_progress=self.show_progress))
         self.target = target
+        self.given_plans = self._statistical_plans() if self.transports and cfg.plan == "statistical" else None
+        self.gold_aer = GoldPlanAER(cfg.plan, cfg.plan_states_layer, cfg.epsilon, cfg.cost_scale, cfg.sinkhorn_iters) \
+            if self.transports else None
         lengths = [len(s) for s in self.teacher_cache[last].input_ids] if cfg.bucket_batches else None
         self.term_weights = {term: 1.0 for term in cfg.terms}
+        self.reference_plan = None  # the probe batch's plan at the first check (see plan_movement)
         return EpochSampler(len(self.pairs), cfg.batch_size, cfg.seed, lengths=lengths)
 
     @property
+    def transports(self) -> bool:
+        return transports(self.config.objective)
+
+    @property
     def plan_states_needed(self) -> bool:
-        """Whether the transport term solves its plan on states of its own layer."""
-        return needs(self.config.objective, "plan_states") and self.config.plan_layer is not None
+        """Whether the transport term solves its plan on states of a layer other than the loss's."""
+        layer = self.config.plan_states_layer
+        return self.transports and layer is not None and layer != self.teacher.num_layers
+
+    def _statistical_plans(self) -> list[torch.Tensor]:
+        """The statistical plan of every training pair (computed once: it is fixed)."""
+        cfg = self.config
+        t_ids = self.teacher_cache[self.teacher.num_layers].input_ids
+        if cfg.frozen_layers:
+            s_ids = self.student_cache[cfg.frozen_layers].input_ids
+        else:
+            s_ids = [torch.tensor(ids) for ids in self.student.tokenizer(self.student.prepare(self.target, "passage"),
+                                                                         truncation=True, max_length=cfg.max_length)["input_ids"]]
+
+        def mask(encoder, ids):
+            return self.content_mask(encoder, ids.unsqueeze(0), torch.ones(1, len(ids), dtype=torch.bool))[0]
+
+        key = ("statistical-plans", self.teacher.spec.path, self.student.spec.path, cfg.max_length, cfg.drop_special,
+               cfg.drop_punctuation, texts_key([e + "\t" + t for e, t in self.pairs]))
+        return frozen_states(key, lambda: statistical_plans(
+            self.pairs, self.teacher, self.student, t_ids, s_ids, [mask(self.teacher, i) for i in t_ids],
+            [mask(self.student, i) for i in s_ids]))
 
     def progress_label(self) -> str:
         return f"{self.config.objective} {self.config.language}"
@@ -73,8 +102,12 @@ class Distiller(Trainer):
     def extra_state(self) -> dict:
         return {"term_weights": dict(self.term_weights)}
 
+    def checkpoint_state(self) -> dict:
+        return {"reference_plan": self.reference_plan}
+
     def load_extra_state(self, state: dict) -> None:
         self.term_weights = dict(state.get("term_weights", self.term_weights))
+        self.reference_plan = state.get("reference_plan", self.reference_plan)
 
     def batch_losses(self) -> dict[str, torch.Tensor]:
         batch = self.sampler.next_batch()[self.rank::self.world]
@@ -107,12 +140,19 @@ class Distiller(Trainer):
             teacher_sentences=self.student.mean_pool(t_hidden, t_attention, normalize=False),
             student_sentences=self.student.mean_pool(s_hidden, s_attention, normalize=False))
         if self.plan_states_needed:
-            t_plan = self._stack(self.teacher_cache[cfg.plan_layer], rows)[0].to(device)
-            if cfg.plan_layer <= cfg.frozen_layers:
-                s_plan = self._stack(self.student_cache[cfg.plan_layer], rows)[0].to(device)
-            else:
-                s_plan = hidden[cfg.plan_layer - cfg.frozen_layers]
+            layer = cfg.plan_states_layer
+            t_plan = self._stack(self.teacher_cache[layer], rows)[0].to(device)
+            if layer <= cfg.frozen_layers:  # a fixed plan: frozen states
+                s_plan = self._stack(self.student_cache[layer], rows)[0].to(device)
+            else:  # an adaptive plan below the last layer: the student's states there, as they are now
+                s_plan = hidden[layer - cfg.frozen_layers]
             states.plan_tokens = (t_plan, s_plan)
+        if self.given_plans is not None:
+            plans = [self.given_plans[i] for i in rows]
+            given = torch.zeros(len(rows), t_hidden.shape[1], s_hidden.shape[1])
+            for k, plan in enumerate(plans):
+                given[k, :plan.shape[0], :plan.shape[1]] = plan
+            states.given_plan = given.to(device)
         if self.world > 1 and needs(cfg.objective, "candidates"):  # the whole batch's translations are the negatives
             import torch.distributed.nn.functional as dist_fn
 
@@ -168,11 +208,31 @@ class Distiller(Trainer):
         self.term_weights = {t: mean / max(float(n), 1e-12) for t, n in zip(cfg.terms, totals)}
 
     def start_record(self) -> dict:
-        return {f"weight_{k}": v for k, v in self.term_weights.items()}
+        return {f"weight_{k}": v for k, v in self.term_weights.items()} | self.plan_movement()
 
     def diagnose(self) -> dict:
         rows = self._probe_batches()[0]
-        return {f"grad_norm_{k}": v for k, v in self.term_gradient_norms(rows).items()}
+        return {f"grad_norm_{k}": v for k, v in self.term_gradient_norms(rows).items()} | self.plan_movement()
+
+    def plan_movement(self) -> dict:
+        """Does the plan move? The plan of one fixed probe batch (no dropout), its entropy, and its
+        total-variation distance from the same batch's plan at the first check (0: the plan is a
+        constant of the pair, as a fixed or statistical plan is)."""
+        if not self.transports:
+            return {}
+        from otclir.models.encoder import eval_mode
+        from otclir.transport.ot import plan_diagnostics
+
+        rows = self._probe_batches()[0]
+        with torch.no_grad(), eval_mode(self.student.model):
+            states = self.states_of(rows, module=self.plain_module)
+            TERMS[TRANSPORT_TERM].loss(states, self.config)
+        plan = states.extra["plan"].float().cpu()
+        if self.reference_plan is None:
+            self.reference_plan = plan
+        shift = 0.5 * (plan - self.reference_plan).abs().sum(dim=(1, 2)).mean()
+        found = plan_diagnostics(plan, states.teacher_mask.cpu(), states.student_mask.cpu())
+        return {"probe_plan_entropy": found["plan_entropy"], "plan_shift": float(shift)}
 
     # -------------------------------------------------------------- dev signals
     def dev_data(self):
@@ -182,17 +242,18 @@ class Distiller(Trainer):
         if self._dev is None:
             cfg = self.config
             key = ("dev", self.teacher.spec.path, self.teacher.spec.delta, self.student.spec.path, cfg.max_length,
-                   cfg.language, cfg.query_language, cfg.dev_queries, cfg.dev_docs, cfg.seed, cfg.frozen_layers)
+                   cfg.language, cfg.query_language, cfg.dev_queries, cfg.dev_docs, cfg.seed, cfg.frozen_layers,
+                   cfg.dev_task)
             self._dev = frozen_states(key, self._dev_data)
         return self._dev
 
     def _dev_data(self):
         from otclir.data.bible import parse_verse_id, read_language
-        from otclir.data.tasks import crossref_task, subsample_documents
+        from otclir.data.tasks import bible_tasks
 
         cfg = self.config
-        task = crossref_task(cfg.language, "dev", cfg.query_language, max_queries=cfg.dev_queries, seed=cfg.seed)
-        task = subsample_documents(task, cfg.dev_docs, cfg.seed)
+        task = bible_tasks([cfg.dev_task], cfg.language, "dev", cfg.query_language, max_queries=cfg.dev_queries,
+                           max_docs=cfg.dev_docs, seed=cfg.seed)[cfg.dev_task]
         queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
         english = read_language(cfg.query_language)
         doc_english = self.teacher.encode([english[parse_verse_id(d)] for d in task.docs], kind="passage")
@@ -210,4 +271,10 @@ class Distiller(Trainer):
             doc_vectors = self.student.encode(docs, kind="passage")
         out = dev_scores(task, queries, doc_vectors)
         out.update({f"dev_bitext_{k}": v for k, v in bitext_signals(doc_vectors, doc_english).items()})
+        if self.gold_aer is not None:  # does the plan align words? (moves only with an adaptive plan)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out["plan_aer"] = self.gold_aer(self.teacher, self.student)
         return out

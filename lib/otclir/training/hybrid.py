@@ -27,6 +27,7 @@ import torch
 
 from otclir.data.tasks import relevant_verses, split_verses
 from otclir.paths import outputs_dir
+from otclir.models.state_cache import frozen_states
 from otclir.training.configs import ContrastiveConfig
 from otclir.training.loop import Trainer
 from otclir.training.samplers import HybridSampler
@@ -124,7 +125,31 @@ class ContrastiveTrainer(Trainer):
         if cfg.hard_negative:
             pairs = [p for p in pairs if p[0] in self.negatives]
         self.pairs = pairs[:cfg.train_pairs] if cfg.train_pairs is not None else pairs
-        return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
+        return self._sampler()
+
+    def _sampler(self) -> HybridSampler:
+        """The batch plan; with ``bucket_batches`` batches of pairs of similar length (the pair's
+        longest text in the first training language, in tokens)."""
+        cfg = self.config
+        self._memos()
+        lengths = None
+        if cfg.bucket_batches:
+            texts = self.texts[cfg.languages[0]]
+            ids = [self.pairs[i][0] for i in range(len(self.pairs))]
+            query = self.student.tokenizer([texts[v] for v in ids], truncation=True, max_length=cfg.max_length)["input_ids"]
+            passage = self.student.tokenizer([texts[p] for _, p in self.pairs], truncation=True,
+                                             max_length=cfg.max_length)["input_ids"]
+            lengths = [max(len(a), len(b)) for a, b in zip(query, passage)]
+        return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed, lengths=lengths)
+
+    def _memos(self) -> None:
+        """States of frozen parts, kept per text for every configuration of this process: the
+        student's lowest ``frozen_layers`` layers (base weights) and the teacher's last layer."""
+        cfg = self.config
+        self.lower_memo = frozen_states(("hybrid-lower", self.student.spec.path, cfg.max_length, cfg.frozen_layers),
+                                        dict) if cfg.frozen_layers else None
+        self.teacher_memo = frozen_states(("hybrid-teacher", cfg.teacher, cfg.max_length), dict) \
+            if cfg.ot_weight > 0 else None
 
     def collection_data(self):
         """Training examples from a collection with the same ids in every language (mMARCO's layout)."""
@@ -136,7 +161,7 @@ class ContrastiveTrainer(Trainer):
         self.texts, self.relevant, self.pairs = data.texts, data.relevant, data.pairs
         self.english = data.texts["en"] if cfg.ot_weight > 0 else {}
         self.negatives = data.negatives if cfg.hard_negative else {}
-        return HybridSampler(len(self.pairs), cfg.batch_size, cfg.languages, cfg.alpha, cfg.seed)
+        return self._sampler()
 
     def progress_label(self) -> str:
         return f"{batch_kind(self.config.alpha)} alpha={self.config.alpha:g} lambda={self.config.ot_weight:g}"
@@ -155,11 +180,18 @@ class ContrastiveTrainer(Trainer):
         mine = plan.share(self.rank, self.world)
         queries = [self.pairs[i][0] for i in mine]
         passages = self.passage_ids(mine)
-        q_text = self.student.prepare([self.texts[plan.query_language][v] for v in queries], "query")
-        p_text = self.student.prepare([self.texts[plan.passage_language][v] for v in passages], "passage")
         # one forward for queries and passages: DDP expects one forward per backward
-        batch = self.student.tokenize(q_text + p_text, kind=None)
-        hidden = self.student_forward(batch["input_ids"], batch["attention_mask"])
+        if self.lower_memo is not None:
+            items = [(plan.query_language, v, "query") for v in queries] + \
+                    [(plan.passage_language, v, "passage") for v in passages]
+            lower, attention, ids = self._remembered(self.student, self.lower_memo, items, cfg.frozen_layers)
+            batch = {"input_ids": ids, "attention_mask": attention.long()}
+            hidden = self.module(lower, attention)
+        else:
+            q_text = self.student.prepare([self.texts[plan.query_language][v] for v in queries], "query")
+            p_text = self.student.prepare([self.texts[plan.passage_language][v] for v in passages], "passage")
+            batch = self.student.tokenize(q_text + p_text, kind=None)
+            hidden = self.student_forward(batch["input_ids"], batch["attention_mask"])
         emb = self.student.mean_pool(hidden, batch["attention_mask"].bool())
         q_emb, p_emb = emb[:len(queries)], emb[len(queries):]
         all_passages, offset = p_emb, 0
@@ -190,10 +222,11 @@ class ContrastiveTrainer(Trainer):
                 if code == "en":  # the teacher already reads English: nothing to transport
                     continue
                 s_ids, s_attention = batch["input_ids"][rows], batch["attention_mask"][rows]
-                t_batch, t_hidden = self.teacher_states([self.english[v] for v in verses], kind)
+                t_hidden, t_attention, t_ids = self._remembered(self.teacher, self.teacher_memo,
+                                                                [("en", v, kind) for v in verses], self.teacher.num_layers)
                 states = TermStates(
                     teacher_tokens=t_hidden,
-                    teacher_mask=self.content_mask(self.teacher, t_batch["input_ids"], t_batch["attention_mask"], kind),
+                    teacher_mask=self.content_mask(self.teacher, t_ids, t_attention, kind),
                     student_tokens=hidden[rows], student_mask=self.content_mask(self.student, s_ids, s_attention, kind),
                     teacher_sentences=None, student_sentences=None)
                 loss_part, plan_info = TERMS[TRANSPORT_TERM].loss(states, cfg)
@@ -208,13 +241,31 @@ class ContrastiveTrainer(Trainer):
         out["loss"] = total
         return out
 
-    def teacher_states(self, english: list[str], kind: str = "passage"):
-        """The frozen teacher's tokenised batch and last hidden states for English passages (or
-        queries, ``kind="query"``)."""
-        t_batch = self.teacher.tokenize(english, kind=kind)
-        with torch.no_grad():
-            t_hidden = self.teacher.model(input_ids=t_batch["input_ids"], attention_mask=t_batch["attention_mask"]).last_hidden_state
-        return t_batch, t_hidden
+    def _remembered(self, encoder, memo: dict, items, layer: int):
+        """Padded states after ``layer`` of the texts ``items`` ((language, verse, kind) each) under a
+        frozen encoder or a student's frozen layers: each text is computed once, then read from
+        ``memo``. Returns (states, attention mask, input ids) on the student's device."""
+        from otclir.models.encoder import pad_states
+
+        for kind in ("query", "passage"):
+            missing = sorted({(code, verse) for code, verse, k in items if k == kind and (code, verse, k) not in memo})
+            if missing:
+                texts = [(self.english if code == "en" and encoder is self.teacher else self.texts[code])[verse]
+                         for code, verse in missing]
+                found = encoder.hidden_states(texts, kind, [layer], show_progress=False)[layer]
+                for (code, verse), state, ids in zip(missing, found.states, found.input_ids):
+                    memo[(code, verse, kind)] = (state, ids)
+        hidden, mask, ids = pad_states([memo[i][0] for i in items], [memo[i][1] for i in items])
+        device = self.student.device
+        return hidden.to(device), mask.to(device), ids.to(device)
+
+    def _dev_vectors(self, texts: list[str], kind: str):
+        if not self.config.frozen_layers:
+            return self.student.encode(texts, kind=kind)
+        from otclir.models.state_cache import lower_states
+
+        # the student's frozen layers hold the base weights: their states of fixed texts never change
+        return self.student.encode(None, kind=kind, lower=lower_states(self.student, texts, kind, self.config.frozen_layers))
 
     def dev_languages(self) -> list[str]:
         return [c for c in self.config.languages if c != "en"] or ["en"]
@@ -222,17 +273,17 @@ class ContrastiveTrainer(Trainer):
     def evaluate_dev(self) -> dict[str, float]:
         """Mean over the non-English training languages of English-query dev MAP and nDCG@10,
         queries and documents both read by the student (it is a shared dual encoder)."""
-        from otclir.data.tasks import crossref_task, subsample_documents
+        from otclir.data.tasks import bible_tasks
         from otclir.retrieval.dense import dev_scores
 
         cfg = self.config
         if self._dev is None:
-            self._dev = [subsample_documents(crossref_task(code, "dev", "en", max_queries=cfg.dev_queries, seed=cfg.seed),
-                                             cfg.dev_docs, cfg.seed) for code in self.dev_languages()]
+            self._dev = [bible_tasks([cfg.dev_task], code, "dev", "en", max_queries=cfg.dev_queries, max_docs=cfg.dev_docs,
+                                     seed=cfg.seed)[cfg.dev_task] for code in self.dev_languages()]
         scores = []
-        for task in self._dev:
-            queries = self.student.encode([task.queries[q] for q in task.queries], kind="query")
-            docs = self.student.encode([task.docs[d] for d in task.docs], kind="passage")
+        for task in self._dev:  # the frozen layers' states of the dev texts are computed once
+            queries = self._dev_vectors([task.queries[q] for q in task.queries], "query")
+            docs = self._dev_vectors([task.docs[d] for d in task.docs], "passage")
             scores.append(dev_scores(task, queries, docs))
         return {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
 

@@ -31,7 +31,7 @@ from otclir.training.checkpoints import (
     write_checkpoint,
 )
 from otclir.training.configs import TrainConfig
-from otclir.training.frozen import frozen_states
+from otclir.models.state_cache import frozen_states
 
 
 def linear_schedule(optimizer, steps: int, warmup: float):
@@ -150,6 +150,10 @@ class Trainer:
         """Anything else a checkpoint must hold to resume exactly."""
         return {}
 
+    def checkpoint_state(self) -> dict:
+        """What a checkpoint holds besides :meth:`extra_state` (which the result also records)."""
+        return {}
+
     def load_extra_state(self, state: dict) -> None:
         pass
 
@@ -203,7 +207,8 @@ class Trainer:
         state = {"config": self.config.to_record(), "step": self.step, "weights": self.trained_state(),
                  "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                  "sampler": self.sampler.state_dict(), "torch_rng": torch.get_rng_state(),
-                 "history": self.history, "best": self.best, "bad_evals": self.bad_evals, "extra": self.extra_state()}
+                 "history": self.history, "best": self.best, "bad_evals": self.bad_evals,
+                 "extra": {**self.extra_state(), **self.checkpoint_state()}}
         write_checkpoint(self.output_dir, state)
 
     def load_checkpoint(self) -> bool:

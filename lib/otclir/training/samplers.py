@@ -80,11 +80,11 @@ class HybridSampler:
     probability ``alpha``, else cross-lingual. Every draw depends only on the seed and how many
     batches came before, so the plan is the same on every rank and resumes from its state."""
 
-    def __init__(self, size: int, batch_size: int, languages, alpha: float, seed: int):
+    def __init__(self, size: int, batch_size: int, languages, alpha: float, seed: int, lengths=None):
         self.languages, self.alpha, self.seed = list(languages), float(alpha), seed
         if self.alpha < 1 and len(self.languages) < 2:
             raise OtclirError(f"cross-lingual batches need two languages, got {self.languages}")
-        self.pairs = EpochSampler(size, batch_size, seed)
+        self.pairs = EpochSampler(size, batch_size, seed, lengths=lengths)
         self.drawn = 0
 
     def next_batch(self) -> BatchPlan:

@@ -32,6 +32,7 @@ def optical_loss(
     student_weights: torch.Tensor | None = None,
     cost_scale: str = "none",
     plan_tokens: tuple[torch.Tensor, torch.Tensor] | None = None,
+    plan: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, TransportResult]:
     """OPTICAL's loss: the Frobenius inner product of the entropic transport plan between teacher
     tokens (English side) and student tokens (its translation) with their cost matrix, averaged
@@ -44,10 +45,17 @@ def optical_loss(
     middle layer aligns words better than the last one, whose cost the loss still weighs. With
     ``detach_plan`` the plan is a fixed soft alignment and the gradient flows through the cost
     only; otherwise also through the unrolled Sinkhorn iterations (of the plan's own cost).
+    ``plan`` (B, n, m) is a plan given from elsewhere (zero outside the masks): the loss weighs it
+    and nothing is solved.
     """
     if cost not in COSTS:
         raise ValueError(f"unknown cost '{cost}'; costs: {', '.join(COSTS)}")
     matrix = COSTS[cost](teacher_tokens, student_tokens)
+    if plan is not None:  # a plan from elsewhere (a word aligner): nothing to solve
+        plan = plan.to(matrix.dtype)
+        result = TransportResult(plan, torch.zeros(len(plan), device=plan.device), torch.zeros(len(plan), dtype=torch.long),
+                                 plan.new_zeros(plan.shape[:2]), plan.new_zeros((len(plan), plan.shape[2])))
+        return (plan * matrix).sum(dim=(1, 2)).mean(), result
     plan_matrix = matrix if plan_tokens is None else COSTS[cost](*plan_tokens)
     if detach_plan:
         plan_matrix = plan_matrix.detach()

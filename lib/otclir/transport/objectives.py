@@ -74,9 +74,10 @@ def _transport(states: TermStates, config):
 
     loss, result = optical_loss(states.teacher_tokens, states.teacher_mask, states.student_tokens, states.student_mask,
                                 epsilon=config.epsilon, max_iter=config.sinkhorn_iters, detach_plan=config.detach_plan,
-                                cost_scale=config.cost_scale, plan_tokens=states.plan_tokens)
+                                cost_scale=config.cost_scale, plan_tokens=states.plan_tokens, plan=states.given_plan)
     diagnostics = plan_diagnostics(result.plan, states.teacher_mask, states.student_mask)
     diagnostics["ot_marginal_error"] = float(result.marginal_error.mean())
+    states.extra["plan"] = result.plan.detach()
     return loss, diagnostics
 
 
