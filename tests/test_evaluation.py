@@ -85,3 +85,26 @@ def test_cross_encoder_setting_finds_translations(tmp_path):
     means = measures.save_system(tmp_path, "e5", run, task.qrels, measures.BITEXT_MEASURES)
     assert means["Success@1"] >= 0.9  # near ceiling for e5 (a sanity check)
     assert (tmp_path / "e5.run").is_file() and (tmp_path / "e5.perquery.tsv").is_file()
+
+
+def test_measures_from_ranks_equal_trec_eval_with_ties_and_grades():
+    import numpy as np
+
+    from otclir.retrieval.measures import ranked_measures, trec_eval_measures
+
+    rng = np.random.default_rng(0)
+    qrels, tied, distinct = {}, {}, {}
+    for q in range(120):
+        docs = [f"d{j:04d}" for j in rng.choice(2000, 300, replace=False)]
+        qrels[f"q{q}"] = {d: int(rng.integers(0, 3)) for d in rng.choice(docs, 12, replace=False)}
+        scores = rng.random(len(docs))
+        if q % 13:  # some queries are missing from the runs: they score 0
+            tied[f"q{q}"] = {d: float(s) for d, s in zip(docs, np.round(scores, 2))}
+            distinct[f"q{q}"] = {d: float(s) for d, s in zip(docs, scores)}
+    qrels["nothing relevant"] = {"d0001": 0}
+    measures = ("AP", "nDCG@10", "R@100", "P@5", "nDCG@20")
+    ours, reference = ranked_measures(qrels, tied, measures), trec_eval_measures(qrels, tied, measures)
+    assert (ours - reference).abs().max().max() < 1e-12 and ours.attrs["missing_queries"] == reference.attrs["missing_queries"]
+    ours, reference = ranked_measures(qrels, distinct, ["RR@10"]), trec_eval_measures(qrels, distinct, ["RR@10"])
+    assert (ours - reference).abs().max().max() < 1e-12
+    assert ranked_measures(qrels, tied, ["Success@1"]) is None  # another measure: ir_measures computes it

@@ -58,7 +58,7 @@ def test_a_recomputation_stages_afresh_for_other_settings_and_resumes_for_the_sa
         store.start({"a": 1})
         assert store.staged("old.json").is_file()  # the same settings resume from what was staged
         store.start({"a": 2})
-        assert sorted(p.name for p in store.staging.iterdir()) == ["settings.json"]
+        assert sorted(p.name for p in store.staging.iterdir()) == ["code.json", "settings.json"]
     with pytest.raises(OtclirError, match="written only inside a recomputation"):
         store.write_json("late.json", {})
 

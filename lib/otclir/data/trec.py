@@ -23,9 +23,13 @@ def check_regular_file(path) -> None:
 
 
 def _text_lines(path):
-    """Lines of a UTF-8 text file, a byte-order mark at its start dropped (editors on Windows write one)."""
+    """Lines of a UTF-8 text file (gzip-compressed when its name ends in ``.gz``), a byte-order
+    mark at its start dropped (editors on Windows write one)."""
+    import gzip
+
     check_regular_file(path)
-    with open(path, encoding="utf-8") as handle:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             yield lineno, line.removeprefix(BOM) if lineno == 1 else line
 
@@ -43,6 +47,9 @@ def _lines(path):
         raise TrecFormatError(f"{path}: not UTF-8 text (byte {err.start}); TREC files are plain UTF-8 text") from None
     except PermissionError:
         raise TrecFormatError(f"{path} cannot be read (permission denied); make it readable or give another file") from None
+    except (EOFError, OSError) as err:  # a damaged gzip file
+        raise TrecFormatError(f"{path} cannot be read ({type(err).__name__}: {err}); give a whole, plain or gzip text "
+                              "file") from None
 
 
 def _records(path, kind: str, layout: str):

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from otclir.evaluation.distillation_training import GAP_GOAL
+from otclir.evaluation.families import SCOPE_KEYS
 from otclir.evaluation.stats import CORRECTIONS, TESTS, verdict
+from otclir.retrieval.dense import DEV_SIGNALS
 from otclir.settings import Settings, choice, each, number, setting, text, whole
 from otclir.retrieval.system_names import BASELINE_SCORER, CEILING, SCORERS, ZERO_SHOT, parse
 
@@ -30,6 +32,19 @@ class SignificanceSettings(Settings):
     collection: str | None = setting(None, check=text(none=True))  # the collection notebook 03 ran on
     # whose stored results it reads: None for the profile it runs under, or the one it customises
     results_profile: str | None = setting(None, check=text(none=True))
+    baselines: list[str] = setting(factory=lambda: [ZERO_SHOT, "rival"], check=each(text(), distinct=True))
+    rival_by: str = setting("dev_nDCG@10", check=choice(DEV_SIGNALS, "dev signals"))
+    family_scope: list[str] = setting(factory=lambda: list(SCOPE_KEYS),
+                                      check=each(choice(SCOPE_KEYS, "scope keys"), distinct=True))
+    n_resamples: int = setting(2_000, check=whole(200))
+
+    def family_plan(self):
+        """The declared families as :class:`otclir.evaluation.families.FamilyPlan`."""
+        from otclir.evaluation.families import FamilyPlan
+
+        return FamilyPlan(baselines=self.baselines, rival_by=self.rival_by, scope=self.family_scope,
+                          measures=self.measures, correction=self.correction, alpha=self.alpha,
+                          n_resamples=self.n_resamples, seed=self.seed)
 
     def __post_init__(self):
         super().__post_init__()
@@ -172,3 +187,127 @@ def families_record(families: dict[tuple, pd.DataFrame]) -> dict:
     """The families as JSON-ready records (notebook 05's metrics file)."""
     return {" ".join(key): f[["treatment", "baseline", "diff", "p_adjusted", "significant"]].to_dict("records")
             for key, f in families.items()}
+
+
+# ------------------------------------------------------------ results with tasks and training seeds
+def tasks_of(frame: pd.DataFrame) -> list[str]:
+    """The tasks a results table holds (results stored before tasks existed hold the cross-reference one)."""
+    return list(dict.fromkeys(frame.task)) if "task" in frame else ["crossref"]
+
+
+def of_task(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    return frame[frame.task == task] if "task" in frame else frame
+
+
+def seeded(per_query: pd.DataFrame) -> bool:
+    """Whether per-query rows carry training seeds (students trained with several seeds)."""
+    return "seed" in per_query and per_query.seed.notna().any()
+
+
+def seed_intervals(per_query: pd.DataFrame, measure: str = "AP", n_resamples: int = 2_000, seed: int = 0) -> pd.DataFrame:
+    """Per task, language, scorer and system: the mean over seeds and queries with a two-level
+    bootstrap interval, and the share of the zero-shot-to-ceiling gap with its interval (seeds and
+    queries resampled); NaN shares where there is no ceiling."""
+    from otclir.evaluation.families import seed_values
+    from otclir.evaluation.stats import two_level_bootstrap, two_level_gap_share
+
+    rows = []
+    for task in tasks_of(per_query):
+        part = of_task(per_query, task)
+        for language in sorted(part.language.unique()):
+            for scorer in SCORERS:
+                chosen = part[(part.language == language) & part.scorer.isin([scorer, BASELINE_SCORER])]
+                if chosen.empty:
+                    continue
+                values, _ = seed_values(chosen, measure)
+                zero, ceiling = values.get(ZERO_SHOT), values.get(CEILING)
+                for system, array in values.items():
+                    mean = two_level_bootstrap(array, array[:1] * 0, n_resamples, seed)
+                    share = s_low = s_high = float("nan")
+                    if zero is not None and ceiling is not None:
+                        share, s_low, s_high = two_level_gap_share(array, zero[0], ceiling[0], n_resamples, seed)
+                    rows.append({"task": task, "language": language, "scorer": scorer, "system": system,
+                                 "seeds": len(array), "mean": float(array.mean()), "ci_low": mean["diff_ci_low"],
+                                 "ci_high": mean["diff_ci_high"], "seed_sd": float(array.mean(1).std(ddof=1))
+                                 if len(array) > 1 else float("nan"), "gap_share": share, "gap_low": s_low,
+                                 "gap_high": s_high})
+    return pd.DataFrame(rows)
+
+
+def pivot_family(families: dict[tuple, pd.DataFrame], scope: list[str], scorer: str, measure: str,
+                 baseline: str) -> pd.DataFrame:
+    """One compact table of a scorer and measure: rows the OT students, columns task and language,
+    cells ``difference [interval]`` against ``baseline`` (``rival``: each family's dev-chosen rival)
+    with ``*`` where significant after correction; the detail stays in the per-family files."""
+    cells = {}
+    for key, family in families.items():
+        labels = dict(zip(scope, key))
+        if labels.get("scorer", scorer) != scorer or labels.get("measure", measure) != measure:
+            continue
+        for _, row in family.iterrows():
+            treatment, _, rest = row.treatment.partition(" | ")
+            if baseline == "rival" and row.baseline.split(" | ")[0] == ZERO_SHOT or \
+                    baseline != "rival" and row.baseline.split(" | ")[0] != baseline:
+                continue
+            column = (labels.get("task", "crossref"), labels.get("language", rest))
+            cells.setdefault(treatment, {})[column] = (f"{row['diff']:+.4f} [{row.diff_ci_low:+.4f}, {row.diff_ci_high:+.4f}]"
+                                                       + ("*" if row.significant else ""))
+    table = pd.DataFrame(cells).T
+    if not table.empty:
+        table.columns = pd.MultiIndex.from_tuples(table.columns, names=["task", "language"])
+        table = table.sort_index(axis=1, key=lambda index: index.map(_language_rank) if index.name == "language" else index)
+    return table.rename_axis("OT student").sort_index()
+
+
+def _language_rank(code: str) -> int:
+    from otclir.data.languages import TIERS, language
+
+    try:
+        return TIERS.index(language(code).tier)
+    except Exception:
+        return len(TIERS)
+
+
+def seeded_conclusions(families: dict[tuple, pd.DataFrame], scope: list[str], intervals: pd.DataFrame,
+                       measure: str, marks: dict[str, dict[str, str]] | None = None, goal: float = GAP_GOAL,
+                       chosen: dict | None = None) -> dict[tuple, list[str]]:
+    """Per family of ``measure``: a sentence per comparison with its two-level interval, corrected
+    p, seeds agreeing in sign and, for every difference not shown, the smallest one the test could
+    have detected; a sentence per OT student's gap share against the goal; and where the rival came
+    from (its dev value)."""
+    marks = marks or {}
+    out = {}
+    for key, family in families.items():
+        labels = dict(zip(scope, key))
+        if labels.get("measure", measure) != measure:
+            continue
+        language = labels.get("language")
+        marked = marks.get(language, {}) if language else {}
+        lines = []
+        for _, r in family.iterrows():
+            verdict_text = _verdict(r, family.attrs.get("alpha", 0.05))
+            seeds = f"{r.seeds_agree} of {r.seeds} seeds agree in sign" if r.seeds > 1 else "one training run"
+            line = (f"{r.treatment}{marked.get(r.treatment, '')} ({r.treatment_mean:.4f}) is {verdict_text} {r.baseline} "
+                    f"({r.baseline_mean:.4f}): {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
+                    f"corrected p {_p(r.p_adjusted)}, {seeds}")
+            if not r.significant:
+                line += f"; no difference larger than {r.mde:.4f} could be detected (80% power at the corrected level)"
+            lines.append(line + ".")
+        if language is not None:
+            part = intervals[(intervals.language == language) & intervals.system.map(lambda c: parse(c).transports)
+                             & intervals.gap_share.notna()]
+            for field in ("task", "scorer"):
+                if field in labels and field in part:
+                    part = part[part[field] == labels[field]]
+            lines += [f"{g.system} ({g.scorer}) closes {g.gap_share:+.1%} [{g.gap_low:+.1%}, {g.gap_high:+.1%}] of the "
+                      f"zero-shot→ceiling gap ({'at least' if g.gap_low >= goal else 'not shown to reach'} the "
+                      f"{goal:.0%} goal)." for _, g in part.iterrows()]
+            for budget, rival in (chosen or {}).get(language, {}).items():
+                lines.append(f"The rival at {budget} pairs is {rival['rival']}, chosen on dev by {rival['by']} ("
+                             + ", ".join(f"{c} {v:.4f}" for c, v in sorted(rival["dev"].items())) + ").")
+        out[key] = lines
+    return out
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"

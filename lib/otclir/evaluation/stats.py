@@ -299,3 +299,31 @@ def _seed_differences(a: np.ndarray, b: np.ndarray) -> list[float]:
     if len(a) == 1:
         return [float(a.mean() - row.mean()) for row in b]
     return [float(x.mean() - y.mean()) for x, y in zip(a, b)]
+
+
+def two_level_gap_share(system, zero, ceiling, n_resamples: int = 10_000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float, float]:
+    """A system's share of the zero-shot-to-ceiling gap (:func:`gap_share_interval`) with its
+    training seeds inside: ``system`` is (seeds, queries); each resample draws queries (shared by
+    the three) and the system's seeds with replacement."""
+    system = seed_matrix(system)
+    zero, ceiling = finite(zero), finite(ceiling)
+    if system.shape[1] != zero.size or zero.size != ceiling.size or zero.size < 2:
+        raise StatisticsError(f"gap shares need the same queries (at least 2) for all three, got {system.shape}, "
+                              f"{zero.shape}, {ceiling.shape}")
+    gap = ceiling.mean() - zero.mean()
+    share = float((system.mean() - zero.mean()) / gap) if gap > 0 else float("nan")
+    rng = np.random.default_rng(seed)
+    shares = []
+    for start in range(0, n_resamples, 500):
+        size = min(500, n_resamples - start)
+        queries = rng.integers(0, zero.size, size=(size, zero.size))
+        seeds = rng.integers(0, len(system), size=(size, len(system)))
+        means = np.take_along_axis(system[seeds], queries[:, None, :], axis=2).mean((1, 2))
+        gaps = ceiling[queries].mean(1) - zero[queries].mean(1)
+        keep = gaps > 0
+        shares.append((means[keep] - zero[queries].mean(1)[keep]) / gaps[keep])
+    shares = np.concatenate(shares)
+    if not shares.size:
+        return share, float("nan"), float("nan")
+    return (share, *percentile_interval(shares, level))

@@ -30,6 +30,7 @@ from otclir.evaluation.retrieval_settings import (
     evaluate_settings,
     parallel_pools,
 )
+from otclir.experiments.provenance import code_fingerprint
 from otclir.paths import outputs_dir
 from otclir.settings import Settings, choice, each, flag, mapping, number, setting, text, whole
 from otclir.training.configs import ContrastiveConfig
@@ -205,6 +206,7 @@ def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Pat
     else:
         record = {"system": "trained", "point": point, "training": grid.config(point).to_record(), "evaluation": evaluation}
         label = point_label(point)
+    record["code"] = code_fingerprint("otclir.experiments.ablation")  # other code: computed again, never reused
     return label, record, grid.folder() / f"{label}-{_digest(record)}"
 
 

@@ -74,6 +74,10 @@ class ExperimentSettings(Settings):
     collection: str | None = setting(None, check=text(none=True), added=None)
     tasks: list[str] = setting(factory=lambda: ["crossref"], check=each(choice(BIBLE_TASKS, "tasks"), distinct=True),
                                added=["crossref"])
+    run_depth: int | None = setting(None, check=whole(1, none=True), added=None)  # run files' depth (None: 1,000)
+    # languages whose runs (each system, a student's first seed) the results keep, each query's top archive_depth
+    archive_languages: list[str] = setting(factory=list, check=each(text(), distinct=True, empty=True), added=[])
+    archive_depth: int = setting(10, check=whole(1), added=10)
     # each student is trained once per seed (the pair sample, data order and dropout); None: once, with ``seed``
     training_seeds: list[int] | None = setting(None, check=each(whole(0), distinct=True, none=True), added=None)
     # a TSV file of (English, target) pairs instead of the Bible's train split
@@ -170,11 +174,16 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
             frame, queries = headline.compare_systems(
                 language, students, store.profile, settings.tasks, settings.test_queries, settings.test_docs,
                 settings.systems, settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log,
-                collection=settings.collection, bitext=settings.bitext)
+                collection=settings.collection, bitext=settings.bitext, run_depth=settings.run_depth)
             frame = frame.merge(selection_table(runs), on=["system", "seed"], how="left")
             log(f"{language}: {len(students)} students x {len(settings.student_seeds)} seeds evaluated on "
                 f"{', '.join(settings.tasks if settings.collection is None else ['the collection'])}")
         tables.append(frame)
+        if language in settings.archive_languages:
+            if language in finished:  # reused: its archived runs come along from where they were
+                keep_archived_runs(store, language)
+            else:
+                archive_runs(store, settings, language)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
         store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
         store.write_json(f"{PARTS}/results_en-{language}.json", resumed.get(language) or part_record(store))
@@ -183,6 +192,36 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
     store.remove(PARTS)
     return store.finish(time.time() - started, settings.to_record(), **({"resumed_languages": resumed} if resumed else {}))
+
+
+def archive_runs(store: ResultStore, settings: ExperimentSettings, language: str) -> None:
+    """Keep one language's runs in the results (``runs/<task>/en-<language>/<system>.<scorer>.run.gz``,
+    each query's top ``archive_depth``): every system, a student with its first training seed, so
+    a fresh clone can compare, fuse and export them."""
+    from otclir.data import trec
+    from otclir.experiments.headline import evaluation_tasks
+    from otclir.experiments.systems import runs_folder
+    from otclir.retrieval.system_names import split_seed
+
+    first = settings.student_seeds[0]
+    for task_name, task in evaluation_tasks(language, settings.tasks, settings.test_queries, settings.test_docs,
+                                            settings.seed, settings.collection).items():
+        for path in sorted(runs_folder(store.profile, task).glob("*.run")):
+            name, scorer = path.name.removesuffix(".run").rsplit(".", 1)
+            system, seed = split_seed(name)
+            if seed is None or seed == first:
+                store.write_run(f"runs/{task_name}/en-{language}/{system}.{scorer}.run.gz", trec.read_run(path),
+                                f"{system}.{scorer}", settings.archive_depth)
+
+
+def keep_archived_runs(store: ResultStore, language: str) -> None:
+    """A reused language's archived runs, from a stopped run's staging folder or the previous results."""
+    for folder in (store.staging, store.folder):
+        found = sorted(folder.glob(f"runs/*/en-{language}/*.run.gz"))
+        for path in found:
+            store.copy_file(path, str(path.relative_to(folder)))
+        if found:
+            return
 
 
 def part_record(store: ResultStore) -> dict:

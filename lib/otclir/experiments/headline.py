@@ -61,12 +61,12 @@ class TaskRunners:
     are encoded once and scored for every task."""
 
     def __init__(self, tasks: dict[str, RetrievalTask], run_name: str, scorers=SCORERS, rerank_depth: int = 200,
-                 on_disk: bool = False):
+                 on_disk: bool = False, run_depth: int | None = None):
         docs = {name: list(task.docs) for name, task in tasks.items()}
         if len({tuple(d) for d in docs.values()}) > 1:
             raise OtclirError(f"the tasks {', '.join(tasks)} rank different documents; they cannot share encodings")
-        self.runners = {name: SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=on_disk)
-                        for name, task in tasks.items()}
+        self.runners = {name: SystemRunner(task, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=on_disk,
+                                           run_depth=run_depth) for name, task in tasks.items()}
         self.first = next(iter(self.runners.values()))
         for runner in self.runners.values():
             runner._encoders = self.first._encoders  # one encoder of each model for every task
@@ -108,7 +108,8 @@ def evaluation_tasks(language: str, tasks, test_queries: int | None, test_docs: 
 def compare_systems(language: str, students: dict[str, dict[int, str]], run_name: str, tasks=("crossref",),
                     test_queries: int | None = None, test_docs: int | None = None, systems=DEFAULT_SYSTEMS,
                     budgets=(2000,), scorers=SCORERS, rerank_depth: int = 200, seed: int = 0, log=print,
-                    collection: str | None = None, bitext: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    collection: str | None = None, bitext: str | None = None,
+                    run_depth: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every system's mean measures on one language's test split, per task (and the per-query
     measures); runs are written to disk. ``students`` maps a distilled system's name to its model
     folder per training seed. ``collection`` (an ir_datasets id, ``{language}`` filled in) replaces
@@ -127,7 +128,8 @@ def compare_systems(language: str, students: dict[str, dict[int, str]], run_name
     for task in found.values():
         for path in runs_folder(run_name, task).glob("*.perquery.tsv"):  # a rerun replaces the last one's systems
             path.unlink()
-    runners = TaskRunners(found, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=collection is not None)
+    runners = TaskRunners(found, run_name, scorers=scorers, rerank_depth=rerank_depth, on_disk=collection is not None,
+                          run_depth=run_depth)
     teachers = sorted({query_encoder_of(path) for seeds in students.values() for path in seeds.values()}) \
         or ["e5-small-student"]
     if len(teachers) > 1:

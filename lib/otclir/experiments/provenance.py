@@ -8,6 +8,7 @@ import hashlib
 import os
 import platform
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 from otclir.errors import OtclirError
@@ -118,3 +119,59 @@ def describe(record: dict) -> str:
     return (f"Computed on {record.get('date')} in {minutes:.0f} min on {hardware}, at commit "
             f"{(git.get('commit') or 'unknown')[:10]}{dirty}; torch {record['packages'].get('torch')}, "
             f"transformers {record['packages'].get('transformers')}.")
+
+
+@lru_cache(maxsize=16)
+def code_fingerprint(*entry_modules: str) -> str:
+    """A digest of the code that computes a result: every otclir module the entry modules import,
+    at module level or inside functions, followed transitively, each read as its syntax tree with
+    docstrings dropped (a comment or a docstring changes nothing; any statement does)."""
+    import ast
+
+    package = Path(__file__).resolve().parents[1]
+    seen, todo = set(), list(entry_modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(package, name)
+        if path is None:
+            continue
+        seen.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("otclir"):
+                todo.append(node.module)
+                todo += [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names if alias.name.startswith("otclir")]
+    digest = hashlib.sha256()
+    for name in sorted(seen):
+        tree = ast.parse(_module_file(package, name).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(name.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _module_file(package: Path, name: str) -> Path | None:
+    parts = name.split(".")
+    if parts[0] != "otclir":
+        return None
+    base = package.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+COMPUTING = {"03_distillation_training": ("otclir.experiments.distillation",),
+             "04_hybrid_batch_ablations": ("otclir.experiments.ablation",)}  # notebook -> what computes its results
+
+
+def notebook_code(notebook: str) -> str | None:
+    """The fingerprint of the code that computes a notebook's stored results (None: a notebook that
+    stores none)."""
+    return code_fingerprint(*COMPUTING[notebook]) if notebook in COMPUTING else None

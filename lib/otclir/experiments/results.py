@@ -29,12 +29,13 @@ import pandas as pd
 
 from otclir.errors import OtclirError
 from otclir.experiments.locks import FolderLock
-from otclir.experiments.provenance import git_state, provenance, sha256_of
+from otclir.experiments.provenance import git_state, notebook_code, provenance, sha256_of
 from otclir.paths import PAPER_PROFILE, env_path, project_root, relative_to_root  # noqa: F401
 from otclir.settings import as_json, jsonable
 
 PROVENANCE_FILE = "provenance.json"
 SETTINGS_FILE = "settings.json"
+CODE_FILE = "code.json"  # the fingerprint of the code a staged recomputation runs
 STAGING = ".staging"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -171,11 +172,13 @@ class ResultStore:
         then the complete results; each with the settings it was computed with."""
         runs = []
         staged = self.staged_settings()
-        if staged is not None:
+        if staged is not None and _read_json(self.staged(CODE_FILE)) == {"code": self.code}:
             runs.append(EarlierRun("stopped", staged, self.staging, None, self))
         if self.exists():
             try:
-                runs.append(EarlierRun("finished", self.read_json(SETTINGS_FILE), self.folder, self.provenance(), self))
+                record = self.provenance()
+                if record.get("code") == self.code:  # a result computed by other code is recomputed, never kept
+                    runs.append(EarlierRun("finished", self.read_json(SETTINGS_FILE), self.folder, record, self))
             except DamagedResults:
                 pass  # damaged results are recomputed, not resumed from
         return runs
@@ -196,15 +199,22 @@ class ResultStore:
             self._lock.release()
 
     def start(self, settings: dict) -> None:
-        """Begin writing: keep what a stopped run with the same settings staged, else stage
+        """Begin writing: keep what a stopped run with the same settings and code staged, else stage
         afresh; record the code's state now (commits made while a long run goes on must not be
         credited with its results)."""
-        if self.staged_settings() != as_json(settings):
+        staged_code = _read_json(self.staged(CODE_FILE))
+        if self.staged_settings() != as_json(settings) or staged_code != {"code": self.code}:
             _remove(self.staging)
         self.staging.mkdir(parents=True, exist_ok=True)
         self._writing, self._written = True, {}
         self._git = git_state()
         self.write_json(SETTINGS_FILE, settings)
+        self.write_json(CODE_FILE, {"code": self.code})
+
+    @property
+    def code(self) -> str | None:
+        """The fingerprint of the code that computes this notebook's results now."""
+        return notebook_code(self.notebook)
 
     def _target(self, name: str) -> Path:
         if not self._writing:
@@ -243,6 +253,30 @@ class ResultStore:
         self._written[name] = {}
         return path
 
+    def write_run(self, name: str, run, tag: str, depth: int) -> Path:
+        """A TREC run, each query's top ``depth``, gzip-compressed without a timestamp (``name``
+        ends in ``.run.gz``); :func:`read_run` reads it back."""
+        import gzip
+
+        from otclir.data import trec
+
+        path = self._target(name)
+        lines = [f"{q} Q0 {d} {rank} {score!r} {tag}\n" for q in sorted(run)
+                 for rank, (d, score) in enumerate(trec.ranked(run[q])[:depth], start=1)]
+        with self._writing_file(path), open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+            out.write("".join(lines).encode("utf-8"))
+        self._written[name] = {"rows": len(lines)}
+        return path
+
+    def copy_file(self, source: Path, name: str) -> Path:
+        """A file that an earlier run wrote, staged again under ``name`` (its record kept by finish)."""
+        target = self._target(name)
+        if Path(source).resolve() != target.resolve():
+            with self._writing_file(target):
+                shutil.copyfile(source, target)
+        self._written.setdefault(name, {})
+        return target
+
     def remove(self, name: str) -> None:
         """Delete a staged file or folder (intermediate parts once the whole is written)."""
         _remove(self._target(name))
@@ -258,7 +292,7 @@ class ResultStore:
         for path in sorted(p for p in self.staging.rglob("*") if p.is_file()):
             name = str(path.relative_to(self.staging))
             files[name] = {"sha256": sha256_of(path), **self._written.get(name, {})}
-        record = {**provenance(wall_seconds, settings, self.git_at_start()), **extra, "files": files}
+        record = {**provenance(wall_seconds, settings, self.git_at_start()), **extra, "files": files, "code": self.code}
         self.write_json(PROVENANCE_FILE, record)
         self._swap()
         self._writing = False
@@ -337,6 +371,13 @@ class EarlierRun:
         except json.JSONDecodeError as error:
             raise DamagedResults(f"{relative_to_root(self.folder / name)} of a stopped run is not valid JSON; delete "
                                  f"{relative_to_root(self.folder)} to start afresh") from error
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except json.JSONDecodeError:
+        return None
 
 
 def _remove(path: Path) -> None:

@@ -43,8 +43,12 @@ def runs_folder(run_name: str, task: RetrievalTask) -> Path:
 
 
 def train_folder(config: DistillConfig) -> Path:
-    """One folder per distinct configuration, so reruns reuse finished training."""
-    digest = hashlib.sha256(json.dumps(config.to_record(), sort_keys=True).encode()).hexdigest()[:10]
+    """One folder per distinct configuration and training code, so reruns reuse finished training
+    and never a run trained by other code."""
+    from otclir.experiments.provenance import code_fingerprint
+
+    record = {**config.to_record(), "code": code_fingerprint("otclir.training.trainer")}
+    digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:10]
     return outputs_dir("train", f"{config.language}-{config.objective}-{digest}")
 
 
@@ -81,14 +85,16 @@ class SystemRunner:
     lower-layer states between systems."""
 
     def __init__(self, task: RetrievalTask, run_name: str, measures=DEFAULT_MEASURES, batch_size: int = 64,
-                 scorers=SCORERS, rerank_depth: int = 200, on_disk: bool = False):
+                 scorers=SCORERS, rerank_depth: int = 200, on_disk: bool = False, run_depth: int | None = None):
         each(choice(SCORERS, "scorers"), distinct=True)("scorers", list(scorers))
+        self.run_depth = run_depth  # documents per query written to the run files (None: all 1,000 ranked)
         self.task, self.measures, self.batch_size = task, tuple(measures), batch_size
         self.scorers, self.rerank_depth, self.on_disk = tuple(scorers), rerank_depth, on_disk
         self.folder = runs_folder(run_name, task)
         self.query_ids, self.doc_ids = list(task.queries), list(task.docs)
         self._encoders: dict = {}
         self._queries: dict = {}
+        self.mean_runs: dict = {}
         self.token_bytes: dict[str, int] = {}
         trec.write_qrels(self.folder / "qrels.txt", task.qrels)
         (self.folder / "task.json").write_text(json.dumps({**task.meta, "name": task.name, **task.stats()}, indent=1) + "\n")
@@ -137,6 +143,8 @@ class SystemRunner:
         queries = self.queries(query_model)
         mean = dense_retrieve(queries.pooled, docs.pooled, self.query_ids, self.doc_ids, exclude=self.task.exclude)
         rows = []
+        if system == ZERO_SHOT:
+            self.mean_runs[system] = mean  # kept whole for fusion with the lexical runs
         if "mean" in self.scorers:
             rows.append(self.save(system, "mean", mean))
         if "maxsim" in self.scorers:
@@ -173,12 +181,12 @@ class SystemRunner:
         return rows
 
     def save(self, system: str, scorer: str, run) -> dict:
-        means = save_system(self.folder, f"{system}.{scorer}", run, self.task.qrels, self.measures)
+        means = save_system(self.folder, f"{system}.{scorer}", run, self.task.qrels, self.measures, self.run_depth)
         return {"system": system, "scorer": scorer, **means}
 
     def mean_run(self, system: str) -> trec.Run:
-        """A system's mean-pooled run as written (fusion reads it)."""
-        return trec.read_run(self.folder / f"{system}.mean.run")
+        """A system's mean-pooled run (fusion reads it): the whole one where it was kept, else as written."""
+        return self.mean_runs.get(system) or trec.read_run(self.folder / f"{system}.mean.run")
 
     def per_query_of(self, system: str, scorer: str, measure: str = "AP") -> pd.Series:
         path = self.folder / f"{system}.{scorer}.perquery.tsv"
