@@ -298,6 +298,8 @@ def headline_config(recipe: dict, settings: ExperimentSettings, language: str, o
     budget (the same number of epochs), its dev checks as often per epoch as the study's; its
     seed (the pair sample, the data order, dropout) one of the settings' training seeds."""
     config = {**settings.training, **recipe["settings"], "seed": settings.seed if training_seed is None else training_seed}
+    if settings.training_seeds is not None:
+        config["dev_seed"] = settings.seed  # one dev sample for every training seed
     if settings.bitext is not None:
         config["bitext"] = settings.bitext
     if recipe.get("epochs") is not None:

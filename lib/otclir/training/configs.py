@@ -59,6 +59,13 @@ class TrainConfig(Settings):
     keep_evaluated: bool = setting(False, check=flag())  # also save the student of every dev evaluation (step-<n>/)
     checkpoint_every: int = setting(100, check=whole(1))
     seed: int = setting(0, check=whole(0))
+    # the dev queries' and documents' sample (None: ``seed``): students trained with other seeds
+    # keep one dev sample, so their dev signals compare
+    dev_seed: int | None = setting(None, check=whole(0, none=True), added=None)
+
+    @property
+    def dev_sample_seed(self) -> int:
+        return self.seed if self.dev_seed is None else self.dev_seed
 
     def trainer_class(self) -> type:
         raise NotImplementedError

@@ -242,8 +242,8 @@ class Distiller(Trainer):
         if self._dev is None:
             cfg = self.config
             key = ("dev", self.teacher.spec.path, self.teacher.spec.delta, self.student.spec.path, cfg.max_length,
-                   cfg.language, cfg.query_language, cfg.dev_queries, cfg.dev_docs, cfg.seed, cfg.frozen_layers,
-                   cfg.dev_task)
+                   cfg.language, cfg.query_language, cfg.dev_queries, cfg.dev_docs, cfg.dev_sample_seed,
+                   cfg.frozen_layers, cfg.dev_task)
             self._dev = frozen_states(key, self._dev_data)
         return self._dev
 
@@ -253,7 +253,7 @@ class Distiller(Trainer):
 
         cfg = self.config
         task = bible_tasks([cfg.dev_task], cfg.language, "dev", cfg.query_language, max_queries=cfg.dev_queries,
-                           max_docs=cfg.dev_docs, seed=cfg.seed)[cfg.dev_task]
+                           max_docs=cfg.dev_docs, seed=cfg.dev_sample_seed)[cfg.dev_task]
         queries = self.teacher.encode([task.queries[q] for q in task.queries], kind="query")
         english = read_language(cfg.query_language)
         doc_english = self.teacher.encode([english[parse_verse_id(d)] for d in task.docs], kind="passage")

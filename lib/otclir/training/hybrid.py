@@ -279,7 +279,7 @@ class ContrastiveTrainer(Trainer):
         cfg = self.config
         if self._dev is None:
             self._dev = [bible_tasks([cfg.dev_task], code, "dev", "en", max_queries=cfg.dev_queries, max_docs=cfg.dev_docs,
-                                     seed=cfg.seed)[cfg.dev_task] for code in self.dev_languages()]
+                                     seed=cfg.dev_sample_seed)[cfg.dev_task] for code in self.dev_languages()]
         scores = []
         for task in self._dev:  # the frozen layers' states of the dev texts are computed once
             queries = self._dev_vectors([task.queries[q] for q in task.queries], "query")
