@@ -112,14 +112,27 @@ def render_pairs(table: pd.DataFrame, fmt: str = "table", digits: int = 4, marks
     caption = (f"{attrs.get('queries')} queries; {attrs.get('test')} test, {attrs.get('correction')} correction over "
                f"this family of {attrs.get('family_size')} comparisons; significant at alpha {attrs.get('alpha')} "
                f"after correction marked *; differences with 95% paired bootstrap intervals.")
+    with_seeds = "mde" in shown.columns
     rows = [[r.treatment, r.baseline, f"{r.treatment_mean:.{digits}f}", f"{r.baseline_mean:.{digits}f}",
              f"{r['diff']:+.{digits}f} [{r.diff_ci_low:+.{digits}f}, {r.diff_ci_high:+.{digits}f}]",
-             f"{r.p_adjusted:.4f}" + ("*" if r.significant else "")] for _, r in shown.iterrows()]
-    header = ["treatment", "baseline", "treatment mean", "baseline mean", "difference [95% CI]", "p (corrected)"]
+             p_text(r.p_adjusted) + ("*" if r.significant else "")]
+            + ([f"{r.seeds_agree}/{r.seeds}", f"{r.mde:.{digits}f}"] if with_seeds else []) for _, r in shown.iterrows()]
+    header = ["treatment", "baseline", "treatment mean", "baseline mean", "difference [95% CI]", "p (corrected)"] \
+        + (["seeds agreeing", "detectable"] if with_seeds else [])
+    if with_seeds:
+        caption = (f"{attrs.get('queries')} queries; two-level bootstrap over training seeds and queries, "
+                   f"{attrs.get('correction')} correction over this family of {attrs.get('family_size')} comparisons; "
+                   f"significant at alpha {attrs.get('alpha')} after correction marked *; 'detectable': the smallest "
+                   f"difference found with 80% power at the family's corrected level {attrs.get('mde_level', 0):.4f}.")
     if fmt == "latex":
-        return _booktabs("llrrlr", [" & ".join(_escape(h) for h in header) + r" \\"],
+        return _booktabs("llrrlr" + ("rr" if with_seeds else ""), [" & ".join(_escape(h) for h in header) + r" \\"],
                          [[_escape(c) for c in row] for row in rows], caption)
     return _plain(header, rows, caption)
+
+
+def p_text(value: float) -> str:
+    """A p-value as a table shows it: four decimals, ``< 0.001`` below that."""
+    return "< 0.001" if value < 0.001 else f"{value:.4f}"
 
 
 def save(stem: str, profile: str, texts: dict[str, str]) -> list[Path]:

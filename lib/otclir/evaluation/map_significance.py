@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from otclir.evaluation.distillation_training import GAP_GOAL
-from otclir.evaluation.families import SCOPE_KEYS
+from otclir.evaluation.families import SCOPE_KEYS, declared_families
 from otclir.evaluation.stats import CORRECTIONS, TESTS, verdict
 from otclir.retrieval.dense import DEV_SIGNALS
 from otclir.settings import Settings, choice, each, number, setting, text, whole
@@ -82,9 +82,13 @@ def step_zero_marks(results: pd.DataFrame) -> dict[str, dict[str, str]]:
     return marks
 
 
-def query_matrix(per_query: pd.DataFrame, language: str, scorer: str, measure: str) -> pd.DataFrame:
-    """Queries x systems of one language and scorer (the lexical baseline included)."""
-    part = per_query[(per_query.language == language) & (per_query.scorer.isin([scorer, BASELINE_SCORER]))]
+def query_matrix(per_query: pd.DataFrame, language: str, scorer: str, measure: str, task: str = "crossref") -> pd.DataFrame:
+    """Queries x systems of one task, language and scorer (the lexical baselines included), each
+    query's value averaged over a student's training seeds."""
+    part = of_task(per_query, task)
+    part = part[(part.language == language) & (part.scorer.isin([scorer, BASELINE_SCORER]))]
+    if seeded(part):
+        return part.pivot_table(index="query", columns="system", values=measure, aggfunc="mean")
     return part.pivot(index="query", columns="system", values=measure)
 
 
@@ -311,3 +315,50 @@ def seeded_conclusions(families: dict[tuple, pd.DataFrame], scope: list[str], in
 
 def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def read(stored: dict, settings: SignificanceSettings) -> dict:
+    """Notebook 05's whole reading of notebook 03's stored results: intervals, the families and
+    their conclusions, with what the figures and tables need. Results with training seeds and a
+    dev value per student get the declared families (dev-chosen rival, two-level tests, detectable
+    differences); results stored before those existed get the families they were read with then."""
+    per_query = pd.concat(stored["per_query"].values(), ignore_index=True)
+    results = stored["results"]
+    marks = step_zero_marks(results)
+    measure = settings.measures[0]
+    if seeded(per_query) or any(c.startswith("selected_dev_") for c in results.columns):
+        plan = settings.family_plan()
+        families, chosen = declared_families(per_query, results, plan)
+        intervals = seed_intervals(per_query, measure, settings.n_resamples, settings.seed)
+        scope = list(plan.scope)
+        conclusions = seeded_conclusions(families, scope, intervals, measure, marks, chosen=chosen)
+        pivots = {(scorer, m, baseline): pivot_family(families, scope, scorer, m, baseline)
+                  for scorer in SCORERS for m in settings.measures for baseline in settings.baselines}
+        overview = pd.concat({key: f.set_index(["treatment", "baseline"])[["diff", "p_adjusted", "significant", "mde"]]
+                              for key, f in families.items()}, names=scope)
+    else:
+        families = distillation_families(per_query, settings.measures, settings.test, settings.correction,
+                                         settings.alpha, settings.n_permutations, seed=settings.seed)
+        intervals = gap_intervals(per_query, seed=settings.seed)
+        scope, chosen, pivots = ["language", "scorer", "measure"], {}, {}
+        conclusions = {(language, scorer, measure): lines for (language, scorer), lines in
+                       distillation_conclusions(families, intervals, measure, marks).items()}
+        overview = family_overview(families)
+    return {"per_query": per_query, "marks": marks, "families": families, "chosen": chosen, "scope": scope,
+            "intervals": intervals, "conclusions": conclusions, "pivots": pivots, "overview": overview,
+            "measure": measure}
+
+
+def family_label(key: tuple, scope: list[str]) -> str:
+    """A family's name in files: ``05_significance_crossref_en-sw_maxsim_AP``."""
+    labels = dict(zip(scope, key))
+    parts = [labels.get("task"), f"en-{labels['language']}" if "language" in labels else None, labels.get("scorer"),
+             labels.get("measure", "").replace("@", "") or None]
+    return "05_significance_" + "_".join(p for p in parts if p)
+
+
+def conclusion_header(key: tuple, scope: list[str], family: pd.DataFrame) -> str:
+    labels = dict(zip(scope, key))
+    where = ", ".join(f"{k} {v}" for k, v in labels.items())
+    return (f"{where} ({family.attrs['queries']} queries, family of {len(family)}, {family.attrs['correction']} "
+            f"correction; detectable differences at level {family.attrs.get('mde_level', family.attrs.get('alpha')):.4f}):")
