@@ -80,21 +80,23 @@ def test_word_matrix_sums_pieces_into_words():
 
 
 @pytest.mark.slow
-def test_default_distillation_plans_are_sharp_and_align_as_well_as_the_best_raw_setting():
+@pytest.mark.parametrize("plan", ["adaptive", "fixed"])
+def test_default_distillation_plans_are_sharp_and_align_as_well_as_the_best_raw_setting(plan):
     """On notebook 02's Greek-English gold verses, the plans distillation solves by default (cost
-    divided by its spread, a middle layer) are far from uniform and their AER is no worse than the
-    best raw-cost setting of notebook 02; the last layer's raw-cost plan at the old default is a blur."""
+    divided by its spread; the last layer for the adaptive plan, a middle layer for the fixed one)
+    are far from uniform and their AER is within 0.01 of the best raw-cost setting of notebook 02 on
+    the same layer; the last layer's raw-cost plan at the old default is a blur."""
     from otclir.models.encoder import Encoder
     from otclir.training.configs import DistillConfig
     from otclir.transport.ot import plan_diagnostics, scale_cost
 
-    config = DistillConfig()
+    config = DistillConfig(plan=plan)
     encoder = Encoder(config.student)
     verses = alignment.sample_gold("nt", 100, seed=0)
-    costs = alignment.verse_costs(encoder, verses, layer=config.plan_layer)
+    costs = alignment.verse_costs(encoder, verses, layer=config.plan_states_layer)
     raw = alignment.plan_quality(costs, verses, epsilons=(0.01, 0.02, 0.05, 0.1, 0.2))
     scaled = alignment.plan_quality(costs, verses, epsilons=(), scaled_epsilons=(config.epsilon,))
-    assert scaled[scaled.system == alignment.SCALED].aer.min() <= raw[raw.system == "sinkhorn"].aer.min()
+    assert scaled[scaled.system == alignment.SCALED].aer.min() <= raw[raw.system == "sinkhorn"].aer.min() + 0.01
     entropy = [plan_diagnostics(sinkhorn(scale_cost(c, method=config.cost_scale), epsilon=config.epsilon,
                                          max_iter=config.sinkhorn_iters).plan[0])["plan_entropy"] for c, *_ in costs]
     last = alignment.verse_costs(encoder, verses[:30], layer=None)

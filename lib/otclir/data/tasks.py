@@ -311,6 +311,7 @@ def build_all(languages: list[str] | None = None, splits=("dev", "test"), save: 
     for split in splits:
         for code in languages:
             tasks.append(crossref_task(code, split))
+            tasks.append(topical_task(code, split))
             tasks.append(bitext_task(code, split))
         tasks.append(multilingual_task(sorted(set(languages) | {"en"}), split))
     if save:
