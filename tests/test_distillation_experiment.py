@@ -76,17 +76,19 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     # reporting mode reads the same results back; other settings are refused with the fix named
     runner.run_notebook("03", overrides={"recompute": False})
     metrics = runner.load_metrics("03_distillation_training")
-    assert set(metrics["summary"]) == {"sw mean", "sw maxsim"}
+    assert set(metrics["summary"]) == {f"{t} sw {s}" for t in ("crossref", "topical") for s in ("mean", "maxsim")}
     with pytest.raises(OtclirError, match="no results of profile 'quick\\+custom'"):  # overrides file apart
         runner.run_notebook("03", overrides={"recompute": False, "budgets": [128]})
     runner.run_notebook("05")
     significance = runner.load_metrics("05_map_significance")
     families = significance["families"]
-    assert set(families) == {f"sw {s} {m}" for s in ("mean", "maxsim") for m in ("AP", "nDCG@10")}
-    pairs = {(r["treatment"], r["baseline"]) for r in families["sw maxsim AP"]}
+    assert set(families) == {f"{t} sw {s} {m}" for t in ("crossref", "topical") for s in ("mean", "maxsim")
+                             for m in ("AP", "nDCG@10")}
+    pairs = {(r["treatment"], r["baseline"]) for r in families["crossref sw maxsim AP"]}
     assert ("distill-ot@96", "student-zero-shot") in pairs and ("distill-ot+contrastive@96", "student-zero-shot") in pairs
     assert not any("ceiling" in t or "oracle" in b for t, b in pairs)
-    assert (tmp_path / "figures" / "quick" / "05_significance_en-sw_maxsim_AP.tex").is_file()
+    assert (tmp_path / "figures" / "quick" / "05_significance_crossref_en-sw_maxsim_AP.tex").is_file()
+    assert (tmp_path / "figures" / "quick" / "05_results_maxsim_AP.png").is_file()
 
 
 def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(tmp_path, monkeypatch):

@@ -16,11 +16,17 @@ STUDY_COLUMNS = ("epochs", "{signal}", "gap_share_mean", "gap_share_mean_low", "
 
 
 def study_selection(points: pd.DataFrame, signal: str) -> pd.DataFrame:
-    """Each study configuration at the step its dev signal picks (ties: fewer steps), best first,
-    with its test gap shares and their intervals."""
+    """Each study configuration at the step its dev signal picks (ties: fewer steps), best first:
+    its epochs, its dev value and its test gap share per scorer as ``share [low, high]``."""
     columns = [c.format(signal=signal) for c in STUDY_COLUMNS]
     best = points.sort_values([signal, "step"], ascending=[False, True]).groupby("config", sort=False).head(1)
-    return best.set_index("config")[columns]
+    best = best.set_index("config")[columns]
+    table = best[["epochs", signal]].copy()
+    for scorer in ("mean", "maxsim"):
+        share = f"gap_share_{scorer}"
+        table[f"gap share, {scorer}"] = [f"{v:+.1%} [{lo:+.1%}, {hi:+.1%}]" for v, lo, hi in
+                                         zip(best[share], best[f"{share}_low"], best[f"{share}_high"])]
+    return table.round({signal: 4, "epochs": 2})
 
 
 def agreement_line(agreement: pd.DataFrame, chosen_signal: str) -> str:
@@ -108,7 +114,8 @@ def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GA
     Returns the record for the metrics file and one sentence each."""
     table = over_seeds(results)
     summary, lines = {}, []
-    for task in (list(dict.fromkeys(table.task)) if "task" in table else [None]):
+    tasks = list(dict.fromkeys(table.task)) if "task" in table else [None]
+    for task in tasks:
         for language in languages:
             for scorer in scorers:
                 part = table[(table.language == language) & (table.scorer == scorer)]
@@ -120,12 +127,13 @@ def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GA
                     continue
                 with_ceiling = CEILING in part.index
                 by = "gap_share_AP" if with_ceiling else "AP"
-                label = " ".join(x for x in (task, language, scorer) if x)
+                label = " ".join(x for x in (task if len(tasks) > 1 else None, language, scorer) if x)
                 shares = {name: float(value) for name, value in ot[by].items()}
-                summary[label] = {"by": by.removesuffix("_AP"), "ot_students": shares}
+                highest = max(shares, key=shares.get)
+                summary[label] = {"by": by.removesuffix("_AP"), "ot_students": shares,
+                                  "highest_on_test": highest}
                 listed = ", ".join(f"{name} {value:+.1%}" if with_ceiling else f"{name} {value:.4f}"
                                    for name, value in shares.items())
-                highest = max(shares, key=shares.get)
                 context = (f"zero-shot AP {part.AP[ZERO_SHOT]:.4f}, ceiling {part.AP[CEILING]:.4f}" if with_ceiling
                            else "no ceiling here, so AP")
                 tier = language_row(language).tier
@@ -134,3 +142,91 @@ def headline_summary(results: pd.DataFrame, languages, scorers, goal: float = GA
                              f"the highest, {highest}, is chosen on the test split (optimistic; notebook 05 tests the "
                              f"families fixed before the run against the {goal:.0%} goal){aside}.")
     return summary, lines
+
+
+def headline_differences(per_query: pd.DataFrame, results: pd.DataFrame, rival_by: str, measure: str = "AP",
+                         n_resamples: int = 1_000, seed: int = 0, goal: float = GAP_GOAL) -> pd.DataFrame:
+    """The headline as paired differences (notebook 03's forest plot): per task, language and
+    scorer, every distilled student minus the zero-shot student, and every OT student minus
+    its rival (the student without the transport term at its budget with the best dev
+    ``rival_by``), with two-level intervals over seeds and queries; ``goal`` is the difference that
+    would close ``goal`` of the zero-shot-to-ceiling gap. The other systems (lexical, MiniLM, upper
+    bounds) stay in the results table: their differences are an order larger and would set the
+    scale."""
+    from otclir.evaluation.families import rivals, seed_values
+    from otclir.evaluation.stats import two_level_bootstrap
+    from otclir.retrieval.system_names import BASELINE_SCORER, SCORERS
+
+    per_query = per_query if "task" in per_query else per_query.assign(task="crossref")
+    rows = []
+    for (task, language), part in per_query.groupby(["task", "language"], sort=False):
+        chosen = rivals(results, language, rival_by) if f"selected_{rival_by}" in results else {}
+        for scorer in SCORERS:
+            values, _ = seed_values(part[part.scorer.isin([scorer, BASELINE_SCORER])], measure)
+            if ZERO_SHOT not in values:
+                continue
+            gap = float(values[CEILING].mean() - values[ZERO_SHOT].mean()) if CEILING in values else float("nan")
+            pairs = [(s, ZERO_SHOT, "zero-shot") for s in values if parse(s).distilled]
+            pairs += [(s, chosen[parse(s).budget]["rival"], "rival") for s in values
+                      if parse(s).transports and parse(s).budget in chosen]
+            for system, baseline, kind in sorted(pairs):
+                test = two_level_bootstrap(values[system], values[baseline], n_resamples, seed)
+                rows.append({"task": task, "language": language, "scorer": scorer, "system": system,
+                             "baseline": kind, "baseline_system": baseline, "diff": test["diff"],
+                             "low": test["diff_ci_low"], "high": test["diff_ci_high"], "seeds": test["seeds"],
+                             "seeds_agree": test["seeds_agree"], "goal": goal * gap if kind == "zero-shot" else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def compact_results(results: pd.DataFrame, scorer: str, measure: str = "AP") -> pd.DataFrame:
+    """One readable table per scorer: rows the systems, columns (task and) language, cells the
+    measure averaged over training seeds (the lexical baselines, which have no scorer, in every
+    scorer's table). The long table goes to a file."""
+    from otclir.retrieval.system_names import BASELINE_SCORER
+
+    table = over_seeds(results)
+    table = table[table.scorer.isin([scorer, BASELINE_SCORER])]
+    columns = [c for c in ("task", "language") if c in table]
+    return table.pivot_table(index="system", columns=columns, values=measure, aggfunc="first")
+
+
+def plan_movement(logs: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """Does the plan move, and does it align words better as it moves? Per OT student of the
+    headline and language (seeds averaged): the plan source, the plan's total-variation shift on a
+    fixed probe batch from step 0 to the step dev selection kept and to the last step, and the AER
+    of the plan on the Greek-English gold at step 0 and at the kept step (constant for the fixed
+    and statistical sources by construction)."""
+    headline = logs[(logs.part == "headline") & logs.config.map(lambda c: parse(c).transports)] if "part" in logs \
+        else logs.iloc[0:0]
+    if headline.empty or "plan_shift" not in headline:
+        return pd.DataFrame()
+    kept = over_seeds(results).drop_duplicates(["language", "system"]).set_index(["language", "system"]).selected_step
+    rows = []
+    for (language, system, seed), log in headline.groupby(["language", "config", headline.seed.fillna(-1)
+                                                           if "seed" in headline else 0]):
+        log = log.sort_values("step")
+        step = kept.get((language, system), log.step.max())
+        at = log[log.step <= step]
+        row = {"language": language, "system": system, "seed": seed, "kept step": step,
+               "shift at kept": _last(at, "plan_shift"), "shift at end": _last(log, "plan_shift")}
+        if "plan_aer" in log:
+            row |= {"AER at 0": _first(log, "plan_aer"), "AER at kept": _last(at, "plan_aer")}
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    plans = results.drop_duplicates(["language", "system"]).set_index(["language", "system"]).plan \
+        if "plan" in results else None
+    summary = table.drop(columns="seed").groupby(["language", "system"], sort=False).mean()
+    if plans is not None:
+        summary.insert(0, "plan", [plans.get(key, None) for key in summary.index])
+    summary.insert(0, "seeds", table.groupby(["language", "system"], sort=False).size())
+    return summary
+
+
+def _first(log: pd.DataFrame, column: str) -> float:
+    values = log[column].dropna()
+    return float(values.iloc[0]) if len(values) else float("nan")
+
+
+def _last(log: pd.DataFrame, column: str) -> float:
+    values = log[column].dropna()
+    return float(values.iloc[-1]) if len(values) else float("nan")

@@ -362,3 +362,88 @@ def conclusion_header(key: tuple, scope: list[str], family: pd.DataFrame) -> str
     where = ", ".join(f"{k} {v}" for k, v in labels.items())
     return (f"{where} ({family.attrs['queries']} queries, family of {len(family)}, {family.attrs['correction']} "
             f"correction; detectable differences at level {family.attrs.get('mde_level', family.attrs.get('alpha')):.4f}):")
+
+
+# ---------------------------------------------------------------- what notebook 05 draws and shows
+def baseline_kind(baseline: str) -> str:
+    return "zero-shot" if baseline.split(" | ")[0] == ZERO_SHOT else "rival"
+
+
+def forest_rows(families: dict[tuple, pd.DataFrame], scope: list[str], intervals: pd.DataFrame,
+                goal: float = GAP_GOAL) -> pd.DataFrame:
+    """The families as rows of :func:`otclir.plots.difference_forest`: per task, language and
+    scorer each OT student against each baseline, its two-level interval and whether it is
+    significant after correction; ``goal`` on the zero-shot rows is the difference that would close
+    ``goal`` of the gap (from the zero-shot and ceiling means in ``intervals``)."""
+    means = intervals.set_index([k for k in ("task", "language", "scorer", "system") if k in intervals])["mean"]
+    rows = []
+    for key, family in families.items():
+        labels = dict(zip(scope, key))
+        for _, r in family.iterrows():
+            treatment, _, rest = r.treatment.partition(" | ")
+            where = dict(labels)
+            for field, value in zip([k for k in ("task", "language", "scorer", "measure") if k not in scope],
+                                    rest.split()):
+                where[field] = value
+            kind = baseline_kind(r.baseline)
+            goal_diff = float("nan")
+            if kind == "zero-shot":
+                index = tuple(where.get(k, "crossref") for k in ("task", "language", "scorer") if k in means.index.names)
+                try:
+                    goal_diff = goal * (means[index + (CEILING,)] - means[index + (ZERO_SHOT,)])
+                except KeyError:
+                    pass
+            rows.append({**{k: where.get(k) for k in ("task", "language", "scorer", "measure")}, "system": treatment,
+                         "baseline": kind, "baseline_system": r.baseline.split(" | ")[0], "diff": r["diff"],
+                         "low": r.diff_ci_low, "high": r.diff_ci_high, "significant": bool(r.significant),
+                         "goal": goal_diff})
+    return pd.DataFrame(rows)
+
+
+def gap_table(intervals: pd.DataFrame, scorer: str) -> pd.DataFrame:
+    """Each OT student's share of the gap with its two-level interval, rows the students, columns
+    (task and) language, one table per scorer."""
+    part = intervals[(intervals.scorer == scorer) & intervals.system.map(lambda c: parse(c).transports)
+                     & intervals.gap_share.notna()]
+    columns = [c for c in ("task", "language") if c in part]
+    cells = part.assign(cell=[f"{g:+.1%} [{lo:+.1%}, {hi:+.1%}]" for g, lo, hi in
+                              zip(part.gap_share, part.gap_low, part.gap_high)])
+    table = cells.pivot_table(index="system", columns=columns, values="cell", aggfunc="first")
+    if not table.empty:
+        table = table.reindex(columns=sorted(table.columns, key=lambda c: (c[0], _language_rank(c[1]), c[1])
+                                             if isinstance(c, tuple) else (_language_rank(c), c)))
+    return table.rename_axis("OT student")
+
+
+def headline_table(pivots: dict[tuple, pd.DataFrame], measure: str) -> pd.DataFrame:
+    """The paper's headline: one table of ``measure`` with a row per scorer, baseline and OT student
+    and a column per task and language, cells ``difference [interval]`` (* significant after the
+    family's correction)."""
+    parts = {(scorer, "zero-shot student" if baseline == ZERO_SHOT else "dev-chosen rival"): table
+             for (scorer, m, baseline), table in pivots.items() if m == measure and not table.empty}
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, names=["scorer", "against"])
+    table.columns = [" ".join(c) if isinstance(c, tuple) else c for c in table.columns]
+    return table
+
+
+def declared_per_query(per_query: pd.DataFrame, scorer: str = "maxsim", measure: str = "AP",
+                       task: str = "crossref") -> tuple[dict[str, pd.Series], dict[str, tuple[str, str]]]:
+    """The per-query comparison notebook 05 draws, fixed before the run: per language, the OT
+    student with the plain transport objective at the largest budget against the zero-shot
+    student (each query's value averaged over training seeds). Returns the differences and which
+    comparison each is."""
+    differences, compared = {}, {}
+    for language in sorted(per_query.language.unique()):
+        matrix = query_matrix(per_query, language, scorer, measure, task)
+        students = [parse(c) for c in matrix.columns if parse(c).transports]
+        if not students or ZERO_SHOT not in matrix:
+            continue
+        budgets = sorted({s.budget for s in students}, key=lambda b: float("inf") if b == "all" else float(b))
+        at_largest = [s.name for s in students if s.budget == budgets[-1]]
+        plain = [n for n in at_largest if parse(n).objective == "ot"]
+        treatment = (plain or sorted(at_largest))[0]
+        differences[language] = matrix[treatment] - matrix[ZERO_SHOT]
+        compared[language] = (treatment, ZERO_SHOT)
+    return differences, compared

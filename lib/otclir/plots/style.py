@@ -1,0 +1,164 @@
+"""The one figure style: column widths, TrueType fonts, languages in tier order, display names
+for systems, byte-stable files, and the checks a figure must pass (no empty axes, no Type 3
+fonts)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from otclir.paths import PAPER_PROFILE, figures_dir, relative_to_root
+from otclir.retrieval.system_names import (BM25_DICTIONARY, BM25_ENGLISH, BM25_FREEDICT, CEILING, MINILM_ON_TARGET,
+                                           ORACLE, RRF_DICTIONARY, ZERO_SHOT, parse, split_seed)
+
+SINGLE_COLUMN = 3.3  # inches: one column of a two-column paper (ACL, ACM, IEEE within a few points)
+DOUBLE_COLUMN = 6.9  # inches: the full text width
+TIER_ORDER = ["low", "mid", "high"]
+TIER_COLOURS = {"low": "#d55e00", "mid": "#e69f00", "high": "#0072b2"}
+BASELINE_COLOURS = {"zero-shot": "#333333", "rival": "#cc79a7"}
+STYLE = {
+    "figure.dpi": 100, "savefig.dpi": 200, "font.size": 7, "axes.titlesize": 7.5, "axes.labelsize": 7,
+    "xtick.labelsize": 6.5, "ytick.labelsize": 6.5, "legend.fontsize": 6.5, "legend.title_fontsize": 6.5,
+    "axes.spines.top": False, "axes.spines.right": False, "svg.hashsalt": "otclir",
+    "pdf.compression": 6, "pdf.fonttype": 42, "ps.fonttype": 42,  # TrueType, never Type 3
+    "lines.linewidth": 1.0, "patch.linewidth": 0.0,  # bars and areas without edges that could paint them over
+}
+
+OBJECTIVE_NAMES = {"sentence_mse": "sentence MSE", "contrastive": "contrastive", "ot": "OT",
+                   "ot+sentence_mse": "OT + sentence MSE", "ot+contrastive": "OT + contrastive"}
+FIXED_NAMES = {ZERO_SHOT: "zero-shot student", CEILING: "ceiling (teacher, English text)",
+               ORACLE: "oracle (MiniLM, English text)", MINILM_ON_TARGET: "MiniLM on target text",
+               BM25_ENGLISH: "BM25, English text", BM25_FREEDICT: "BM25, FreeDict translation"}
+
+
+def use_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid")
+    plt.rcParams.update(STYLE)
+
+
+def figure_size(width: str = "double", height: float = 2.4) -> tuple[float, float]:
+    """(width, height) in inches for one column (``single``) or the text width (``double``)."""
+    return ({"single": SINGLE_COLUMN, "double": DOUBLE_COLUMN}[width], height)
+
+
+def display_name(system: str) -> str:
+    """A system as a figure labels it: ``OT + contrastive @2000``, ``zero-shot student``."""
+    name, seed = split_seed(system)
+    parsed = parse(name)
+    if parsed.distilled:
+        label = f"{OBJECTIVE_NAMES.get(parsed.objective, parsed.objective)} @{parsed.budget}"
+    elif parsed.family == BM25_DICTIONARY:
+        label = f"BM25, dictionary @{parsed.budget}"
+    elif parsed.family == RRF_DICTIONARY:
+        label = f"RRF dictionary + zero-shot @{parsed.budget}"
+    else:
+        label = FIXED_NAMES.get(name, name)
+    return label if seed is None else f"{label} (seed {seed})"
+
+
+def system_order(systems) -> list[str]:
+    """Systems in reading order: the zero-shot student, then students by budget and objective
+    (sentence MSE, contrastive, OT, OT + ...), then everything else by name."""
+    objectives = list(OBJECTIVE_NAMES)
+
+    def key(name: str):
+        parsed = parse(split_seed(name)[0])
+        if name == ZERO_SHOT:
+            return (0, 0, 0, name)
+        if parsed.distilled:
+            budget = float("inf") if parsed.budget == "all" else float(parsed.budget)
+            rank = objectives.index(parsed.objective) if parsed.objective in objectives else len(objectives)
+            return (1, budget, rank, name)
+        return (2, 0, 0, name)
+
+    return sorted(dict.fromkeys(systems), key=key)
+
+
+def tier_rank(code: str) -> tuple[int, str]:
+    """A language's place in every figure: low-resource first, then mid, then high, by code within."""
+    from otclir.data.languages import language
+
+    try:
+        return TIER_ORDER.index(language(code).tier), code
+    except Exception:
+        return len(TIER_ORDER), code
+
+
+def languages_by_tier(codes) -> list[str]:
+    return sorted(set(codes), key=tier_rank)
+
+
+def tier_of(code: str) -> str:
+    from otclir.data.languages import language
+
+    return language(code).tier
+
+
+def save_figure(fig, name: str, profile: str = PAPER_PROFILE, folder: Path | None = None) -> list[str]:
+    """Write ``name``.pdf and ``name``.png into the profile's figures folder (see
+    :func:`otclir.paths.figures_dir`), byte for byte the same on every run (no dates, fixed
+    software string); returns their paths relative to the project root."""
+    folder = Path(folder) if folder else figures_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ext, metadata in (("pdf", {"CreationDate": None, "ModDate": None, "Producer": "otclir", "Creator": "otclir"}),
+                          ("png", {"Software": "otclir"})):
+        path = folder / f"{name}.{ext}"
+        fig.savefig(path, metadata=metadata, bbox_inches="tight", pad_inches=0.02)
+        written.append(relative_to_root(path))
+    return written
+
+
+# ------------------------------------------------------------------------------------- checks
+INK_SHARE = 0.002  # below this share of an axes' inner pixels carrying ink, the axes reads as empty
+
+
+def empty_axes(fig) -> list[str]:
+    """The titles (or positions) of the axes of ``fig`` in which nothing but the frame and the grid
+    shows once rendered: fewer than :data:`INK_SHARE` of the pixels inside the frame differ
+    visibly from white and from the light grid. Bars painted over by white edges, or lines drawn
+    outside the limits, count as nothing."""
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255
+    height = pixels.shape[0]
+    empty = []
+    for index, ax in enumerate(fig.axes):
+        if not ax.get_visible() or _is_colourbar(ax):
+            continue
+        box = ax.get_window_extent()
+        x0, x1 = int(box.x0) + 3, int(box.x1) - 3
+        y0, y1 = height - int(box.y1) + 3, height - int(box.y0) - 3
+        if x1 <= x0 or y1 <= y0:
+            empty.append(ax.get_title() or f"axes {index}")
+            continue
+        inner = pixels[y0:y1, x0:x1]
+        ink = (inner.min(axis=2) < 0.80) | (inner.max(axis=2) - inner.min(axis=2) > 0.15)
+        if ink.mean() < INK_SHARE:
+            empty.append(ax.get_title() or f"axes {index}")
+    return empty
+
+
+def _is_colourbar(ax) -> bool:
+    return getattr(ax, "_colorbar", None) is not None or ax.get_label() == "<colorbar>"
+
+
+def type3_fonts(pdf: bytes | Path) -> list[str]:
+    """The names of the Type 3 fonts a PDF embeds (journals and arXiv ask for none)."""
+    data = Path(pdf).read_bytes() if isinstance(pdf, (str, Path)) else pdf
+    fonts = []
+    for match in re.finditer(rb"/Subtype\s*/Type3", data):
+        window = data[max(0, match.start() - 400): match.end() + 400]
+        name = re.search(rb"/(?:BaseFont|Name)\s*/([^\s/<>\[\]]+)", window)
+        fonts.append(name.group(1).decode("latin-1") if name else "?")
+    return fonts
+
+
+def pdf_width_inches(pdf: bytes | Path) -> float:
+    """The width of a PDF's first page (its MediaBox), in inches."""
+    data = Path(pdf).read_bytes() if isinstance(pdf, (str, Path)) else pdf
+    box = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", data)
+    return (float(box.group(3)) - float(box.group(1))) / 72
+
