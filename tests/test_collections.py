@@ -54,12 +54,13 @@ def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figure
     done = otclir("run", "05", "-p", "collection", "local/verses/{language}")
     assert done.returncode == 0, done.stderr[-3000:]
     families = runner.load_metrics("05_map_significance")["families"]
-    assert set(families) == {f"sw {s} {m}" for s in ("mean", "maxsim") for m in ("AP", "nDCG@10")}
+    assert set(families) == {f"collection sw {s} {m}" for s in ("mean", "maxsim") for m in ("AP", "nDCG@10")}
     figures = {p.name for p in (collections / "figures" / "quick+custom").iterdir()}
     for stem in ("03_results_mean", "03_results_maxsim", "03_training_sw", "05_results_mean_AP", "05_results_maxsim_nDCG10",
                  "05_per_query_differences"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= figures
-    assert {"05_significance_en-sw_maxsim_AP.tex", "05_significance_en-sw_mean_nDCG10.csv", "03_results.csv"} <= figures
+    assert {"05_significance_collection_en-sw_maxsim_AP.tex", "05_significance_collection_en-sw_mean_nDCG10.csv",
+            "03_results.csv"} <= figures
     other = otclir("run", "05", "-p", "collection", "local/other/{language}")
     assert other.returncode != 0 and "computed on local/verses/{language}, not on local/other/{language}" in other.stderr
 

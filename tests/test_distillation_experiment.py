@@ -53,7 +53,9 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
             "oracle-translate-test"} <= systems
     assert {f"distill-{o}@96" for o in ("sentence_mse", "contrastive", "ot", "ot+contrastive")} <= systems
     dense = results[results.scorer != "bm25"]
-    assert set(dense.scorer) == {"mean", "maxsim"} and dense.groupby("system").size().eq(2).all()
+    assert set(dense.scorer) == {"mean", "maxsim"} and dense.groupby(["system", "task", "seed"], dropna=False).size().eq(2).all()
+    assert set(results.task) == {"crossref", "topical"}
+    assert set(results[results.system == "distill-ot@96"].seed) == {0, 1}  # every student once per training seed
     zero = results[results.system == "student-zero-shot"].gap_share_AP
     ceiling = results[results.system == "ceiling-teacher-on-english"].gap_share_AP
     assert (zero == 0).all() and (ceiling == 1).all()

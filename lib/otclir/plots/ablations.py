@@ -39,7 +39,8 @@ def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, me
                 ref = zero_shot[(zero_shot.setting == setting) & (zero_shot.tier == tier)]
                 if len(ref):
                     ax.axhline(float(ref.iloc[0, -1]), color=TIER_COLOURS[tier], linestyle=":", linewidth=0.8)
-        ax.set(title=setting, xlabel="alpha (share of monolingual batches)", ylabel=setting_label(setting, measure_label))
+        ax.set(title=setting, ylabel=setting_label(setting, measure_label))
+    fig.supxlabel("alpha (the share of monolingual batches)", fontsize=7)  # one label: per panel they overlap
     handles, labels = axes[0][0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="grey", linestyle=":", linewidth=0.8))
     labels.append("untrained student")
