@@ -139,6 +139,37 @@ def test_two_runs_of_one_notebook_into_one_folder_are_refused(tmp_outputs):
     assert not target.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds the kernel through /proc")
+def test_a_stop_signal_to_a_run_interrupts_its_kernel_and_keeps_what_was_staged(tmp_path):
+    """The kernel runs in a session of its own: a Ctrl-C (SIGINT) or SIGTERM to `otclir run` must
+    reach it, or the run computes on with nobody waiting for it."""
+    import time
+
+    from otclir.runner import _child_processes
+
+    params = tmp_path / "mini.yaml"
+    params.write_text("languages: [sw]\nbudgets: [16]\nobjectives: [sentence_mse]\nstudy: null\n"
+                      "training: {batch_size: 8, max_length: 16}\ntest_queries: 10\ntest_docs: 40\nscorers: [mean]\n"
+                      "tasks: [crossref]\ntraining_seeds: null\nrecompute: true\n")
+    env = {**os.environ, **{f"OTCLIR_{k}": str(tmp_path / k.lower()) for k in ("RESULTS", "OUTPUTS", "FIGURES")}}
+    run = subprocess.Popen([sys.executable, "-m", "otclir.cli", "run", "03", "-f", str(params)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    staging = tmp_path / "results" / ".staging" / "quick+custom" / "03_distillation_training"
+    deadline = time.time() + 240
+    while not (staging / "settings.json").is_file() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.5)
+    kernels = _child_processes(run.pid)
+    assert kernels and run.poll() is None, "the run should be computing"
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 1 and "KeyboardInterrupt" in err and "failed in cell" in err
+    time.sleep(1)
+    assert not any(Path(f"/proc/{k}").exists() for k in kernels)  # the kernel is gone with the run
+    assert (staging / "settings.json").is_file()  # what it had begun stays staged for a resume
+    assert not (tmp_path / "results" / "quick+custom" / "03_distillation_training" / "results.csv").exists()
+
+
 def test_a_full_disk_while_writing_is_named_and_the_previous_results_stay(tmp_path, monkeypatch):
     import errno
 

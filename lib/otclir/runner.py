@@ -7,9 +7,12 @@ papermill itself only warns about them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import threading
 from pathlib import Path
 
 import yaml
@@ -232,10 +235,11 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     lock = FolderLock(output.with_name(output.stem + ".lock"), output)
     lock.acquire()  # a second run of this notebook into the same folder is refused while this one lives
     try:
-        papermill.execute_notebook(
-            str(path), str(running), parameters=params, cwd=str(path.parent), kernel_name="python3",
-            progress_bar=progress, log_output=log_output, report_mode=False,
-        )
+        with _stops_reach_the_kernel():
+            papermill.execute_notebook(
+                str(path), str(running), parameters=params, cwd=str(path.parent), kernel_name="python3",
+                progress_bar=progress, log_output=log_output, report_mode=False,
+            )
     except papermill.PapermillExecutionError as err:
         failed = output.with_name(output.stem + ".failed.ipynb")
         if running.is_file():
@@ -248,6 +252,45 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     _tidy_metadata(running)
     os.replace(running, output)
     return output
+
+
+@contextlib.contextmanager
+def _stops_reach_the_kernel():
+    """The kernel runs in a session of its own, so a Ctrl-C at the terminal (or a scheduler's
+    SIGTERM) reaches only this process, which would wait on a kernel that computes on. While a
+    notebook runs, either signal interrupts the kernel instead: the running cell stops, what it
+    computed stays staged and the previous results whole, and the run fails naming the cell."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        for child in _child_processes():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGINT)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _child_processes(parent: int | None = None) -> list[int]:
+    """Processes whose parent is ``parent`` (this one by default; Linux /proc, elsewhere none are found)."""
+    me, found = parent or os.getpid(), []
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == me:
+                found.append(int(entry.name))
+    return found
 
 
 class NotebookFailed(OtclirError):
