@@ -36,8 +36,9 @@ reproduce: setup
 data: setup
 	$(BIN)/otclir data
 
+# Jupyter refuses to start as root unless told; the flag is added only there.
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf outputs
