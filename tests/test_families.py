@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from otclir.evaluation import families, power
+from otclir.evaluation import families, map_significance, power
 from otclir.evaluation.distillation_training import headline_differences
 from otclir.evaluation.stats import two_level_bootstrap
 
@@ -123,3 +123,21 @@ def test_the_queries_needed_detect_the_observed_difference_and_seed_variance_can
     assert achieved >= 0.8 > TTestPower().power(effect_size=effect, nobs=found["queries_needed"] - 1, alpha=0.05)
     seeded_a = np.stack([a + d for d in (-0.02, 0.0, 0.02)])  # seed spread far above the difference
     assert power.minimum_detectable_effect(seeded_a, b)["queries_needed"] == float("inf")
+
+
+def test_the_declared_per_query_comparison_is_plain_ot_at_the_largest_budget_on_the_results_own_task():
+    rows = []
+    for task in ("collection",):
+        for system, shift in (("student-zero-shot", 0.0), ("distill-ot@500", 0.01), ("distill-ot@2000", 0.02),
+                              ("distill-ot+contrastive@2000", 0.5), ("distill-sentence_mse@2000", 0.3)):
+            for query in range(6):
+                rows.append({"task": task, "language": "sw", "scorer": "maxsim", "system": system,
+                             "query": str(query), "AP": 0.1 + shift + 0.01 * query})
+    per_query = pd.DataFrame(rows)
+    differences, compared = map_significance.declared_per_query(per_query)
+    assert compared == {"sw": ("distill-ot@2000", "student-zero-shot")}  # never the best on test (OT + contrastive)
+    assert differences["sw"].round(6).eq(0.02).all()
+    both = pd.concat([per_query.assign(task="topical"), per_query.assign(task="crossref",
+                                                                          AP=per_query.AP * 2)])
+    differences, _ = map_significance.declared_per_query(both)
+    assert differences["sw"].round(6).eq(0.04).all()  # the cross-references where the results have them

@@ -108,7 +108,8 @@ def test_headline_summary_lists_every_ot_student_and_calls_the_highest_optimisti
                                        "distill-ot@500", "distill-mse@2000", "bm25-dictionary@2000"],
                             "AP": [0.2, 0.6, 0.34, 0.3, 0.3, 0.1], "gap_share_AP": [0.0, 1.0, 0.35, 0.25, 0.25, -0.25]})
     summary, lines = distillation_training.headline_summary(results, ["sw"], ["mean", "maxsim"])
-    assert summary == {"sw mean": {"by": "gap_share", "ot_students": {"distill-ot@2000": 0.35, "distill-ot@500": 0.25}}}
+    assert summary == {"sw mean": {"by": "gap_share", "ot_students": {"distill-ot@2000": 0.35, "distill-ot@500": 0.25},
+                                   "highest_on_test": "distill-ot@2000"}}
     assert "distill-ot@2000 +35.0%, distill-ot@500 +25.0%" in lines[0]
     assert "the highest, distill-ot@2000, is chosen on the test split (optimistic" in lines[0]
     assert "reaches" not in lines[0]  # no verdict from a number chosen on test

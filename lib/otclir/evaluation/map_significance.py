@@ -429,11 +429,15 @@ def headline_table(pivots: dict[tuple, pd.DataFrame], measure: str) -> pd.DataFr
 
 
 def declared_per_query(per_query: pd.DataFrame, scorer: str = "maxsim", measure: str = "AP",
-                       task: str = "crossref") -> tuple[dict[str, pd.Series], dict[str, tuple[str, str]]]:
+                       task: str | None = None) -> tuple[dict[str, pd.Series], dict[str, tuple[str, str]]]:
     """The per-query comparison notebook 05 draws, fixed before the run: per language, the OT
     student with the plain transport objective at the largest budget against the zero-shot
-    student (each query's value averaged over training seeds). Returns the differences and which
-    comparison each is."""
+    student (each query's value averaged over training seeds), on ``task`` (None: the
+    cross-references, or the results' first task where they have none, as on a collection).
+    Returns the differences and which comparison each is."""
+    if task is None:
+        tasks = list(dict.fromkeys(per_query.task)) if "task" in per_query else ["crossref"]
+        task = "crossref" if "crossref" in tasks else tasks[0]
     differences, compared = {}, {}
     for language in sorted(per_query.language.unique()):
         matrix = query_matrix(per_query, language, scorer, measure, task)
