@@ -400,21 +400,6 @@ def forest_rows(families: dict[tuple, pd.DataFrame], scope: list[str], intervals
     return pd.DataFrame(rows)
 
 
-def gap_table(intervals: pd.DataFrame, scorer: str) -> pd.DataFrame:
-    """Each OT student's share of the gap with its two-level interval, rows the students, columns
-    (task and) language, one table per scorer."""
-    part = intervals[(intervals.scorer == scorer) & intervals.system.map(lambda c: parse(c).transports)
-                     & intervals.gap_share.notna()]
-    columns = [c for c in ("task", "language") if c in part]
-    cells = part.assign(cell=[f"{g:+.1%} [{lo:+.1%}, {hi:+.1%}]" for g, lo, hi in
-                              zip(part.gap_share, part.gap_low, part.gap_high)])
-    table = cells.pivot_table(index="system", columns=columns, values="cell", aggfunc="first")
-    if not table.empty:
-        table = table.reindex(columns=sorted(table.columns, key=lambda c: (c[0], _language_rank(c[1]), c[1])
-                                             if isinstance(c, tuple) else (_language_rank(c), c)))
-    return table.rename_axis("OT student")
-
-
 def headline_table(pivots: dict[tuple, pd.DataFrame], measure: str) -> pd.DataFrame:
     """The paper's headline: one table of ``measure`` with a row per scorer, baseline and OT student
     and a column per task and language, cells ``difference [interval]`` (* significant after the
