@@ -100,15 +100,18 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     settings = ExperimentSettings(languages=["sw", "tl"], study=None)
     store = ResultStore("quick", "03_distillation_training")
     table = pd.DataFrame({"language": ["sw"], "system": ["student-zero-shot"], "scorer": ["mean"], "AP": [0.05]})
+    logs = pd.DataFrame({"step": [0, 10], "language": "sw", "part": "headline", "loss": [1.0, 0.5]})
     with store.recomputing():  # a run that stops after sw: its parts stay staged
         store.start(settings.to_record())
         store.write_table(f"{PARTS}/results_en-sw.csv", table)
         store.write_table("perquery_en-sw.csv.gz", pd.DataFrame({"query": ["001"], "AP": [0.05]}))
         store.write_json(f"{PARTS}/results_en-sw.json", {"date": "then", "git": {"commit": "abc"}})
+        store.write_table(f"{PARTS}/training_logs_en-sw.csv.gz", logs)
     found = finished_languages(settings, store)
     assert set(found) == {"sw"}  # tl has no parts yet
-    stored_table, queries, record = found["sw"]
+    stored_table, queries, record, stored_logs = found["sw"]
     assert stored_table.equals(table) and queries["query"].tolist() == ["001"] and record["git"]["commit"] == "abc"
+    assert stored_logs.equals(logs)  # a fresh checkout has no trained students: their logs come with the part
     assert finished_languages(dataclasses.replace(settings, rerank_depth=50), store) == {}
     # another list of languages reuses what was computed for each (adding fa computes fa only)
     assert set(finished_languages(dataclasses.replace(settings, languages=["fa", "sw"]), store)) == {"sw"}
@@ -120,10 +123,12 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
         both = pd.concat([table, table.assign(language="tl", AP=0.07)], ignore_index=True)
         store.write_table("results.csv", both)
         store.write_table("perquery_en-tl.csv.gz", pd.DataFrame({"query": ["002"], "AP": [0.07]}))
+        store.write_table("training_logs.csv.gz", pd.concat([logs, logs.assign(language="tl")], ignore_index=True))
         store.finish(1.0, settings.to_record(), resumed_languages={"sw": {"date": "then", "git": {"commit": "abc"}}})
     found = finished_languages(dataclasses.replace(settings, languages=["sw", "tl", "fa"]), store)
     assert set(found) == {"sw", "tl"}
     assert found["tl"][0].AP.tolist() == [0.07] and found["tl"][1]["query"].tolist() == ["002"]
+    assert set(found["tl"][3].language) == {"tl"} and len(found["tl"][3]) == 2
     assert found["sw"][2]["git"]["commit"] == "abc"  # a reused language keeps the record of where it was computed
     assert found["tl"][2]["date"] == store.provenance()["date"]
     assert finished_languages(dataclasses.replace(settings, budgets=[500]), store) == {}

@@ -48,6 +48,7 @@ from otclir.transport.objectives import OBJECTIVES, transports
 
 NOTEBOOK = "03_distillation_training"
 STUDY_PROVENANCE = "study_provenance.json"  # the study's own record: a rerun may reuse it
+STUDY_LOGS = "study_logs.csv.gz"  # the study's training logs, so that a rerun elsewhere reuses the study
 PARTS = "parts"  # per-language results while a recomputation runs: a stopped one resumes from them
 
 
@@ -141,9 +142,12 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
         else:
             study_started = time.time()
             points, study_logs = recipe_study.run_study(grid, store.profile, settings.test_queries, settings.test_docs,
-                                                        settings.rerank_depth, settings.seed, progress, log)
+                                                        settings.rerank_depth, settings.seed, progress, log,
+                                                        done=staged_study_points(store),
+                                                        keep=lambda *kept: keep_study_points(store, *kept))
             study_record = provenance(time.time() - study_started, study_part(settings), store.git_at_start())
         store.write_table("study.csv", points)
+        store.write_table(STUDY_LOGS, study_logs)
         store.write_json(STUDY_PROVENANCE, study_record)
         store.write_table("study_agreement.csv", recipe_study.signal_agreement(points))
         logs.append(study_logs.assign(language=grid.language, budget=str(grid.settings.get("train_pairs")), part="study"))
@@ -155,22 +159,23 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
     store.write_json("recipes.json", recipes)
     tables, resumed = [], {}
     for language in settings.languages:
-        students, runs = {}, {}
-        for budget in settings.budgets:
-            for objective in settings.objectives:
-                for training_seed in settings.student_seeds:
-                    config = headline_config(recipes[objective], settings, language, objective, budget, training_seed)
-                    result = systems.train_students(language, config, [objective], [budget], progress)
-                    name = distilled_name(objective, budget)
-                    runs[(name, training_seed)] = result[name]
-                    students.setdefault(name, {})[training_seed] = result[name]["model"]
-                    history = read_log(result[name]["folder"])
-                    logs.append(history.assign(config=name, language=language, budget=budget_tag(budget),
-                                               part="headline", seed=training_seed))
-        if language in finished:
-            frame, queries, resumed[language] = finished[language]
+        if language in finished:  # its students are not trained again: a fresh checkout has none of them
+            frame, queries, resumed[language], language_logs = finished[language]
             log(f"{language}: reusing its finished test results (computed {resumed[language].get('date')})")
         else:
+            students, runs, language_logs = {}, {}, []
+            for budget in settings.budgets:
+                for objective in settings.objectives:
+                    for training_seed in settings.student_seeds:
+                        config = headline_config(recipes[objective], settings, language, objective, budget, training_seed)
+                        result = systems.train_students(language, config, [objective], [budget], progress)
+                        name = distilled_name(objective, budget)
+                        runs[(name, training_seed)] = result[name]
+                        students.setdefault(name, {})[training_seed] = result[name]["model"]
+                        history = read_log(result[name]["folder"])
+                        language_logs.append(history.assign(config=name, language=language, budget=budget_tag(budget),
+                                                            part="headline", seed=training_seed))
+            language_logs = pd.concat(language_logs, ignore_index=True)
             frame, queries = headline.compare_systems(
                 language, students, store.profile, settings.tasks, settings.test_queries, settings.test_docs,
                 settings.systems, settings.budgets, settings.scorers, settings.rerank_depth, settings.seed, log,
@@ -178,6 +183,7 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
             frame = frame.merge(selection_table(runs), on=["system", "seed"], how="left")
             log(f"{language}: {len(students)} students x {len(settings.student_seeds)} seeds evaluated on "
                 f"{', '.join(settings.tasks if settings.collection is None else ['the collection'])}")
+        logs.append(language_logs)
         tables.append(frame)
         if language in settings.archive_languages:
             if language in finished:  # reused: its archived runs come along from where they were
@@ -186,6 +192,7 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
                 archive_runs(store, settings, language)
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
         store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
+        store.write_table(f"{PARTS}/training_logs_en-{language}.csv.gz", language_logs)
         store.write_json(f"{PARTS}/results_en-{language}.json", resumed.get(language) or part_record(store))
     results = pd.concat(tables, ignore_index=True)
     store.write_table("results.csv", results)
@@ -235,8 +242,8 @@ def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict
     """Languages whose test results an earlier run already wrote with the same settings for each
     language (all but the list of languages): a stopped recomputation's ``parts/`` (dropped when it
     finishes), or a finished one's tables, so a profile that adds a language computes that language
-    only. {language: (table, per-query measures, when and at which commit)}. Training is reused
-    anyway (its folders are keyed by settings)."""
+    only. {language: (table, per-query measures, when and at which commit, training logs)}: a
+    finished language's students are not trained again."""
     wanted = language_free(settings.to_record())
     found = {}
     for run in store.earlier_runs():
@@ -245,16 +252,20 @@ def finished_languages(settings: ExperimentSettings, store: ResultStore) -> dict
         tables = run.table("results.csv") if run.kind == "finished" and run.has("results.csv") else None
         for language in settings.languages:
             queries = f"perquery_en-{language}.csv.gz"
-            part = (f"{PARTS}/results_en-{language}.csv", f"{PARTS}/results_en-{language}.json")
+            part = (f"{PARTS}/results_en-{language}.csv", f"{PARTS}/results_en-{language}.json",
+                    f"{PARTS}/training_logs_en-{language}.csv.gz")
             if language in found:
                 continue
             if run.kind == "stopped" and run.has(*part, queries):
-                found[language] = (run.table(part[0]), run.table(queries, dtype={"query": str}), run.json(part[1]))
-            elif tables is not None and run.has(queries) and (tables.language == language).any():
+                found[language] = (run.table(part[0]), run.table(queries, dtype={"query": str}), run.json(part[1]),
+                                   run.table(part[2], low_memory=False))
+            elif tables is not None and run.has(queries, "training_logs.csv.gz") and (tables.language == language).any():
+                logs = run.table("training_logs.csv.gz", low_memory=False)
                 found[language] = (tables[tables.language == language].reset_index(drop=True),
                                    run.table(queries, dtype={"query": str}),
                                    run.record.get("resumed_languages", {}).get(language)
-                                   or {"date": run.record["date"], "git": run.record["git"]})
+                                   or {"date": run.record["date"], "git": run.record["git"]},
+                                   logs[(logs.part == "headline") & (logs.language == language)].reset_index(drop=True))
     return found
 
 
@@ -271,19 +282,46 @@ def study_part(settings: ExperimentSettings) -> dict:
 
 def reusable_study(settings: ExperimentSettings, store: ResultStore):
     """(points, logs, provenance) of a study an earlier run wrote (a stopped one's staging folder
-    or the finished results) with the same study settings and every run's log on this machine,
-    else None: a recomputation that stopped after its study (the longest part) does not run it again."""
+    or the finished results) with the same study settings and its logs (stored, or every run's
+    on this machine), else None: a recomputation that stopped after its study (the longest part) does not run it again."""
     from otclir.experiments.recipe_study import study_logs
 
     if settings.study is None:
         return None
     for run in store.earlier_runs():
         if run.has("study.csv", STUDY_PROVENANCE) and study_part(ExperimentSettings(**run.settings)) == study_part(settings):
-            logs = study_logs(settings.study_grid())
+            if run.has(STUDY_LOGS):  # stored beside the points: the study's trainings need not be on this machine
+                logs = run.table(STUDY_LOGS, low_memory=False)
+            else:
+                logs = study_logs(settings.study_grid())
             if logs is None:
                 return None
             return run.table("study.csv"), logs, run.json(STUDY_PROVENANCE)
     return None
+
+
+def _study_part_name(label: str) -> str:
+    import hashlib
+
+    return f"{PARTS}/study/{hashlib.sha256(label.encode()).hexdigest()[:12]}"
+
+
+def keep_study_points(store: ResultStore, label: str, points: pd.DataFrame, history: pd.DataFrame) -> None:
+    """One finished study configuration's points and log, staged until the study is whole."""
+    name = _study_part_name(label)
+    store.write_table(f"{name}.log.csv.gz", history)
+    store.write_table(f"{name}.points.csv", points)  # written last: its presence marks the configuration done
+
+
+def staged_study_points(store: ResultStore) -> dict:
+    """{label: (points, log)} of the study configurations a stopped run with these settings and
+    this code finished (read after :meth:`ResultStore.start`, which keeps only such a run's files)."""
+    found = {}
+    for path in sorted((store.staging / PARTS / "study").glob("*.points.csv")):
+        points = pd.read_csv(path)
+        history = pd.read_csv(path.with_name(path.name.replace(".points.csv", ".log.csv.gz")), low_memory=False)
+        found[str(points.config.iloc[0])] = (points, history)
+    return found
 
 
 def default_recipes(settings: ExperimentSettings) -> dict:

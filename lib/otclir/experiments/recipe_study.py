@@ -88,9 +88,13 @@ def evaluated_students(folder: Path) -> list[tuple[int, Path]]:
 
 
 def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, test_docs: int | None = None,
-              rerank_depth: int = 200, seed: int = 0, progress: bool = True, log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+              rerank_depth: int = 200, seed: int = 0, progress: bool = True, log=print, done=None,
+              keep=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train every configuration and score every kept step; returns the points table and the
-    training logs (long form)."""
+    training logs (long form). ``done`` maps a configuration's label to the (points, log) an
+    earlier run kept; ``keep(label, points, log)`` is called after each configuration, so a
+    stopped study resumes at the configuration it stopped in."""
+    done = done or {}
     from otclir.experiments.systems import SystemRunner, english_documents, query_encoder_of, test_task, train_folder
 
     configs = grid.configs()
@@ -104,6 +108,13 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
     points, logs = [], []
     for config in configs:
         label = config_label(config)
+        if label in done:
+            log(f"study: {label} (kept from an earlier run)")
+            kept_points, kept_log = done[label]
+            points += kept_points.to_dict("records")
+            logs.append(kept_log)
+            continue
+        first = len(points)
         folder = train_folder(config)
         log(f"study: {label}")
         train(config, folder, progress=progress)
@@ -118,6 +129,8 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
                       for row in runner.dense(name, query_encoder_of(str(path)), str(path))}
             points.append(_point(label, config, step, dev, reference, scored["mean"], scored["maxsim"], seed))
             runner.forget(name)
+        if keep is not None:
+            keep(label, pd.DataFrame(points[first:]), history)
     frame = pd.DataFrame(points)
     return frame, pd.concat(logs, ignore_index=True)
 
