@@ -132,3 +132,36 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     assert found["sw"][2]["git"]["commit"] == "abc"  # a reused language keeps the record of where it was computed
     assert found["tl"][2]["date"] == store.provenance()["date"]
     assert finished_languages(dataclasses.replace(settings, budgets=[500]), store) == {}
+
+
+def test_a_stopped_study_resumes_at_the_configuration_it_stopped_in(tmp_path, monkeypatch):
+    """Each finished study configuration is staged with its points and log; a rerun with the same
+    settings and code takes them as they are and trains none of them again."""
+    from otclir.experiments import recipe_study
+    from otclir.experiments.distillation import keep_study_points, staged_study_points
+
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
+    params = {**runner.declared_defaults("03"), **runner.resolve_parameters(runner.notebook_path("03"), "quick")}
+    settings = ExperimentSettings(languages=["sw"], training=params["training"], study=params["study"])
+    grid = settings.study_grid()
+    labels = [recipe_study.config_label(c) for c in grid.configs()]
+    store = ResultStore("quick", "03_distillation_training")
+    with store.recomputing():  # a run that stops after finishing every configuration but the last
+        store.start(settings.to_record())
+        for i, label in enumerate(labels[:-1]):
+            keep_study_points(store, label, pd.DataFrame({"config": [label] * 2, "step": [0, 8], "AP": [0.1, 0.1 + i]}),
+                              pd.DataFrame({"config": [label], "step": [8], "loss": [1.0]}))
+    with store.recomputing():
+        store.start(settings.to_record())
+        staged = staged_study_points(store)
+        assert set(staged) == set(labels[:-1]) and staged[labels[1]][0].AP.tolist() == [0.1, 1.1]
+        trained, kept = [], []
+        monkeypatch.setattr(recipe_study, "train", lambda config, *a, **k: trained.append(recipe_study.config_label(config))
+                            or (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            recipe_study.run_study(grid, "quick", test_queries=4, test_docs=20, done=staged,
+                                   keep=lambda *x: kept.append(x[0]), log=lambda *_: None)
+        assert trained == labels[-1:] and kept == []  # only the unfinished configuration trains
+    with store.recomputing():  # other settings start afresh
+        store.start({**settings.to_record(), "rerank_depth": 50})
+        assert staged_study_points(store) == {}
