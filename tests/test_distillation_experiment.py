@@ -134,7 +134,7 @@ def test_a_recomputation_reuses_finished_languages_only_with_the_same_settings(t
     assert finished_languages(dataclasses.replace(settings, budgets=[500]), store) == {}
 
 
-def test_a_stopped_study_resumes_at_the_configuration_it_stopped_in(tmp_path, monkeypatch):
+def test_a_stopped_study_resumes_at_the_configuration_it_stopped_in(tmp_outputs, tmp_path, monkeypatch):
     """Each finished study configuration is staged with its points and log; a rerun with the same
     settings and code takes them as they are and trains none of them again."""
     from otclir.experiments import recipe_study
