@@ -144,18 +144,6 @@ def family_overview(families: dict[tuple, pd.DataFrame]) -> pd.DataFrame:
                       for key, f in families.items()}, names=["language", "scorer", "measure"])
 
 
-def best_ot_differences(per_query: pd.DataFrame, scorer: str = "maxsim", measure: str = "AP") -> dict[str, pd.Series]:
-    """Per language, the per-query difference of its best OT student (by mean) to the zero-shot one."""
-    differences = {}
-    for language in sorted(per_query.language.unique()):
-        matrix = query_matrix(per_query, language, scorer, measure)
-        ot = [c for c in matrix.columns if parse(c).transports]
-        if ot and ZERO_SHOT in matrix:
-            best = max(ot, key=lambda c: (matrix[c].mean(), c))
-            differences[f"en-{language} {best}"] = matrix[best] - matrix[ZERO_SHOT]
-    return differences
-
-
 COMPARISON_VERDICTS = {1: "significantly better than", -1: "significantly worse than", 0: "not significantly different from"}
 
 
