@@ -162,6 +162,14 @@ def test_a_stopped_study_resumes_at_the_configuration_it_stopped_in(tmp_outputs,
             recipe_study.run_study(grid, "quick", test_queries=4, test_docs=20, done=staged,
                                    keep=lambda *x: kept.append(x[0]), log=lambda *_: None)
         assert trained == labels[-1:] and kept == []  # only the unfinished configuration trains
+    with store.recomputing():  # a stopped run whose study finished: reused without its trainings on this machine
+        store.start(settings.to_record())
+        store.write_table("study.csv", pd.DataFrame({"config": labels, "step": 0}))
+        store.write_json("study_provenance.json", {"date": "then"})
+        assert reusable_study(settings, store) is None  # no stored logs and no trainings here
+        store.write_table("study_logs.csv.gz", pd.DataFrame({"config": labels, "step": 8, "loss": 1.0}))
+    reused = reusable_study(settings, store)
+    assert reused is not None and set(reused[1].config) == set(labels) and reused[2] == {"date": "then"}
     with store.recomputing():  # other settings start afresh
         store.start({**settings.to_record(), "rerank_depth": 50})
         assert staged_study_points(store) == {}
