@@ -171,6 +171,12 @@ def test_a_run_with_overrides_files_its_figures_apart(tmp_outputs, monkeypatch, 
     assert runner.run_name("paper") == "paper" and runner.run_name("paper", overrides={"recompute": True}) == "paper"
     assert runner.run_name("paper", overrides={"sample_verses": 50}) == "paper+custom"
     assert runner.run_name("quick", params_file="mine.yaml") == "quick+custom"
+    # a named customised run keeps its own folder, so two of them do not replace each other
+    assert runner.run_name("quick", overrides={"seed": 1}, name="seed-1") == "quick+seed-1"
+    with pytest.raises(OtclirError, match="a run name is up to 40 lower-case letters"):
+        runner.run_name("quick", overrides={"seed": 1}, name="../up")
+    with pytest.raises(OtclirError, match="this run has no -p or -f"):
+        runner.run_name("paper", name="mine")
     from otclir.paths import figures_dir
 
     assert figures_dir("paper+custom") == tmp_path / "outputs" / "figures" / "paper+custom"

@@ -56,7 +56,8 @@ def _run(args) -> None:
     if args.store:
         runner.check_storable(args.profile, args.file, overrides)
     out = runner.run_notebook(args.notebook, profile=args.profile, params_file=args.file,
-                              overrides=overrides, log_output=args.log_output, progress=not args.log_output)
+                              overrides=overrides, log_output=args.log_output, progress=not args.log_output,
+                              run_label=args.name)
     print("executed:", relative_to_root(out))
     if args.store:
         print("stored:", relative_to_root(runner.store_reference(out)))
@@ -131,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one parameter; VALUE is read as YAML (numbers, lists, null)")
     p.add_argument("-f", "--file", help="YAML file of parameters")
     p.add_argument("--profile", default="quick", help="parameter profile from profiles/ (default quick)")
+    p.add_argument("--name", help="file a customised run under <profile>+<name> instead of <profile>+custom, so "
+                                  "several are kept side by side")
     p.add_argument("--store", action="store_true", help="store the executed notebook as the committed nbval reference")
     p.add_argument("--log-output", action="store_true", help="stream cell output while running")
     p.set_defaults(func=_run)

@@ -198,24 +198,40 @@ def check_storable(profile: str, params_file: str | None = None, overrides: dict
 
 
 CUSTOM = "+custom"  # suffix of the profile name of a run with overrides: its results and figures stay apart
+RUN_LABEL = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
-def run_name(profile: str, params_file: str | None = None, overrides: dict | None = None) -> str:
+def run_name(profile: str, params_file: str | None = None, overrides: dict | None = None,
+             name: str | None = None) -> str:
     """Where a run files its results and figures: the profile's name, or ``<profile>+custom`` when
     a parameters file or overrides (other than ``recompute``) change it, so a customised run
-    never replaces a profile's stored results or the paper's figures."""
+    never replaces a profile's stored results or the paper's figures; ``name`` files it under
+    ``<profile>+<name>`` instead, so customised runs kept side by side do not replace each other
+    (the notebooks that read another's results read those of the same run name)."""
     custom = params_file or set(overrides or {}) - {"recompute"}
+    if name is not None:
+        if not RUN_LABEL.fullmatch(name):
+            raise OtclirError(f"a run name is up to 40 lower-case letters, digits, '-' or '_', got {name!r}")
+        if not custom:
+            raise OtclirError(f"--name {name} names a customised run; this run has no -p or -f: it is profile "
+                              f"'{profile}' itself")
+        return f"{profile}+{name}"
     return profile + CUSTOM if custom else profile
+
+
+# The kernel's own log (its connection warnings) stays off the terminal; cell output and errors still show.
+KERNEL_QUIET = "--IPKernelApp.log_level=CRITICAL"
 
 
 def run_notebook(name: str, profile: str = "quick", params_file: str | None = None,
                  overrides: dict | None = None, output: Path | None = None, log_output: bool = False,
-                 progress: bool = False) -> Path:
+                 progress: bool = False, run_label: str | None = None) -> Path:
     """Execute one notebook; returns the executed copy (under outputs/notebooks/<run name>/).
 
     A failing cell raises :class:`NotebookFailed` naming the cell, its error and the executed copy
     up to that cell (``<notebook>.failed.ipynb``; the last successful copy is kept). ``progress``
-    shows a bar of executed cells on the terminal.
+    shows a bar of executed cells on the terminal; ``run_label`` files a customised run under
+    ``<profile>+<run_label>`` (:func:`run_name`).
     """
     import papermill
 
@@ -227,7 +243,7 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
     if Path(profile).name != profile or profile.startswith("."):
         raise OtclirError(f"a profile is a name from profiles/ ({', '.join(known_profiles())}), not a path: {profile!r}")
     params = resolve_parameters(path, profile, params_file, overrides)
-    named = run_name(profile, params_file, overrides)
+    named = run_name(profile, params_file, overrides, run_label)
     if "profile" in params and named != profile:
         params["profile"] = named
     output = Path(output) if output else outputs_dir("notebooks", named) / path.name
@@ -239,6 +255,7 @@ def run_notebook(name: str, profile: str = "quick", params_file: str | None = No
             papermill.execute_notebook(
                 str(path), str(running), parameters=params, cwd=str(path.parent), kernel_name="python3",
                 progress_bar=progress, log_output=log_output, report_mode=False,
+                extra_arguments=[KERNEL_QUIET],
             )
     except papermill.PapermillExecutionError as err:
         failed = output.with_name(output.stem + ".failed.ipynb")
