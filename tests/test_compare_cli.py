@@ -72,3 +72,20 @@ def test_missing_queries_are_scored_zero_and_reported(runs, tmp_path):
     tables, notes = significance.load_measures(folder / "qrels.txt", [tmp_path / "partial.run"], ["AP"])
     assert tables["AP"].loc["q0", "partial"] == 0.0
     assert notes == ["partial: 1 of 30 judged queries missing from the run, scored 0"]
+
+
+def test_power_adds_the_detectable_difference_at_the_corrected_level(runs):
+    from otclir.evaluation.power import detectable_difference
+
+    folder, paths = runs
+    tables, _ = significance.load_measures(folder / "qrels.txt", [paths["base"], paths["good"]], ["AP"])
+    table = significance.significance(tables, "base", n_permutations=200, power=True)
+    differences = tables["AP"]["good"] - tables["AP"]["base"]
+    expected = detectable_difference(float(differences.std(ddof=1)), len(differences), 0.05)  # a family of one
+    assert table.loc["good", ("AP", "mde")] == pytest.approx(expected)
+    assert table.loc["good", ("AP", "queries_needed")] > 1
+    assert ("AP", "mde") not in significance.significance(tables, "base", n_permutations=200).columns
+    out = _cli("compare", folder / "qrels.txt", paths["good"], "--baseline", paths["base"], "--power",
+               "--format", "csv", "--permutations", "200")
+    assert out.returncode == 0, out.stderr
+    assert "AP mde" in out.stdout.splitlines()[0] and "AP queries_needed" in out.stdout.splitlines()[0]

@@ -103,7 +103,7 @@ def _compare(args) -> None:
     runs = [args.baseline, *args.runs]
     tables, notes = load_measures(args.qrels, runs, args.measures, allow_missing=args.allow_missing)
     table = significance(tables, system_name(args.baseline), args.test, args.correction, args.alpha,
-                         args.permutations, args.seed)
+                         args.permutations, args.seed, power=args.power)
     print(render(table, args.format))
     for note in notes:
         print("note:", note, file=sys.stderr)
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--allow-missing", action="store_true",
                    help="score judged queries a run misses as 0 (trec_eval -c) instead of refusing the comparison")
+    p.add_argument("--power", action="store_true",
+                   help="add the minimum detectable difference (80%% power, corrected level) and the queries that "
+                        "would detect the observed difference")
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("reproduce", help="run every notebook in order, regenerating figures/ (paper profile)")

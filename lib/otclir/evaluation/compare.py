@@ -11,6 +11,7 @@ import pandas as pd
 from otclir.data import trec
 from otclir.errors import OtclirError
 from otclir.evaluation.stats import compare_to_baseline
+from otclir.evaluation.power import family_level, minimum_detectable_effect
 from otclir.retrieval.measures import parse_measures, per_query
 
 
@@ -60,9 +61,13 @@ def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -
 
 
 def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "randomization",
-                 correction: str = "holm", alpha: float = 0.05, n_permutations: int = 10_000, seed: int = 0) -> pd.DataFrame:
+                 correction: str = "holm", alpha: float = 0.05, n_permutations: int = 10_000, seed: int = 0,
+                 power: bool = False) -> pd.DataFrame:
     """One row per system; per measure its mean, the difference to the baseline with its 95%
-    bootstrap interval, the corrected p-value and a marker (+ better, - worse, significant)."""
+    bootstrap interval, the corrected p-value and a marker (+ better, - worse, significant).
+    ``power`` adds what each comparison could have seen: the minimum detectable difference at 80%
+    power (``mde``, at the corrected level of the family's first Holm or Bonferroni step) and the
+    queries that would detect the observed difference (``queries_needed``)."""
     if not 0 < alpha < 1:
         raise OtclirError(f"alpha is a significance level in (0, 1), got {alpha}")
     if n_permutations < 100:
@@ -85,9 +90,16 @@ def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "ra
         part = pd.DataFrame({"mean": result["mean"], "diff": result["diff"], "diff_ci_low": result.diff_ci_low,
                              "diff_ci_high": result.diff_ci_high, "p_adjusted": result.p_adjusted, "sig": marker},
                             index=result.index)
+        if power:
+            compared = [name for name in table.columns if name != baseline]
+            level = alpha if correction == "none" else family_level(alpha, len(compared))
+            seen = {name: minimum_detectable_effect(table[name].to_numpy(), table[baseline].to_numpy(), level)
+                    for name in compared}
+            part["mde"] = [seen[name]["mde"] if name in seen else np.nan for name in part.index]
+            part["queries_needed"] = [seen[name]["queries_needed"] if name in seen else np.nan for name in part.index]
         part.columns = pd.MultiIndex.from_product([[measure], part.columns])
         frames.append(part)
     out = pd.concat(frames, axis=1)
-    out.attrs.update(baseline=baseline, test=test, correction=correction, alpha=alpha,
+    out.attrs.update(baseline=baseline, test=test, correction=correction, alpha=alpha, power=power,
                      queries=len(next(iter(tables.values()))))
     return out
