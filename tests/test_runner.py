@@ -94,10 +94,19 @@ def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
 
 
 @pytest.mark.slow
-def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs):
-    runner.run_notebook("02", overrides={"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],
-                                          "scaled_epsilons": [0.3], "layers": [8, 12]})
+def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs, tmp_path, monkeypatch):
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    overrides = {"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],
+                 "scaled_epsilons": [0.3], "layers": [8, 12]}
+    runner.run_notebook("02", overrides=overrides)
     metrics = runner.load_metrics("02_ot_alignment")
+    stored = tmp_path / "results" / "quick+custom" / "02_ot_alignment"
+    assert {"plans.json", "alignment_quality.csv", "by_layer.csv", "provenance.json"} <= {p.name for p in stored.iterdir()}
+    # reporting mode draws the same numbers from the stored files without the model; other settings are refused
+    runner.run_notebook("02", overrides={**overrides, "recompute": False})
+    assert runner.load_metrics("02_ot_alignment") == metrics
+    with pytest.raises(OtclirError, match="computed with other settings"):
+        runner.run_notebook("02", overrides={**overrides, "recompute": False, "greek_verse": "43001002"})
     nt = metrics["testaments"]["nt"]
     assert nt["verses"] == 40
     assert nt["best_aer"]["sinkhorn"] < nt["best_aer"]["cosine argmax (no OT)"] < nt["best_aer"]["diagonal"]
