@@ -121,3 +121,21 @@ def test_headline_summary_lists_every_ot_student_and_calls_the_highest_optimisti
     row = table.set_index("system").loc["distill-ot@2000"]
     assert row.AP == pytest.approx(0.35) and row.seeds == 2 and row.AP_seed_sd == pytest.approx(0.02 / 2 ** 0.5)
 
+
+
+def test_results_stored_without_dev_values_get_them_from_their_logs_and_a_dev_chosen_rival():
+    """The rival of an OT student is the student without the transport term with the best dev value
+    at its kept step, read from the training log, even where the other one is better on test."""
+    students = ["distill-sentence_mse@2000", "distill-contrastive@2000", "distill-ot@2000"]
+    results = pd.DataFrame({"language": "sw", "system": students * 2, "scorer": ["mean"] * 3 + ["maxsim"] * 3,
+                            "selected_step": [10, 20, 20] * 2, "AP": 0.1})
+    logs = pd.DataFrame({"language": "sw", "part": "headline", "config": [s for s in students for _ in (0, 1)],
+                         "step": [10, 20, 10, 20, 10, 20],
+                         **{signal: [0.30, 0.10, 0.50, 0.20, 0.40, 0.25] for signal in significance.DEV_SIGNALS}})
+    logs = pd.concat([logs, logs.assign(step=[11, 21, 11, 21, 11, 21], **{s: np.nan for s in significance.DEV_SIGNALS})])
+    filled = significance.logged_dev_values(results, logs)
+    assert filled["selected_dev_nDCG@10"].tolist() == [0.30, 0.20, 0.25] * 2  # each at the step it kept
+    assert significance.logged_dev_values(filled, logs) is filled  # recorded values are kept as they are
+    from otclir.evaluation.families import rivals
+
+    assert rivals(filled, "sw", "dev_nDCG@10")["2000"]["rival"] == "distill-sentence_mse@2000"

@@ -54,10 +54,10 @@ class SignificanceSettings(Settings):
 
 
 def distillation_family(per_query: pd.DataFrame) -> list[tuple[str, str]]:
-    """The comparisons the distillation experiment's settings fix before it runs: every OT student
-    (an objective with the transport term) against the zero-shot student, and against the best
-    student without the transport term at the same budget (best by its mean here: the strongest
-    rival). Upper bounds (ceiling, oracle) take no part."""
+    """The comparisons for results that hold no dev value to choose a rival by: every OT student
+    (an objective with the transport term) against the zero-shot student and against each student
+    without the transport term at the same budget (nothing is chosen on the test numbers). Upper
+    bounds (ceiling, oracle) take no part."""
     students = [parse(c) for c in per_query.columns if parse(c).distilled]
     pairs = []
     for system in students:
@@ -65,9 +65,8 @@ def distillation_family(per_query: pd.DataFrame) -> list[tuple[str, str]]:
             continue
         if ZERO_SHOT in per_query.columns:
             pairs.append((system.name, ZERO_SHOT))
-        rivals = [c.name for c in students if c.budget == system.budget and not c.transports]
-        if rivals:
-            pairs.append((system.name, max(rivals, key=lambda c: (per_query[c].mean(), c))))
+        pairs += [(system.name, c.name) for c in sorted(students, key=lambda c: c.name)
+                  if c.budget == system.budget and not c.transports]
     return pairs
 
 
@@ -282,8 +281,10 @@ def seeded_conclusions(families: dict[tuple, pd.DataFrame], scope: list[str], in
             line = (f"{r.treatment}{marked.get(r.treatment, '')} ({r.treatment_mean:.4f}) is {verdict_text} {r.baseline} "
                     f"({r.baseline_mean:.4f}): {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
                     f"corrected p {_p(r.p_adjusted)}, {seeds}")
-            if not r.significant:
+            if not r.significant and r.mde > 0:
                 line += f"; no difference larger than {r.mde:.4f} could be detected (80% power at the corrected level)"
+            elif not r.significant:
+                line += "; the two rank every query alike (the same weights), so no test could tell them apart"
             lines.append(line + ".")
         if language is not None:
             part = intervals[(intervals.language == language) & intervals.system.map(lambda c: parse(c).transports)
@@ -305,13 +306,32 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
 
 
+def logged_dev_values(results: pd.DataFrame, logs: pd.DataFrame) -> pd.DataFrame:
+    """Results stored before each student's dev values were recorded beside it, with those values
+    (``selected_<signal>``) read from its training log at the step dev selection kept, so that the
+    rival can be chosen on dev for them too. Results that already hold them are returned as they
+    are; a student whose log lacks its kept step keeps no value (and cannot be a chosen rival)."""
+    columns = [f"selected_{signal}" for signal in DEV_SIGNALS]
+    if any(c in results for c in columns) or logs is None or "config" not in logs or "selected_step" not in results:
+        return results
+    checks = logs[(logs.get("part") == "headline") & logs[list(DEV_SIGNALS)].notna().any(axis=1)]
+    keys = ["language", "config", "step"]
+    if "seed" in checks and "seed" in results:
+        keys.append("seed")
+    values = checks.drop_duplicates(keys, keep="last").rename(columns={"config": "system", "step": "selected_step"})
+    values = values[[*(["seed"] if "seed" in keys else []), "language", "system", "selected_step", *DEV_SIGNALS]]
+    values = values.rename(columns={signal: f"selected_{signal}" for signal in DEV_SIGNALS})
+    return results.merge(values, on=[k for k in ("seed", "language", "system", "selected_step") if k in values],
+                         how="left", validate="many_to_one")
+
+
 def read(stored: dict, settings: SignificanceSettings) -> dict:
     """Notebook 05's whole reading of notebook 03's stored results: intervals, the families and
     their conclusions, with what the figures and tables need. Results with training seeds and a
     dev value per student get the declared families (dev-chosen rival, two-level tests, detectable
     differences); results stored before those existed get the families they were read with then."""
     per_query = pd.concat(stored["per_query"].values(), ignore_index=True)
-    results = stored["results"]
+    results = logged_dev_values(stored["results"], stored.get("logs"))
     marks = step_zero_marks(results)
     measure = settings.measures[0]
     if seeded(per_query) or any(c.startswith("selected_dev_") for c in results.columns):
