@@ -14,7 +14,7 @@ STAGES = [
     {"training"},
     {"evaluation"},
     {"experiments"},
-    {"plots", "tables", "runner", "cli"},
+    {"plots", "tables", "runner", "summary", "cli"},
 ]
 
 

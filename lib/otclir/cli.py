@@ -78,6 +78,18 @@ def _reproduce(args) -> None:
         print(f"{path.stem}: {time.time() - started:.0f} s -> {relative_to_root(out)}", flush=True)
         if args.store:
             runner.store_reference(out)
+    _summary(argparse.Namespace(profile=args.profile, check=False))
+
+
+def _summary(args) -> None:
+    from otclir import summary
+
+    changed = summary.write(args.profile, check=args.check)
+    if args.check and changed:
+        raise OtclirError(f"{', '.join(map(str, changed))} differ from what the stored results of profile "
+                          f"'{args.profile}' give; run `otclir summary --profile {args.profile}` to rewrite them")
+    print(("differs: " if args.check else "written: ") + ", ".join(map(str, changed)) if changed else
+          f"the summary of profile '{args.profile}' is up to date")
 
 
 def _eval(args) -> None:
@@ -171,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="store_true", help="store executed notebooks as nbval references")
     p.add_argument("--log-output", action="store_true")
     p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
+                                        "for paper, the README's results block) from the stored results")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--check", action="store_true", help="fail if the summary or the README's block differ")
+    p.set_defaults(func=_summary)
     return parser
 
 

@@ -1,0 +1,25 @@
+"""The README's results are generated: its block equals results/paper/SUMMARY.md, and both equal
+what the stored results give."""
+import pytest
+
+from otclir import summary
+from otclir.errors import OtclirError
+from otclir.paths import project_root
+
+
+def test_the_readme_states_the_committed_summary():
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    assert summary.readme_block(readme) == summary.summary_path("paper").read_text(encoding="utf-8")
+
+
+def test_the_block_is_replaced_between_its_markers_and_missing_markers_are_named():
+    text = f"intro\n{summary.START}\nold numbers\n{summary.END}\nrest\n"
+    assert summary.with_block(text, "new\n") == f"intro\n{summary.START}\nnew\n{summary.END}\nrest\n"
+    assert summary.readme_block(summary.with_block(text, "new\n")) == "new\n"
+    with pytest.raises(OtclirError, match="no generated results block"):
+        summary.readme_block("a README without markers")
+
+
+@pytest.mark.slow
+def test_the_summary_is_what_the_stored_results_give():
+    assert summary.write("paper", check=True) == []
