@@ -141,3 +141,17 @@ def test_the_declared_per_query_comparison_is_plain_ot_at_the_largest_budget_on_
                                                                           AP=per_query.AP * 2)])
     differences, _ = map_significance.declared_per_query(both)
     assert differences["sw"].round(6).eq(0.04).all()  # the cross-references where the results have them
+
+
+def test_a_student_dev_selection_kept_untrained_is_the_zero_shot_student_not_a_test_of_rounding():
+    rng = np.random.default_rng(3)
+    zero = rng.uniform(0, 1, (1, 300)) / 7
+    kept = np.repeat(zero, 3, axis=0)
+    moved = kept + rng.normal(0, 0.01, kept.shape)
+    plan = families.FamilyPlan()
+    table = families.test_family({"ot": kept, "zero": zero, "moved": moved}, [("ot", "zero"), ("moved", "zero")], plan)
+    same, different = table.iloc[0], table.iloc[1]
+    assert (same["diff"], same.diff_ci_low, same.diff_ci_high, same.p, same.mde) == (0, 0, 0, 1, 0)
+    assert not same.significant and different.mde > 0
+    assert families.same_values(kept, zero) and not families.same_values(moved, zero)
+    assert not families.same_values(zero[:, :10], zero)

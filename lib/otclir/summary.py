@@ -30,11 +30,11 @@ def _reading(profile: str):
 
 
 def _share(value: float) -> str:
-    return f"{value:+.1%}".replace("-", "−")
+    return f"{value + 0.0:+.1%}".replace("-0.0%", "+0.0%").replace("-", "−")
 
 
 def _signed(value: float) -> str:
-    return f"{value:+.4f}".replace("-", "−")
+    return f"{value + 0.0:+.4f}".replace("-0.0000", "+0.0000").replace("-", "−")
 
 
 def headline_table(results: pd.DataFrame, task: str | None = None) -> list[str]:
