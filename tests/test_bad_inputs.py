@@ -67,6 +67,10 @@ CLI_CASES = [
     ("a parameter of the wrong type", ["run", "01", "-p", "sample_verses", "abc"],
      "sample_verses must be a whole number of at least 1, or None, got 'abc'"),
     ("an English student", ["run", "03", "-p", "languages", "[en]"], "language and query_language are both 'en'"),
+    ("a hybrid question's unknown scope", ["run", "04", "-p", "question_scope", "everything"],
+     "unknown question_scope 'everything'; scopes: task, all"),
+    ("a dev signal the hybrid trainer does not log", ["run", "04", "-p", "single_by", "dev_bitext_MRR"],
+     "unknown single_by 'dev_bitext_MRR'; dev signals the hybrid trainer logs: dev_AP, dev_nDCG@10"),
 ]
 
 

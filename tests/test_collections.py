@@ -80,4 +80,4 @@ def test_notebook_04_trains_on_pairs_in_mmarco_layout(collections):
     assert settings["training"]["pairs_collection"] == "local/pairs/{language}"
     metrics = runner.load_metrics("04_hybrid_batch_ablations")
     assert set(metrics["mean_by_setting"]["monolingual"]) == {"zero-shot", "alpha=0 lambda=0", "alpha=1 lambda=0"}
-    assert (collections / "figures" / "quick+custom" / "04_metric_by_alpha_collection.png").is_file()
+    assert (collections / "figures" / "quick+custom" / "04_metric_by_alpha.png").is_file()

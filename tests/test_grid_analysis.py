@@ -7,6 +7,7 @@ import pytest
 
 from otclir.errors import OtclirError
 from otclir.evaluation import hybrid_batch_ablations as analysis
+from otclir.experiments.ablation import point_label
 
 LANGUAGES = {"en": "high", "sw": "low"}
 # AP of each trained configuration (alpha, lambda) per setting; the untrained student scores 0.1
@@ -169,36 +170,117 @@ def question_rows(hybrid_sw: float = 0.4, hybrid_bias: float = 8.0, paired_noise
 
 
 def test_hybrid_question_compares_worst_languages_and_bias_with_intervals():
-    table, bias = analysis.hybrid_question(question_rows(), 100.0, n_resamples=500)
+    table, bias = analysis.hybrid_question(question_rows(), 100.0, single=1.0, n_resamples=500)
     mono = table.loc["monolingual"]
     assert mono.better_single == "alpha=1" and mono.single_worst == pytest.approx(0.3)
     assert mono.hybrid_worst == pytest.approx(0.4) and mono.hybrid_worst_language == "sw"
     assert mono["diff"] == pytest.approx(0.1) and mono.diff_ci_low == pytest.approx(0.1)  # paired: no spread
-    assert mono.verdict == "hybrid better" and mono.diff_by_seed == "+0.1000, +0.1000" and mono.seeds_agree
+    assert mono.verdict == "hybrid better" and mono.diff_by_seed == "+0.1000, +0.1000" and mono.seeds_agree == 2
     assert bias["reduction"] == pytest.approx(0.2) and bias["low"] == pytest.approx(0.2)
     assert bias["by_seed"] == pytest.approx([0.2, 0.2])
     lines = analysis.hybrid_answer(table, bias)
+    assert "2 of 2 seeds agree in sign" in lines[0]
     assert "yes, in the sense that no setting shows a significant loss" in lines[-2]
-    assert lines[-1].endswith("less (per seed: 20.0%, 20.0%). At least 13% less: yes: the whole interval is at or above 13%.")
+    assert lines[-1].endswith("less (interval over training seeds and queries; per seed: 20.0%, 20.0%). At least 13% "
+                              "less: yes: the whole interval is at or above 13%.")
     recorded = analysis.hybrid_metrics(table, bias)
     assert recorded["worst_language"]["monolingual"]["verdict"] == "hybrid better"
     assert recorded["bias_reduction"]["by_seed"] == [0.2, 0.2] and json.dumps(recorded)
 
     table, bias = analysis.hybrid_question(question_rows(hybrid_sw=0.3, hybrid_bias=9.5, paired_noise=False),
-                                           100.0, n_resamples=500)
+                                           100.0, single=1.0, n_resamples=500)
     mono = table.loc["monolingual"]
     assert abs(mono["diff"]) < 0.01 and mono.diff_ci_low < 0 < mono.diff_ci_high and mono.verdict == "no difference"
+    assert 0 < mono.mde < 0.05  # what the test could have seen is stated beside the null
+    assert f"no difference larger than {mono.mde:.4f} detectable" in analysis.hybrid_answer(table, bias)[0]
     assert bias["reduction"] == pytest.approx(0.05)
     assert analysis.hybrid_answer(table, bias)[-1].endswith("no: the whole interval is below 13%.")
 
-    table, _ = analysis.hybrid_question(question_rows(hybrid_sw=0.2), 100.0, n_resamples=500)
+    table, _ = analysis.hybrid_question(question_rows(hybrid_sw=0.2), 100.0, single=1.0, n_resamples=500)
     assert table.loc["monolingual", "verdict"] == "hybrid worse"
-    assert "sign changes" not in analysis.hybrid_answer(table, None)[0]
     assert "no, worse in monolingual" in analysis.hybrid_answer(table, None)[-1]
     flipped = question_rows(hybrid_sw=0.2)
     flipped.loc[(flipped.alpha == 0.5) & (flipped.seed == 1) & (flipped.query_language == "sw"), "AP"] += 0.3
-    table, _ = analysis.hybrid_question(flipped, 100.0, n_resamples=500)  # seed 1 now above, seed 0 below
-    assert not table.loc["monolingual", "seeds_agree"]
+    table, _ = analysis.hybrid_question(flipped, 100.0, single=1.0, n_resamples=500)  # seed 1 now above, seed 0 below
+    assert table.loc["monolingual", "seeds_agree"] == 1
+    assert table.loc["monolingual", "verdict"] == "no difference"  # the seeds' disagreement is inside the interval
+
+
+def question_logs(dev):
+    """Training logs of the question's configurations: dev AP at steps 0 and 25, per alpha and seed."""
+    rows = []
+    for alpha in (0.0, 0.5, 1.0):
+        for seed in (0, 1):
+            label = f"alpha{alpha:g}-lambda0-budget100-seed{seed}"
+            rows.append({"config": label, "step": 0, "dev_AP": 0.2, "dev_nDCG@10": 0.3})
+            rows.append({"config": label, "step": 25, "dev_AP": dev[alpha] + 0.01 * seed, "dev_nDCG@10": 0.3})
+    return pd.DataFrame(rows)
+
+
+def question_summary(steps=25):
+    points = [{"system": "trained", "alpha": alpha, "ot_weight": 0.0, "train_pairs": 100.0, "seed": seed,
+               "setting": "monolingual", "selected_step": steps} for alpha in (0.0, 0.5, 1.0) for seed in (0, 1)]
+    return pd.DataFrame(points)
+
+
+def test_the_better_single_strategy_is_chosen_on_dev_and_no_test_number_moves_the_family():
+    logs = question_logs({0.0: 0.25, 0.5: 0.3, 1.0: 0.22})
+    choice = analysis.single_strategy_on_dev(question_summary(), logs, 100.0, point_label)
+    assert choice["single"] == 0.0 and choice["dev"] == pytest.approx({0.0: 0.255, 1.0: 0.225})
+    assert choice["dev_by_seed"][0.0] == pytest.approx({0: 0.25, 1: 0.26})
+    assert "alpha=0 (dev_AP at each seed's dev-selected step, mean over seeds: alpha=0 0.2550, alpha=1 0.2250)" \
+        in analysis.single_choice_text(choice)
+    # on test alpha 1 is the stronger single strategy; the family still holds the dev choice
+    rows = question_rows()
+    table, _ = analysis.hybrid_question(rows, 100.0, single=choice["single"], n_resamples=200)
+    assert set(table.better_single) == {"alpha=0"}
+    noise = np.random.default_rng(1).random(len(rows))
+    randomised = rows.assign(AP=noise, language_bias=np.where(rows.setting == "multilingual", 10 * noise, np.nan))
+    again, _ = analysis.hybrid_question(randomised, 100.0, single=choice["single"], n_resamples=200)
+    assert list(again.index) == list(table.index) and list(again.better_single) == list(table.better_single)
+    # a tie (both kept the untrained student) goes to monolingual-only batches
+    tie = analysis.single_strategy_on_dev(question_summary(steps=0), logs, 100.0, point_label)
+    assert tie["single"] == 1.0 and tie["dev"] == {0.0: 0.2, 1.0: 0.2}
+    with pytest.raises(OtclirError, match="no dev_nDCG@10 logged at the step dev selection kept"):
+        analysis.single_strategy_on_dev(question_summary(), logs.assign(**{"dev_nDCG@10": np.nan}), 100.0, point_label,
+                                        signal="dev_nDCG@10")
+    with pytest.raises(OtclirError, match="trained without dev checks"):
+        analysis.single_strategy_on_dev(question_summary().drop(columns="selected_step"), logs, 100.0, point_label)
+
+
+def test_the_two_level_interval_covers_with_seed_variance_where_a_query_only_one_does_not():
+    """Two systems with the same true scores whose training runs differ (seed SD 0.02 against a
+    per-query noise that averages to 0.002): the interval over seeds and queries covers the true
+    difference, 0, near its nominal rate; the interval over queries alone, seeds averaged first,
+    is far too narrow."""
+    rng = np.random.default_rng(0)
+    seeds, queries, covered = 5, 60, {"two-level": 0, "queries only": 0}
+    replications = 120
+    for _ in range(replications):
+        shared = rng.normal(0, 0.1, size=(1, 2, queries)) + np.array([0.3, 0.5])[None, :, None]
+        a = shared + rng.normal(0, 0.02, size=(seeds, 1, 1)) + rng.normal(0, 0.015, size=(seeds, 2, queries))
+        b = shared + rng.normal(0, 0.02, size=(seeds, 1, 1)) + rng.normal(0, 0.015, size=(seeds, 2, queries))
+        both = analysis.worst_language_difference(a, b, n_resamples=300, seed=int(rng.integers(1 << 30)))
+        pooled = analysis.worst_language_difference(a.mean(0), b.mean(0), n_resamples=300, seed=1)
+        covered["two-level"] += both["diff_ci_low"] <= 0 <= both["diff_ci_high"]
+        covered["queries only"] += pooled["diff_ci_low"] <= 0 <= pooled["diff_ci_high"]
+    assert covered["two-level"] / replications >= 0.85
+    assert covered["queries only"] / replications <= 0.6
+
+
+def test_the_declared_scope_corrects_within_each_task_or_over_all_of_them():
+    rows = pd.concat([question_rows(hybrid_sw=0.305, paired_noise=False).assign(task="crossref"),
+                      question_rows(hybrid_sw=0.305, paired_noise=False).assign(task="topical")], ignore_index=True)
+    within = analysis.hybrid_questions(rows, 100.0, 1.0, analysis.QuestionPlan(n_resamples=300))
+    overall = analysis.hybrid_questions(rows, 100.0, 1.0, analysis.QuestionPlan(n_resamples=300, question_scope="all"))
+    assert set(within) == {"crossref", "topical"}
+    for task in within:
+        table, joint = within[task][0], overall[task][0]
+        assert (joint.p_adjusted >= table.p_adjusted - 1e-12).all()  # a larger family corrects at least as much
+        assert joint.mde["monolingual"] > table.mde["monolingual"]  # and a larger detectable difference at its level
+    assert analysis.tasks_in(rows) == ["crossref", "topical"] and analysis.tasks_in(question_rows()) == [None]
+    assert analysis.figure_name("metric_by_alpha", "topical", ["crossref", "topical"]) == "04_metric_by_alpha_topical"
+    assert analysis.figure_name("metric_by_alpha", None, [None]) == "04_metric_by_alpha"
 
 
 def test_family_over_seeds_averages_each_query():

@@ -55,17 +55,19 @@ def notebook_path(name: str) -> Path:
     raise OtclirError(f"unknown notebook '{name}'; notebooks: {known}")
 
 
-def settings_class(path: Path):
-    """The settings class that checks a numbered notebook's parameters (None for other notebooks)."""
+def settings_classes(path: Path) -> list:
+    """The settings classes that check a numbered notebook's parameters (none for other notebooks):
+    notebook 04's grid and, beside it, its declared hybrid question."""
+    from otclir.evaluation.hybrid_batch_ablations import QuestionPlan
     from otclir.evaluation.map_significance import SignificanceSettings
     from otclir.experiments.ablation import HybridParameters
     from otclir.experiments.distillation import ExperimentSettings
     from otclir.experiments.exploration import ExplorationSettings
     from otclir.experiments.ot_alignment import AlignmentSettings
 
-    classes = {"01": ExplorationSettings, "02": AlignmentSettings, "03": ExperimentSettings, "04": HybridParameters,
-               "05": SignificanceSettings}
-    return classes.get(path.stem[:2]) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else None
+    classes = {"01": [ExplorationSettings], "02": [AlignmentSettings], "03": [ExperimentSettings],
+               "04": [HybridParameters, QuestionPlan], "05": [SignificanceSettings]}
+    return classes.get(path.stem[:2], []) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else []
 
 
 RUN_PARAMETERS = ("profile", "recompute")  # read by the notebook itself, not by its settings class
@@ -80,11 +82,9 @@ def check_parameters(path: Path, params: dict) -> None:
         flag()("recompute", params["recompute"])
     if "profile" in params and (not isinstance(params["profile"], str) or "/" in params["profile"]):
         raise SettingError(f"profile must be a profile's name, got {params['profile']!r}")
-    cls = settings_class(path)
-    if cls is None:
-        return
     values = {**declared_defaults(str(path)), **params}
-    cls.from_dict({k: v for k, v in values.items() if k not in RUN_PARAMETERS and k in cls.names()})
+    for cls in settings_classes(path):
+        cls.from_dict({k: v for k, v in values.items() if k not in RUN_PARAMETERS and k in cls.names()})
 
 
 def known_profiles() -> list[str]:

@@ -5,14 +5,25 @@ worst language, with less language bias?) and the sentences the numbers support.
 
 Rows come from :func:`otclir.evaluation.retrieval_settings.evaluate_settings` with the grid
 columns (``system``: ``trained`` or ``zero-shot``; ``alpha``, ``ot_weight``, ``train_pairs``,
-``seed``); the statistics they reduce to are :mod:`otclir.evaluation.robustness`'s.
+``seed``, and ``task`` where the grid was evaluated on several tasks: every reading is then made
+per task); the statistics they reduce to are :mod:`otclir.evaluation.robustness`'s.
+
+The hybrid question is a family declared before the run (:class:`QuestionPlan`): hybrid batches
+against the better single strategy, that strategy chosen on dev by the declared dev signal (never
+by a test number), in every setting, Holm-corrected within the declared scope; each difference
+with a two-level bootstrap over training seeds and queries, the seeds that agree in sign, and the
+smallest difference it could have detected.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from otclir.errors import OtclirError
+from otclir.evaluation.power import POWER, family_level
 from otclir.evaluation.robustness import (
     language_query_matrix,
     over_seeds,
@@ -21,7 +32,8 @@ from otclir.evaluation.robustness import (
     robustness_summary,
     settings_in,
 )
-from otclir.evaluation.stats import bootstrap, bootstrap_p, percentile_interval, verdict
+from otclir.evaluation.stats import _centred_p, correct, percentile_interval, verdict
+from otclir.settings import Settings, choice, number, setting, whole
 
 GRID_KEYS = ("alpha", "ot_weight", "train_pairs")
 
@@ -259,84 +271,263 @@ def grid_metrics(name: str, configurations: int, languages, budget, reference: s
     }
 
 
+# ------------------------------------------------------------ tasks
+TASK_NAMES = {"crossref": "cross-reference task", "topical": "topical task (Nave's)"}
+
+
+def tasks_in(frame: pd.DataFrame) -> list:
+    """The tasks a grid's table holds, in the order they were evaluated ([None]: a table stored
+    before grids named their tasks, read as one)."""
+    if "task" not in frame:
+        return [None]
+    return list(dict.fromkeys(frame.task.dropna()))
+
+
+def for_task(frame: pd.DataFrame, task) -> pd.DataFrame:
+    """The rows of one task (all rows for ``None`` or a table without tasks)."""
+    return frame if task is None or "task" not in frame else frame[frame.task == task]
+
+
+def task_name(task) -> str:
+    return TASK_NAMES.get(task, task or "cross-reference task")
+
+
+def figure_name(kind: str, task, tasks: list) -> str:
+    """A figure's file name: ``04_<kind>``, with the task where the grid has several."""
+    return f"04_{kind}" + (f"_{task}" if len(tasks) > 1 and task else "")
+
+
 # ------------------------------------------------------------ the hybrid-batch question
 BIAS_GOAL = 0.13  # Elmahdy et al. (2024) report 13-30% less language bias with hybrid batches
+HYBRID_DEV_SIGNALS = ("dev_AP", "dev_nDCG@10")  # what the hybrid trainer logs at each dev check
+QUESTION_SCOPES = ("task", "all")
+SINGLES = (0.0, 1.0)  # the single strategies: cross-lingual-only and monolingual-only batches
 
 
-def worst_language_difference(a: pd.DataFrame, b: pd.DataFrame, n_resamples: int = 2_000, seed: int = 0) -> dict:
-    """Worst-language score of one system minus that of another (each its own worst language),
-    from their :func:`language_query_matrix` tables, with a paired bootstrap over queries
-    (resampling the same queries for every language and both systems): the difference, its 95%
-    interval and a two-sided bootstrap p."""
-    queries = a.columns.intersection(b.columns)
-    a, b = a[queries].to_numpy(), b[queries].to_numpy()
+@dataclass
+class QuestionPlan(Settings):
+    """The hybrid question's family, declared in the profile before the run: the dev signal that
+    chooses the better single strategy (``single_by``; mean over the non-English training
+    languages of English-query dev scores, as the trainer logged them at the step dev selection
+    kept, averaged over seeds), the scope of the Holm correction over settings (``task``: the
+    settings of each task form a family; ``all``: every setting of every task one family), the
+    level and the bootstrap's resamples."""
+
+    WHAT = "notebook 04 setting"
+
+    single_by: str = setting("dev_AP", check=choice(HYBRID_DEV_SIGNALS, "dev signals the hybrid trainer logs"))
+    question_scope: str = setting("task", check=choice(QUESTION_SCOPES, "scopes"))
+    level: float = setting(0.05, check=number(above=0, below=1, says="a significance level in (0, 1)"))
+    n_resamples: int = setting(2_000, check=whole(200))
+
+
+def _at_budget_mask(frame: pd.DataFrame, budget) -> pd.Series:
+    return frame.train_pairs.isna() if budget is None else frame.train_pairs == budget
+
+
+def single_strategy_on_dev(summary: pd.DataFrame, logs: pd.DataFrame, budget, label, weight: float = 0.0,
+                           signal: str = "dev_AP") -> dict:
+    """The better single strategy, chosen on dev before any test number is read: for alpha 0 and
+    1, the dev ``signal`` each seed's training logged at the step dev selection kept (step 0 is the
+    untrained student), averaged over seeds; the higher wins, a tie going to alpha 1
+    (monolingual-only batches, the bias question's reference). ``label`` names a grid point as the
+    logs' ``config`` column does (:func:`otclir.experiments.ablation.point_label`). Returns the
+    chosen alpha and every candidate's dev values (mean and per seed)."""
+    points = trained_only(summary).drop_duplicates(list(POINT_COLUMNS))
+    if "selected_step" not in points or points.selected_step.isna().all():
+        raise OtclirError("the grid trained without dev checks, so no dev signal can choose the better single "
+                          "strategy; train it with eval_every set")
+    if signal not in logs:
+        raise OtclirError(f"the training logs hold no {signal}; dev signals they hold: "
+                          f"{', '.join(c for c in logs.columns if c.startswith('dev_')) or 'none'}")
+    by_seed = {}
+    for alpha in SINGLES:
+        rows = points[(points.alpha == alpha) & (points.ot_weight == weight) & _at_budget_mask(points, budget)]
+        if rows.empty:
+            raise OtclirError(f"no trained configuration at alpha {alpha:g}, lambda {weight:g}, budget "
+                              f"{budget_label(budget)}: the question needs both single strategies")
+        values = {}
+        for _, row in rows.sort_values("seed").iterrows():
+            name = label({"alpha": alpha, "ot_weight": weight, "train_pairs": None if budget is None else int(budget),
+                          "seed": int(row.seed)})
+            logged = logs[(logs.config == name) & (logs.step == row.selected_step)][signal].dropna()
+            if logged.empty:
+                raise OtclirError(f"{name}: no {signal} logged at the step dev selection kept ({row.selected_step:g})")
+            values[int(row.seed)] = float(logged.iloc[0])
+        by_seed[alpha] = values
+    means = {alpha: float(np.mean(list(values.values()))) for alpha, values in by_seed.items()}
+    single = max(sorted(SINGLES, reverse=True), key=means.__getitem__)
+    return {"single": single, "signal": signal, "dev": means, "dev_by_seed": by_seed}
+
+
+def _draw_weights(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """``size`` bootstrap draws of ``n`` items, each row the items' counts over ``n`` (weights of a mean)."""
+    return rng.multinomial(n, np.full(n, 1 / n), size=size) / n
+
+
+def _detectable(draws: np.ndarray, family_alpha: float) -> float:
+    """The smallest difference a two-sided test at ``family_alpha`` detects with 80% power, from the
+    bootstrap's standard error (normal approximation: seeds make a paired t-test's answer wrong)."""
+    return float((sps.norm.ppf(1 - family_alpha / 2) + sps.norm.ppf(POWER)) * draws.std(ddof=1))
+
+
+def _per_seed(a: np.ndarray, b: np.ndarray, statistic) -> list[float]:
+    """Each seed's own difference: seed i of both systems where they have as many seeds, else each
+    seed of one against the other's seeds together."""
+    if len(a) == len(b):
+        return [float(statistic(x[None], y[None])) for x, y in zip(a, b)]
+    if len(a) == 1 or len(b) > len(a):
+        return [float(statistic(a, y[None])) for y in b]
+    return [float(statistic(x[None], b)) for x in a]
+
+
+def _two_level(a: np.ndarray, b: np.ndarray, statistic, weighted, n_resamples: int, seed: int,
+               family_alpha: float, level: float = 0.95) -> dict:
+    """A statistic of two systems' (seeds, ..., queries) arrays with an interval and p that resample
+    queries (one draw for both) and each system's training seeds (independently), the seeds'
+    own values and the smallest detectable difference."""
+    if a.shape[1:] != b.shape[1:] or a.shape[-1] < 2:
+        raise OtclirError(f"the two systems must have the same languages and queries (at least 2), got {a.shape[1:]} "
+                          f"and {b.shape[1:]}")
     if np.isnan(a).any() or np.isnan(b).any():
         raise OtclirError("not every language has every query; cannot resample queries jointly")
-    observed = a.mean(1).min() - b.mean(1).min()
-    draws = bootstrap(lambda idx: a[:, idx].mean(2).min(0) - b[:, idx].mean(2).min(0), len(queries), n_resamples, seed)
-    low, high = percentile_interval(draws)
-    return {"diff": float(observed), "diff_ci_low": low, "diff_ci_high": high, "p": bootstrap_p(draws),
-            "queries": len(queries)}
+    observed = float(statistic(a, b))
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for start in range(0, n_resamples, 250):
+        size = min(250, n_resamples - start)
+        queries = _draw_weights(rng, a.shape[-1], size)
+        draws[start:start + size] = weighted(a, _draw_weights(rng, len(a), size), b, _draw_weights(rng, len(b), size),
+                                             queries)
+    low, high = percentile_interval(draws, level)
+    by_seed = _per_seed(a, b, statistic)
+    return {"diff": observed, "diff_ci_low": low, "diff_ci_high": high, "p": _centred_p(draws, observed),
+            "seeds": int(max(len(a), len(b))), "diff_by_seed": by_seed,
+            "seeds_agree": int(sum(np.sign(d) == np.sign(observed) for d in by_seed)),
+            "mde": _detectable(draws, family_alpha), "queries": int(a.shape[-1])}
+
+
+def _worst(x: np.ndarray) -> float:
+    return x.mean(axis=(0, 2)).min()
+
+
+def _weighted_worst(x: np.ndarray, seeds: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Per draw, the worst language's mean of (seeds, languages, queries) under drawn weights."""
+    s, languages, n = x.shape
+    by_query = (x.reshape(s * languages, n) @ queries.T).reshape(s, languages, -1)  # (seeds, languages, draws)
+    return np.einsum("ds,sld->dl", seeds, by_query).min(axis=1)
+
+
+def worst_language_difference(a, b, n_resamples: int = 2_000, seed: int = 0, family_alpha: float = 0.05) -> dict:
+    """Worst-language score of one system minus that of another (each its own worst language), from
+    (seeds, languages, queries) arrays over the same languages and queries (a 2-d array: one
+    training run), with training seeds and queries inside the interval (:func:`_two_level`)."""
+    a, b = (np.asarray(x, dtype=float) for x in (a, b))
+    a, b = (x[None] if x.ndim == 2 else x for x in (a, b))
+    return _two_level(a, b, lambda x, y: _worst(x) - _worst(y),
+                      lambda x, wx, y, wy, q: _weighted_worst(x, wx, q) - _weighted_worst(y, wy, q),
+                      n_resamples, seed, family_alpha)
+
+
+def bias_reduction_share(a, b, n_resamples: int = 2_000, seed: int = 0, family_alpha: float = 0.05) -> dict:
+    """How much less language bias ``a`` carries than ``b``, as a share of ``b``'s: 1 - mean(a) /
+    mean(b), from (seeds, queries) arrays of per-query bias (averaged over query languages), with
+    seeds and queries inside the interval."""
+    a, b = (np.asarray(x, dtype=float) for x in (a, b))
+    a, b = (x[None] if x.ndim == 1 else x for x in (a, b))
+    result = _two_level(a, b, lambda x, y: 1 - x.mean() / y.mean(),
+                        lambda x, wx, y, wy, q: 1 - np.einsum("ds,sq,dq->d", wx, x, q) / np.einsum("ds,sq,dq->d", wy, y, q),
+                        n_resamples, seed, family_alpha)
+    result.update(reduction=result.pop("diff"), low=result.pop("diff_ci_low"), high=result.pop("diff_ci_high"),
+                  by_seed=result.pop("diff_by_seed"), bias=float(a.mean()), other_bias=float(b.mean()))
+    return result
+
+
+def _stack(frames: list[pd.DataFrame | pd.Series]) -> np.ndarray:
+    """Per-seed tables (languages x queries, or queries) on common rows and columns, as one array."""
+    if isinstance(frames[0], pd.Series):
+        queries = sorted(set.intersection(*(set(f.index) for f in frames)))
+        return np.stack([f.reindex(queries).to_numpy() for f in frames])
+    languages = sorted(set.intersection(*(set(f.index) for f in frames)))
+    queries = sorted(set.intersection(*(set(f.columns) for f in frames)))
+    return np.stack([f.reindex(index=languages, columns=queries).to_numpy() for f in frames])
 
 
 def _query_bias(per_query: pd.DataFrame, where: dict) -> pd.Series:
-    """Each query's language bias, averaged over query languages and seeds."""
+    """Each query's language bias, averaged over query languages (and over seeds, unless ``where``
+    names one)."""
     return language_query_matrix(per_query, "multilingual", where, "language_bias").mean(axis=0)
 
 
-def bias_reduction(per_query: pd.DataFrame, system: dict, other: dict, n_resamples: int = 2_000, seed: int = 0) -> dict:
-    """How much less language bias ``system`` carries than ``other``, as a share of ``other``'s:
-    1 - mean bias(system) / mean bias(other), per-query bias averaged over query languages and
-    seeds, with a paired bootstrap interval over queries."""
-    a, b = _query_bias(per_query, system), _query_bias(per_query, other)
-    queries = a.index.intersection(b.index)
-    a, b = a[queries].to_numpy(), b[queries].to_numpy()
-    draws = bootstrap(lambda idx: 1 - a[idx].mean(1) / b[idx].mean(1), len(queries), n_resamples, seed)
-    low, high = percentile_interval(draws)
-    return {"reduction": float(1 - a.mean() / b.mean()), "low": low, "high": high,
-            "bias": float(a.mean()), "other_bias": float(b.mean()), "queries": len(queries)}
+def _seeds_of(per_query: pd.DataFrame, where: dict) -> list:
+    from otclir.evaluation.robustness import _pick
+
+    return sorted(_pick(per_query, where).seed.dropna().unique())
 
 
-def hybrid_question(per_query: pd.DataFrame, budget, weight: float = 0.0, hybrid: float = 0.5, measure: str = "AP",
-                    n_resamples: int = 2_000, seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """The research question at one budget and lambda, seeds averaged per query: in every setting,
-    hybrid batches (alpha ``hybrid``) against the better single strategy (alpha 0 or 1, the one
-    with the higher worst-language score) on worst-language ``measure``, Holm-corrected over the
-    settings; and hybrid's language-bias reduction against monolingual-only batches (alpha 1).
-    The intervals resample queries; the same differences per seed (``diff_by_seed``, the bias's
-    ``by_seed``) show whether they hold from one training run to the next."""
-    from otclir.evaluation.stats import correct
-
+def hybrid_question(per_query: pd.DataFrame, budget, single: float, weight: float = 0.0, hybrid: float = 0.5,
+                    measure: str = "AP", n_resamples: int = 2_000, seed: int = 0, level: float = 0.05,
+                    family_size: int | None = None) -> tuple[pd.DataFrame, dict | None]:
+    """The research question at one budget and lambda, for one task's rows: in every setting,
+    hybrid batches (alpha ``hybrid``) against the better single strategy (alpha ``single``, chosen
+    on dev by :func:`single_strategy_on_dev`) on the worst-language ``measure``, each system's own
+    worst language, with training seeds and queries inside the interval and the test; Holm over the
+    settings (``family_size`` states a larger declared family for the detectable difference; the
+    caller corrects across tasks); and hybrid's language-bias reduction against monolingual-only
+    batches (alpha 1), the same way."""
     def where(alpha, **extra):
         return {"system": "trained", "alpha": alpha, "ot_weight": weight, "train_pairs": budget, **extra}
 
-    seeds = sorted(per_query.seed.dropna().unique())
+    settings = settings_in(per_query)
+    family_alpha = family_level(level, family_size or len(settings))
     rows = []
-    for setting in settings_in(per_query):
+    for setting in settings:
         part = per_query[per_query.setting == setting]
-        matrices = {alpha: language_query_matrix(part, setting, where(alpha), measure) for alpha in (0.0, hybrid, 1.0)}
-        worst = {alpha: matrices[alpha].mean(axis=1) for alpha in matrices}
-        single = max((0.0, 1.0), key=lambda alpha: worst[alpha].min())
-        test = worst_language_difference(matrices[hybrid], matrices[single], n_resamples, seed)
-        by_seed = [language_query_matrix(part, setting, where(hybrid, seed=s), measure).mean(axis=1).min()
-                   - language_query_matrix(part, setting, where(single, seed=s), measure).mean(axis=1).min() for s in seeds]
+        arrays = {alpha: _stack([language_query_matrix(part, setting, where(alpha, seed=s), measure)
+                                 for s in _seeds_of(part, where(alpha))]) for alpha in (hybrid, single)}
+        worst = {alpha: language_query_matrix(part, setting, where(alpha), measure).mean(axis=1) for alpha in arrays}
+        test = worst_language_difference(arrays[hybrid], arrays[single], n_resamples, seed, family_alpha)
         rows.append({"setting": setting, "hybrid_worst": float(worst[hybrid].min()),
                      "hybrid_worst_language": worst[hybrid].idxmin(), "better_single": f"alpha={single:g}",
                      "single_worst": float(worst[single].min()), **test,
-                     "diff_by_seed": ", ".join(f"{d:+.4f}" for d in by_seed),
-                     "seeds_agree": bool(all(np.sign(d) == np.sign(test["diff"]) for d in by_seed))})
+                     "diff_by_seed": ", ".join(f"{d:+.4f}" for d in test["diff_by_seed"])})
     table = pd.DataFrame(rows).set_index("setting")
     table["p_adjusted"] = correct(table.p.to_numpy(), "holm")
-    table["verdict"] = [HYBRID_VERDICTS[verdict(r["diff"], r.p_adjusted, 0.05, r.diff_ci_low, r.diff_ci_high)]
-                        for _, r in table.iterrows()]
-    table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, measure=measure)
+    table.attrs.update(budget=budget, ot_weight=weight, hybrid=hybrid, single=single, measure=measure, level=level,
+                       family_size=family_size or len(settings))
+    with_verdicts(table, level)
     bias = None
-    if "multilingual" in set(per_query.setting):
+    if "multilingual" in settings:
         multi = per_query[per_query.setting == "multilingual"]
-        bias = bias_reduction(multi, where(hybrid), where(1.0), n_resamples, seed)
-        bias["by_seed"] = [1 - _query_bias(multi, where(hybrid, seed=s)).mean() / _query_bias(multi, where(1.0, seed=s)).mean()
-                           for s in seeds]
+        arrays = [_stack([_query_bias(multi, where(alpha, seed=s)) for s in _seeds_of(multi, where(alpha))])
+                  for alpha in (hybrid, 1.0)]
+        bias = bias_reduction_share(*arrays, n_resamples=n_resamples, seed=seed, family_alpha=level)
     return table, bias
+
+
+def with_verdicts(table: pd.DataFrame, level: float = 0.05) -> pd.DataFrame:
+    """Each row's verdict from its corrected p and interval (``hybrid better`` / ``worse`` / ``no difference``)."""
+    table["verdict"] = [HYBRID_VERDICTS[verdict(r["diff"], r.p_adjusted, level, r.diff_ci_low, r.diff_ci_high)]
+                        for _, r in table.iterrows()]
+    return table
+
+
+def hybrid_questions(per_query: pd.DataFrame, budget, single: float, plan: QuestionPlan, weight: float = 0.0,
+                     hybrid: float = 0.5, measure: str = "AP") -> dict:
+    """:func:`hybrid_question` for every task of the rows, corrected as the plan declares: within each
+    task's settings, or (``all``) over every setting of every task at once."""
+    tasks = tasks_in(per_query)
+    size = sum(len(settings_in(for_task(per_query, t))) for t in tasks) if plan.question_scope == "all" else None
+    answers = {task: hybrid_question(for_task(per_query, task), budget, single, weight, hybrid, measure,
+                                     plan.n_resamples, level=plan.level, family_size=size) for task in tasks}
+    if plan.question_scope == "all":
+        joined = pd.concat({task: table for task, (table, _) in answers.items()}, names=["task"])
+        adjusted = correct(joined.p.to_numpy(), "holm")
+        for i, (task, setting) in enumerate(joined.index):
+            answers[task][0].loc[setting, "p_adjusted"] = adjusted[i]
+        for table, _ in answers.values():
+            with_verdicts(table, plan.level)
+    return answers
 
 
 def missing_for_question(summary: pd.DataFrame, weight: float = 0.0, hybrid: float = 0.5) -> list[float]:
@@ -350,16 +541,28 @@ def missing_for_question(summary: pd.DataFrame, weight: float = 0.0, hybrid: flo
 HYBRID_VERDICTS = {1: "hybrid better", -1: "hybrid worse", 0: "no difference"}
 
 
+def _seed_note(row) -> str:
+    agree = f"{row.seeds_agree} of {row.seeds} seeds agree in sign" if row.seeds > 1 else "one training run"
+    return f"per seed {row.diff_by_seed}; {agree}"
+
+
+def single_choice_text(choice: dict) -> str:
+    """How the better single strategy was chosen, with the dev numbers that chose it."""
+    values = ", ".join(f"alpha={alpha:g} {value:.4f}" for alpha, value in sorted(choice["dev"].items()))
+    return (f"The better single strategy, chosen on dev before the test was read: alpha={choice['single']:g} "
+            f"({choice['signal']} at each seed's dev-selected step, mean over seeds: {values}).")
+
+
 def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -> list[str]:
-    """The notebook's answer to the question, from :func:`hybrid_question`'s numbers."""
+    """The notebook's answer to the question for one task, from :func:`hybrid_question`'s numbers."""
     lines = []
     for setting, r in table.iterrows():
+        p = f"Holm p {r.p_adjusted:.3f}" if r.p_adjusted >= 0.001 else "Holm p < 0.001"
+        tail = r.verdict if r.verdict != "no difference" else \
+            f"no difference larger than {r.mde:.4f} detectable" if r.mde > 0 else "the same scores in every resample"
         lines.append(f"{setting}: worst-language {measure} hybrid {r.hybrid_worst:.4f} ({r.hybrid_worst_language}) vs "
-                     f"{r.better_single} {r.single_worst:.4f}: {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, {r.diff_ci_high:+.4f}], "
-                     f"Holm p {r.p_adjusted:.3f}: {r.verdict} (per seed: {r.diff_by_seed}"
-                     + ("" if r.seeds_agree or r.verdict == "no difference" else
-                        "; the sign changes between seeds, so the verdict holds for these queries, not across training runs")
-                     + ").")
+                     f"{r.better_single} {r.single_worst:.4f}: {r['diff']:+.4f} [{r.diff_ci_low:+.4f}, "
+                     f"{r.diff_ci_high:+.4f}], {p}: {tail} ({_seed_note(r)}).")
     worse = list(table.index[table.verdict == "hybrid worse"])
     lines.append("Hybrid batches at least as good as the better single strategy on the worst language in every setting: "
                  + ("no, worse in " + ", ".join(worse) if worse else
@@ -367,18 +570,23 @@ def hybrid_answer(table: pd.DataFrame, bias: dict | None, measure: str = "AP") -
                     + ("" if (table.verdict == "hybrid better").all() else " (where there is no difference, equality is not shown)"))
                  + ".")
     if bias is not None:
-        share = f"{100 * bias['reduction']:.1f}% [{100 * bias['low']:.1f}, {100 * bias['high']:.1f}]"
-        if bias["low"] >= BIAS_GOAL:
-            verdict = f"yes: the whole interval is at or above {100 * BIAS_GOAL:.0f}%"
-        elif bias["high"] < BIAS_GOAL:
-            verdict = f"no: the whole interval is below {100 * BIAS_GOAL:.0f}%"
-        else:
-            verdict = f"not shown: the interval contains {100 * BIAS_GOAL:.0f}%"
-        seeds = ", ".join(f"{100 * r:.1f}%" for r in bias.get("by_seed", []))
-        lines.append(f"Language bias of hybrid batches {bias['bias']:.1f} ranks against {bias['other_bias']:.1f} for "
-                     f"monolingual-only batches: {share} less" + (f" (per seed: {seeds})" if seeds else "")
-                     + f". At least {100 * BIAS_GOAL:.0f}% less: {verdict}.")
+        lines.append(bias_answer(bias))
     return lines
+
+
+def bias_answer(bias: dict) -> str:
+    share = f"{100 * bias['reduction']:.1f}% [{100 * bias['low']:.1f}, {100 * bias['high']:.1f}]"
+    if bias["low"] >= BIAS_GOAL:
+        answer = f"yes: the whole interval is at or above {100 * BIAS_GOAL:.0f}%"
+    elif bias["high"] < BIAS_GOAL:
+        answer = f"no: the whole interval is below {100 * BIAS_GOAL:.0f}%"
+    else:
+        answer = f"not shown: the interval contains {100 * BIAS_GOAL:.0f}%"
+    seeds = ", ".join(f"{100 * r:.1f}%" for r in bias.get("by_seed", []))
+    over = "training seeds and queries" if bias.get("seeds", 1) > 1 else "queries"
+    return (f"Language bias of hybrid batches {bias['bias']:.1f} ranks against {bias['other_bias']:.1f} for "
+            f"monolingual-only batches: {share} less (interval over {over}"
+            + (f"; per seed: {seeds}" if seeds else "") + f"). At least {100 * BIAS_GOAL:.0f}% less: {answer}.")
 
 
 def selected_steps(summary: pd.DataFrame) -> pd.DataFrame | None:
@@ -392,15 +600,25 @@ def selected_steps(summary: pd.DataFrame) -> pd.DataFrame | None:
                               sort=False).rename(columns=lambda seed: f"seed {seed:g}")
 
 
-def hybrid_metrics(table: pd.DataFrame | None, bias: dict | None) -> dict:
+def hybrid_metrics(table: pd.DataFrame | None, bias: dict | None, choice: dict | None = None) -> dict:
     """:func:`hybrid_question`'s numbers as notebook 04 records them in its metrics file (empty
-    when the grid could not ask the question)."""
+    when the grid could not ask the question), with the dev choice of the better single strategy."""
     if table is None:
         return {}
+
     def rounded(value):
+        if isinstance(value, dict):
+            return {str(k): rounded(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [rounded(v) for v in value]
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, (int, np.integer)):
+            return int(value)
         return round(float(value), 4) if isinstance(value, (float, np.floating)) else value
 
-    return {"worst_language": {s: {k: rounded(v) for k, v in r.items()} for s, r in table.iterrows()},
-            "bias_reduction": {k: rounded(v) for k, v in (bias or {}).items()}}
+    recorded = {"worst_language": {s: {k: rounded(v) for k, v in r.items()} for s, r in table.iterrows()},
+                "bias_reduction": {k: rounded(v) for k, v in (bias or {}).items()}}
+    if choice is not None:
+        recorded["better_single"] = rounded(choice)
+    return recorded

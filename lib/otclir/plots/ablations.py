@@ -19,10 +19,12 @@ def setting_label(setting: str, measure_label: str) -> str:
     return measure_label
 
 
-def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, measure_label: str = "MAP"):
+def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, measure_label: str = "MAP",
+                 title: str | None = None):
     """A panel per setting: the metric against alpha, a line per tier (solid without the OT term,
     dashed with it), bands over seeds; dotted lines are the untrained student per tier.
-    ``curves`` as from :func:`otclir.evaluation.hybrid_batch_ablations.tier_curves` for one budget."""
+    ``curves`` as from :func:`otclir.evaluation.hybrid_batch_ablations.tier_curves` for one budget;
+    ``title`` names the figure (the task)."""
     use_style()
     settings = [s for s in RETRIEVAL_SETTINGS if s in set(curves.setting)]
     weights = sorted(curves.ot_weight.unique())
@@ -45,13 +47,15 @@ def alpha_curves(curves: pd.DataFrame, zero_shot: pd.DataFrame | None = None, me
     handles.append(plt.Line2D([], [], color="grey", linestyle=":", linewidth=0.8))
     labels.append("untrained student")
     fig.legend(handles, labels, loc="upper center", ncol=min(7, len(labels)), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    if title:
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def bias_by_alpha(bias: pd.DataFrame, zero_shot: float | None = None):
+def bias_by_alpha(bias: pd.DataFrame, zero_shot: float | None = None, title: str | None = None):
     """Language bias (mean rank distance between copies) against alpha, a line per OT weight and
-    budget, bands over seeds; the dotted line is the untrained student."""
+    budget, bands over seeds; the dotted line is the untrained student. ``title`` names the task."""
     use_style()
     fig, ax = plt.subplots(figsize=figure_size("single", 2.3))
     groups = list(bias.groupby(["ot_weight", "train_pairs"], dropna=False, sort=True))
@@ -64,7 +68,7 @@ def bias_by_alpha(bias: pd.DataFrame, zero_shot: float | None = None):
     if zero_shot is not None:
         ax.axhline(zero_shot, color="grey", linestyle=":", linewidth=0.8, label="untrained student")
     ax.set(xlabel="alpha (share of monolingual batches)", ylabel="language bias (rank distance)",
-           title="multilingual pool")
+           title="multilingual pool" + (f", {title}" if title else ""))
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
