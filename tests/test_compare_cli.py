@@ -89,3 +89,23 @@ def test_power_adds_the_detectable_difference_at_the_corrected_level(runs):
                "--format", "csv", "--permutations", "200")
     assert out.returncode == 0, out.stderr
     assert "AP mde" in out.stdout.splitlines()[0] and "AP queries_needed" in out.stdout.splitlines()[0]
+
+
+@pytest.mark.slow
+def test_the_committed_runs_export_with_their_qrels_and_compare_on_a_fresh_clone(tmp_path, capsys):
+    """The paper results keep Swahili's runs (top 10 per query); exported beside qrels rebuilt from
+    the data, they are what `otclir compare` reads, with every judged query of the test split."""
+    from otclir import cli
+
+    assert cli.main(["export", "--profile", "paper", "--folder", str(tmp_path), "--tasks", "crossref",
+                     "--languages", "sw"]) == 0
+    assert "runs hold each query's top 10 documents" in capsys.readouterr().out
+    folder = tmp_path / "crossref" / "en-sw"
+    qrels = trec.read_qrels(folder / "qrels.txt")
+    zero = folder / "student-zero-shot.maxsim.run.gz"
+    assert len(qrels) == 1536 and set(trec.read_run(zero)) <= set(qrels)
+    assert cli.main(["compare", str(folder / "qrels.txt"), str(folder / "distill-ot@2000.maxsim.run.gz"),
+                     "--baseline", str(zero), "--measures", "AP", "--permutations", "200"]) == 0
+    assert "distill-ot@2000" in capsys.readouterr().out
+    assert cli.main(["export", "--profile", "paper", "--folder", str(tmp_path), "--languages", "xx"]) == 2
+    assert "no stored runs for tasks any and languages ['xx']" in capsys.readouterr().err

@@ -123,6 +123,12 @@ def _compare(args) -> None:
         print("note:", note, file=sys.stderr)
 
 
+def _export(args) -> None:
+    from otclir.experiments.export import describe_export, export_runs
+
+    print(describe_export(*export_runs(args.profile, args.folder, args.tasks, args.languages)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from otclir import __version__
 
@@ -185,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", action="store_true", help="store executed notebooks as nbval references")
     p.add_argument("--log-output", action="store_true")
     p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser("export", help="write the runs the stored results keep, with their qrels, as TREC files "
+                                       "(outputs/export/<profile>/<task>/en-<language>/)")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--folder", default=None, help="where to write (default outputs/export/<profile>/)")
+    p.add_argument("--tasks", nargs="+", default=None, help="tasks to export (default: every task kept)")
+    p.add_argument("--languages", nargs="+", default=None, help="languages to export (default: every language kept)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
                                         "for paper, the README's results block) from the stored results")
