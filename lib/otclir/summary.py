@@ -1,7 +1,7 @@
-"""The distillation results the README states, written from the stored results by the functions
-notebooks 03 and 05 use: ``results/<profile>/SUMMARY.md``. The README holds the paper profile's
-summary between two markers; ``otclir summary`` rewrites both and ``--check`` fails when either
-differs from what the stored results give (a test runs it), so no result there is typed by hand.
+"""The results the README states, written from the stored results by the functions notebooks 03,
+04 and 05 use: ``results/<profile>/SUMMARY.md``. The README holds the paper profile's summary
+between two markers; ``otclir summary`` rewrites both and ``--check`` fails when either differs
+from what the stored results give (a test runs it), so no result there is typed by hand.
 """
 from __future__ import annotations
 
@@ -72,10 +72,11 @@ def headline_table(results: pd.DataFrame, task: str | None = None) -> list[str]:
     return lines
 
 
-def findings(reading: dict, goal: float) -> list[str]:
+def findings(reading: dict, goal: float, task: str | None = "crossref") -> list[str]:
     """Per language (tier order) and scorer: the plain OT student at the largest budget, its share
     of the gap against the goal, and its two declared comparisons with interval, corrected p and,
-    where nothing is shown, the smallest difference the test could have detected."""
+    where nothing is shown, the smallest difference the test could have detected (for one task;
+    families declared without a task count as the cross-reference task's)."""
     from otclir.data.languages import language as language_row
     from otclir.plots.style import languages_by_tier
     from otclir.retrieval.system_names import ZERO_SHOT, parse
@@ -87,8 +88,8 @@ def findings(reading: dict, goal: float) -> list[str]:
     languages = languages_by_tier({k[1] for k in keyed})
     for language in languages:
         for scorer in ("mean", "maxsim"):
-            family = next((f for (task, lang, sc, m), f in keyed.items()
-                           if lang == language and sc == scorer and m == "AP" and task in (None, "crossref")), None)
+            family = next((f for (t, lang, sc, m), f in keyed.items()
+                           if lang == language and sc == scorer and m == "AP" and (t or "crossref") == task), None)
             if family is None:
                 continue
             students = [parse(t) for t in family.treatment.unique() if parse(t).objective == "ot"]
@@ -99,7 +100,7 @@ def findings(reading: dict, goal: float) -> list[str]:
             share = intervals[(intervals.language == language) & (intervals.scorer == scorer)
                               & (intervals.system == treatment)]
             if "task" in share:
-                share = share[share.task.isin(["crossref"])] if (share.task == "crossref").any() else share
+                share = share[share.task == task] if (share.task == task).any() else share
             parts = []
             for _, row in family[family.treatment == treatment].iterrows():
                 against = "the zero-shot student" if row.baseline == ZERO_SHOT else \
@@ -128,30 +129,141 @@ def findings(reading: dict, goal: float) -> list[str]:
     return lines
 
 
+TASK_HEADINGS = {"crossref": "Cross-reference task", "topical": "Topical task (Nave's Topical Bible)"}
+TASK_QUERIES = {"crossref": "English test query verse", "topical": "English topic of Nave's Topical Bible"}
+
+
+def _family_of(reading: dict, task: str):
+    scope = reading["scope"]
+    for key, family in reading["families"].items():
+        if (dict(zip(scope, key)).get("task") or "crossref") == task:
+            return family
+    return None
+
+
 def summary_text(profile: str = PAPER_PROFILE) -> str:
-    """The summary of ``profile``'s stored distillation results, as markdown."""
+    """The summary of ``profile``'s stored results, as markdown: notebook 03's headline and notebook
+    05's declared comparisons per task, then notebook 04's hybrid question where it is stored."""
     from otclir.evaluation.distillation_training import GAP_GOAL
     from otclir.experiments.provenance import describe
 
     stored, reading = _reading(profile)
     settings, results = stored["settings"], stored["results"]
     first = next(iter(reading["families"].values()))
-    task = "crossref" if "task" not in results or (results.task == "crossref").any() else None
+    tasks = [t for t in TASK_HEADINGS if "task" in results and (results.task == t).any()] or ["crossref"]
     lines = [f"Notebook 03, {describe(stored['provenance'])}",
              "",
-             f"Mean AP of every English test query ({first.attrs['queries']:,}) against every test verse of the "
-             "language; in brackets the student's share of the zero-shot→ceiling gap, (AP − AP of the zero-shot "
-             "student) / (AP of the ceiling − AP of the zero-shot student), the ceiling being the teacher reading the "
-             f"English verses. The goal is an OT student closing at least {GAP_GOAL:.0%} of that gap, counted reached "
-             "only where its interval's lower end is there. MaxSim rescores the mean-pooled top "
-             f"{settings.rerank_depth}.",
-             "", *headline_table(results, task), "",
-             f"Notebook 05: the families are declared before the run ({first.attrs.get('correction', 'holm').title()} "
-             f"correction within each family of {first.attrs.get('family_size', len(first))}, level "
-             f"{first.attrs.get('alpha', 0.05)}; intervals 95%; {first.attrs.get('test', '')}). The OT student at the "
-             "largest budget, per language and scorer:",
-             "", *findings(reading, GAP_GOAL)]
+             "Mean AP of every English test query against every test verse of the language; in brackets the "
+             "student's share of the zero-shot→ceiling gap, (AP − AP of the zero-shot student) / (AP of the ceiling − "
+             "AP of the zero-shot student), the ceiling being the teacher reading the English verses. The goal is an "
+             f"OT student closing at least {GAP_GOAL:.0%} of that gap, counted reached only where its interval's lower "
+             f"end is there. MaxSim rescores the mean-pooled top {settings.rerank_depth}. Each student's AP is the mean "
+             "over its training seeds."]
+    hybrid = _hybrid_reading(profile)
+    lines = ["**Findings** (each from the tables below; intervals 95%):", "",
+             *findings_block(profile, stored, reading, hybrid), "", *lines]
+    for task in tasks:
+        family = _family_of(reading, task)
+        queries = f" ({family.attrs['queries']:,} queries, each an {TASK_QUERIES[task]})" if family is not None else ""
+        lines += ["", f"**{TASK_HEADINGS[task]}**{queries}:", "",
+                  *headline_table(results, task if "task" in results else None)]
+    lines += ["",
+              f"Notebook 05: the families are declared before the run ({first.attrs.get('correction', 'holm').title()} "
+              f"correction within each family of {first.attrs.get('family_size', len(first))}, level "
+              f"{first.attrs.get('alpha', 0.05)}; intervals 95%; {first.attrs.get('test', '')}). The OT student at the "
+              "largest budget, per language and scorer:"]
+    for task in tasks:
+        if len(tasks) > 1:
+            lines += ["", f"**{TASK_HEADINGS[task]}**:"]
+        lines += ["", *findings(reading, GAP_GOAL, task)]
+    lines += hybrid_summary(profile, hybrid)
     return "\n".join(lines) + "\n"
+
+
+def _hybrid_reading(profile: str):
+    """Notebook 04's stored grid, read as the notebook reads it (None where none is stored)."""
+    from otclir import runner
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+    from otclir.experiments import results
+    from otclir.experiments.ablation import HybridParameters, read_stored_grid
+
+    path = runner.notebook_path("04")
+    params = {**runner.declared_defaults("04"), **runner.resolve_parameters(path, profile)}
+    store = results.ResultStore(profile, "04_hybrid_batch_ablations")
+    if not store.exists():
+        return None
+    grid = HybridParameters.from_parameters(params).grid()
+    store.check_settings(grid.to_record())
+    summary, per_query = read_stored_grid(store, grid)
+    logs = store.read_table("training_logs.csv.gz") if "training_logs.csv.gz" in store.recorded_files() else None
+    return {"store": store, "summary": summary, "per_query": per_query, "logs": logs,
+            "params": HybridParameters.from_parameters(params), "plan": analysis.QuestionPlan.from_parameters(params)}
+
+
+def hybrid_table(rows: pd.DataFrame, bias: pd.DataFrame, zero_bias: float, weight: float, measure: str = "AP") -> list[str]:
+    """Mean over languages / worst language per setting for the untrained student and each alpha at
+    lambda ``weight``, and the multilingual pool's language bias with its interval over seeds."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+
+    table = analysis.labelled_robustness_table(rows, measure)
+    alphas = sorted(analysis.trained_only(rows).alpha.unique())
+    names = {0.0: "alpha 0 (cross-lingual)", 0.5: "alpha 0.5 (hybrid)", 1.0: "alpha 1 (monolingual)"}
+    header = ["setting", "untrained", *(names.get(a, f"alpha {a:g}") for a in alphas)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for setting in analysis.settings_in(rows):
+        part = table.xs(setting)
+        cells = [setting] + [f"{part.loc[name, 'mean']:.4f} / {part.loc[name, 'worst']:.4f}" if name in part.index else ""
+                             for name in ["zero-shot", *(analysis.config_label(a, weight) for a in alphas)]]
+        lines.append("| " + " | ".join(cells) + " |")
+    at = bias[bias.ot_weight == weight].set_index("alpha")
+    cells = ["language bias (ranks; 95% interval over seeds)", f"{zero_bias:.0f}"]
+    cells += [f"{at.loc[a, 'mean']:.0f} [{at.loc[a, 'low']:.0f}, {at.loc[a, 'high']:.0f}]" if a in at.index else ""
+              for a in alphas]
+    lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> list[str]:
+    """Notebook 04's part of the summary: per task, the table and the answer to the hybrid question
+    as the notebook writes it (the better single strategy chosen on dev, seeds inside the tests)."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+    from otclir.experiments.ablation import point_label
+    from otclir.experiments.provenance import describe
+
+    read = read or _hybrid_reading(profile)
+    if read is None:
+        return []
+    summary, per_query, params, plan = read["summary"], read["per_query"], read["params"], read["plan"]
+    budget = analysis.largest_budget(summary)
+    rows = analysis.at_budget(summary, budget)
+    weight = min(params.ot_weights)
+    seeds = sorted(analysis.trained_only(summary).seed.dropna().unique())
+    steps = params.training.get("steps")
+    languages = params.grid().evaluation_settings()["languages"]
+    lines = ["", f"Notebook 04, {describe(read['store'].provenance())}", "",
+             f"Hybrid batches: {analysis.budget_label(budget)} verse pairs, {len(seeds)} training seeds, "
+             f"{len(languages)} languages ({', '.join(languages)})"
+             + (f", {steps} steps with dev selection every {params.training.get('eval_every')}" if steps else "")
+             + f"; every test query against the whole test pool. {'MAP' if params.measure == 'AP' else params.measure} "
+             f"at lambda {weight:g}, mean over languages / worst language (AP is MRR in the bitext setting):"]
+    answers = {}
+    if read["logs"] is not None and not analysis.missing_for_question(summary, weight, params.reference_alpha):
+        choice = analysis.single_strategy_on_dev(summary, read["logs"], budget, point_label, weight, plan.single_by)
+        answers = analysis.hybrid_questions(per_query, budget, choice["single"], plan, weight, params.reference_alpha,
+                                            params.measure)
+        lines += ["", analysis.single_choice_text(choice)]
+    for task in analysis.tasks_in(summary):
+        part = analysis.for_task(rows, task)
+        bias = analysis.bias_curves(analysis.for_task(summary, task))
+        lines += ["", f"**{analysis.task_name(task).capitalize()}**:", "",
+                  *hybrid_table(part, bias, analysis.zero_shot_bias(analysis.for_task(summary, task)), weight,
+                                params.measure)]
+        if task in answers:
+            scope = ("the settings of this task" if plan.question_scope == "task" else "every setting of every task")
+            lines += ["", f"The question (Holm over {scope}, level {plan.level}; intervals over training seeds and "
+                          "queries):", ""]
+            lines += [f"- {line}" for line in analysis.hybrid_answer(*answers[task], params.measure)]
+    return lines
 
 
 def summary_path(profile: str = PAPER_PROFILE) -> Path:
@@ -192,3 +304,148 @@ def write(profile: str = PAPER_PROFILE, check: bool = False) -> list[str]:
                 path.write_text(wanted, encoding="utf-8")
             done.append(relative_to_root(path))
     return done
+
+
+# ------------------------------------------------------------ the findings block
+def _low_tier(language: str) -> str:
+    from otclir.data.languages import language as language_row
+
+    return language_row(language).tier
+
+
+def _ot_rows(reading: dict, baseline_kind: str) -> list[tuple[dict, pd.Series]]:
+    """Per family of AP: the plain OT student at the largest budget against the zero-shot student
+    (``zero``) or its rival (``rival``), with the family's keys."""
+    from otclir.retrieval.system_names import ZERO_SHOT, parse
+
+    out = []
+    for key, family in reading["families"].items():
+        keys = dict(zip(reading["scope"], key))
+        if keys.get("measure", "AP") != "AP":
+            continue
+        students = [parse(t) for t in family.treatment.unique() if parse(t).objective == "ot"]
+        if not students:
+            continue
+        budget = max((s.budget for s in students), key=lambda b: float("inf") if b == "all" else float(b))
+        name = next(s.name for s in students if s.budget == budget)
+        rows = family[family.treatment == name]
+        rows = rows[(rows.baseline == ZERO_SHOT) == (baseline_kind == "zero")]
+        out += [(dict(keys, task=keys.get("task") or "crossref"), row) for _, row in rows.iterrows()]
+    return out
+
+
+def _where(items: list[dict]) -> str:
+    from otclir.plots.style import languages_by_tier
+
+    parts = []
+    for task in TASK_HEADINGS:
+        mine = [i for i in items if i["task"] == task]
+        if not mine:
+            continue
+        labels = []
+        for language in languages_by_tier({i["language"] for i in mine}):
+            scorers = {i["scorer"] for i in mine if i["language"] == language}
+            labels.append(f"{language} ({' and '.join(n for s, n in (('mean', 'mean'), ('maxsim', 'MaxSim')) if s in scorers)})")
+        parts.append(f"{TASK_HEADINGS[task].lower().split(' (')[0]}: {', '.join(labels)}")
+    return "; ".join(parts)
+
+
+def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, reading: dict | None = None,
+                   hybrid: dict | None = None) -> list[str]:
+    """Five to ten sentences that open the results: each finding with its interval and, where
+    nothing is shown, the smallest difference the test could have seen; written from the same
+    readings as the rest of the summary (``stored``, ``reading``: notebook 05's, ``hybrid``:
+    notebook 04's, read here when not given)."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+    from otclir.evaluation.distillation_training import GAP_GOAL
+    from otclir.plots.style import languages_by_tier
+
+    if stored is None or reading is None:
+        stored, reading = _reading(profile)
+    results, intervals = stored["results"], reading["intervals"]
+    lines = []
+    ot = sorted({r.treatment for _, r in _ot_rows(reading, "zero")})
+    if ot:
+        student = ot[-1] if len(ot) == 1 else max(ot, key=lambda n: float(n.rsplit("@", 1)[1]) if n[-1].isdigit() else 1e18)
+        seeds = int(max(r.seeds for _, r in _ot_rows(reading, "zero")))
+        plan = stored["recipes"].get("ot", {}).get("settings", {}).get("plan", "fixed") if stored.get("recipes") else "fixed"
+        shares = []
+        for task in [t for t in TASK_HEADINGS if "task" not in intervals or (intervals.task == t).any()]:
+            part = intervals[(intervals.system == student) & (intervals.scorer == "mean")]
+            part = part[part.task == task] if "task" in part else part
+            cells = [f"{r.language} {_share(r.gap_share)} [{_share(r.gap_low)}, {_share(r.gap_high)}]"
+                     for r in part.set_index("language").loc[languages_by_tier(part.language)].reset_index().itertuples()
+                     if pd.notna(r.gap_share)]
+            if cells:
+                shares.append(f"{TASK_HEADINGS[task].lower().split(' (')[0]}: " + ", ".join(cells))
+        reached = intervals[(intervals.system == student) & (intervals.gap_low >= GAP_GOAL)]
+        pairs = student.rsplit("@", 1)[1]
+        pairs = f"{int(pairs):,}" if pairs.isdigit() else pairs
+        goal = ("nowhere" if reached.empty else "on " + ", ".join(
+            f"{r.language} ({getattr(r, 'task', 'crossref')}, {r.scorer})" for r in reached.itertuples()))
+        lines.append(f"- OT distillation ({plan} plan, {pairs} pairs, {seeds} training seeds, mean pooling) closes this "
+                     "share of the zero-shot→ceiling gap: " + "; ".join(shares) + f". It reaches the {GAP_GOAL:.0%} "
+                     f"goal (the interval's lower end at or above it) {goal}.")
+        better = [keys for keys, row in _ot_rows(reading, "zero") if row.significant and row["diff"] > 0]
+        zero_rows = [row for keys, row in _ot_rows(reading, "zero") if not row.significant and row.mde > 0]
+        lines.append("- Against the zero-shot student it is significantly better (Holm within each declared family, seeds "
+                     "and queries resampled) on " + (_where(better) or "no language")
+                     + (f"; elsewhere no difference larger than {min(r.mde for r in zero_rows):.4f}–"
+                        f"{max(r.mde for r in zero_rows):.4f} AP could be detected, or dev selection kept the untrained "
+                        "weights" if zero_rows else "") + ".")
+        rival = _ot_rows(reading, "rival")
+        shown = [(keys, row) for keys, row in rival if row.significant]
+        nulls = [row for _, row in rival if not row.significant and row.mde > 0]
+        lines.append("- Against its dev-chosen rival (the student without the transport term that the declared dev signal ranks "
+                     "first) it is " + ("significantly different on " + "; ".join(
+                         f"{k['task']} {k['language']} {'MaxSim' if k['scorer'] == 'maxsim' else 'mean'} "
+                         f"({_signed(r['diff'])} [{_signed(r.diff_ci_low)}, "
+                         f"{_signed(r.diff_ci_high)}])" for k, r in shown) if shown else "significantly different nowhere")
+                     + (f"; no other difference larger than {min(r.mde for r in nulls):.4f}–{max(r.mde for r in nulls):.4f}"
+                        " AP could be detected" if nulls else "") + ".")
+        if "selected_untrained" in results:
+            trained = results[results.system.str.startswith("distill-") & results.scorer.eq("mean")]
+            if "task" in trained:
+                trained = trained[trained.task == trained.task.iloc[0]]
+            kept = trained.selected_untrained.astype(str).str.lower().eq("true")
+            counts = kept.groupby(trained.language).agg(["sum", "size"])
+            stuck = counts[counts["sum"] * 2 > counts["size"]]
+            if len(stuck):
+                lines.append("- Dev selection kept the untrained weights for " + ", ".join(
+                    f"{int(r['sum'])} of {int(r['size'])} trained students on {language}"
+                    for language, r in stuck.loc[languages_by_tier(stuck.index)].iterrows())
+                    + " (every objective, both budgets and seeds): there the distilled students are the zero-shot "
+                      "student, because training on the bitext did not raise dev retrieval at the chosen recipe.")
+    read = hybrid or _hybrid_reading(profile)
+    if read is not None and read["logs"] is not None:
+        from otclir.experiments.ablation import point_label
+
+        summary, params, plan = read["summary"], read["params"], read["plan"]
+        weight, budget = min(params.ot_weights), analysis.largest_budget(summary)
+        if not analysis.missing_for_question(summary, weight, params.reference_alpha):
+            choice = analysis.single_strategy_on_dev(summary, read["logs"], budget, point_label, weight, plan.single_by)
+            answers = analysis.hybrid_questions(read["per_query"], budget, choice["single"], plan, weight,
+                                                params.reference_alpha, params.measure)
+            verdicts = []
+            for task, (table, _) in answers.items():
+                counts = table.verdict.value_counts()
+                nulls = table[table.verdict == "no difference"]
+                parts = [f"{n} in {', '.join(table.index[table.verdict == v])}" for v, n in counts.items() if v != "no difference"]
+                if len(nulls):
+                    parts.append(f"no difference in {len(nulls)} of {len(table)} settings (none larger than "
+                                 f"{nulls.mde.min():.4f}–{nulls.mde.max():.4f} detectable)")
+                verdicts.append(f"{analysis.task_name(task)}: " + "; ".join(
+                    p.replace("hybrid worse", "worse").replace("hybrid better", "better") for p in parts))
+            lines.append(f"- Hybrid batches (alpha {params.reference_alpha:g}) against the better single strategy "
+                         f"(alpha {choice['single']:g}, chosen on {plan.single_by}) on the worst language, training "
+                         "seeds inside the tests: " + "; ".join(verdicts) + ".")
+            biases = [f"by {100 * b['reduction']:.1f}% [{100 * b['low']:.1f}, {100 * b['high']:.1f}] on the "
+                      f"{analysis.task_name(task)}" for task, (_, b) in answers.items() if b is not None]
+            if biases:
+                reached = all(b["low"] >= analysis.BIAS_GOAL for _, b in answers.values() if b is not None)
+                below = all(b["high"] < analysis.BIAS_GOAL for _, b in answers.values() if b is not None)
+                lines.append("- Hybrid batches carry less language bias than monolingual-only batches, " + " and ".join(biases)
+                             + " (seeds and queries resampled): " + ("at or above" if reached else "below" if below else
+                                                                     "not shown to reach")
+                             + f" the {100 * analysis.BIAS_GOAL:.0f}% Elmahdy et al. report as their lowest.")
+    return lines
