@@ -285,7 +285,7 @@ def _read_grid():
 STORED_CASES = [
     ("NaN in 30 per-query AP values", _blank_ap, _read_distillation, "perquery_en-sw.csv.gz is not the file that was written"),
     ("NaN where no checksum was recorded", _blank_ap_unrecorded, _read_distillation,
-     r"perquery_en-sw.csv.gz: 30 empty AP value\(s\), first for system .* \(queries "),
+     r"perquery_en-sw.csv.gz: 30 empty AP value\(s\), first for (task \w+, )?system .* \(queries "),
     ("results.csv without its French rows", _drop_french, _read_distillation, "results.csv is not the file that was written"),
     ("French rows gone where no checksum was recorded", _drop_french_unrecorded, _read_distillation,
      "results.csv lacks language.s. fr that its settings name"),
@@ -422,5 +422,6 @@ def test_notebook_05_takes_its_own_settings_over_the_stored_paper_results(tmp_ou
     runner.run_notebook("05", profile="paper", overrides={"n_resamples": 200, "measures": ["AP"]})
     metrics = json.loads((tmp_outputs / "metrics" / "05_map_significance.json").read_text())
     assert metrics["profile"] == "paper+custom" and set(metrics["families"]) == {  # the declared families' scope
-        f"crossref {language} {scorer} AP" for language in ("sw", "tl", "ny", "fa", "fr") for scorer in ("mean", "maxsim")}
+        f"{task} {language} {scorer} AP" for task in ("crossref", "topical") for language in ("sw", "tl", "ny", "fa", "fr")
+        for scorer in ("mean", "maxsim")}
     assert snapshot(PROJECT / "results" / "paper") == before
