@@ -72,6 +72,17 @@ def headline_table(results: pd.DataFrame, task: str | None = None) -> list[str]:
     return lines
 
 
+def largest_ot_student(family: pd.DataFrame) -> str | None:
+    """The plain OT student at the largest budget among a family's treatments (None: no OT student)."""
+    from otclir.retrieval.system_names import parse
+
+    students = [parse(t) for t in family.treatment.unique() if parse(t).objective == "ot"]
+    if not students:
+        return None
+    budget = max((s.budget for s in students), key=lambda b: float("inf") if b == "all" else float(b))
+    return next(s.name for s in students if s.budget == budget)
+
+
 def findings(reading: dict, goal: float, task: str | None = "crossref") -> list[str]:
     """Per language (tier order) and scorer: the plain OT student at the largest budget, its share
     of the gap against the goal, and its two declared comparisons with interval, corrected p and,
@@ -92,11 +103,10 @@ def findings(reading: dict, goal: float, task: str | None = "crossref") -> list[
                            if lang == language and sc == scorer and m == "AP" and (t or "crossref") == task), None)
             if family is None:
                 continue
-            students = [parse(t) for t in family.treatment.unique() if parse(t).objective == "ot"]
-            if not students:
+            treatment = largest_ot_student(family)
+            if treatment is None:
                 continue
-            budget = max((s.budget for s in students), key=lambda b: float("inf") if b == "all" else float(b))
-            treatment = next(s.name for s in students if s.budget == budget)
+            budget = parse(treatment).budget
             share = intervals[(intervals.language == language) & (intervals.scorer == scorer)
                               & (intervals.system == treatment)]
             if "task" in share:
@@ -316,18 +326,16 @@ def _low_tier(language: str) -> str:
 def _ot_rows(reading: dict, baseline_kind: str) -> list[tuple[dict, pd.Series]]:
     """Per family of AP: the plain OT student at the largest budget against the zero-shot student
     (``zero``) or its rival (``rival``), with the family's keys."""
-    from otclir.retrieval.system_names import ZERO_SHOT, parse
+    from otclir.retrieval.system_names import ZERO_SHOT
 
     out = []
     for key, family in reading["families"].items():
         keys = dict(zip(reading["scope"], key))
         if keys.get("measure", "AP") != "AP":
             continue
-        students = [parse(t) for t in family.treatment.unique() if parse(t).objective == "ot"]
-        if not students:
+        name = largest_ot_student(family)
+        if name is None:
             continue
-        budget = max((s.budget for s in students), key=lambda b: float("inf") if b == "all" else float(b))
-        name = next(s.name for s in students if s.budget == budget)
         rows = family[family.treatment == name]
         rows = rows[(rows.baseline == ZERO_SHOT) == (baseline_kind == "zero")]
         out += [(dict(keys, task=keys.get("task") or "crossref"), row) for _, row in rows.iterrows()]

@@ -33,7 +33,8 @@ from otclir.evaluation.robustness import (
     settings_in,
 )
 from otclir.evaluation.stats import _centred_p, correct, percentile_interval, verdict
-from otclir.settings import Settings, choice, number, setting, whole
+from otclir.settings import Settings, choice, number, whole
+from otclir.settings import setting as declare  # 'setting' names an evaluation setting here
 
 GRID_KEYS = ("alpha", "ot_weight", "train_pairs")
 
@@ -315,10 +316,10 @@ class QuestionPlan(Settings):
 
     WHAT = "notebook 04 setting"
 
-    single_by: str = setting("dev_AP", check=choice(HYBRID_DEV_SIGNALS, "dev signals the hybrid trainer logs"))
-    question_scope: str = setting("task", check=choice(QUESTION_SCOPES, "scopes"))
-    level: float = setting(0.05, check=number(above=0, below=1, says="a significance level in (0, 1)"))
-    n_resamples: int = setting(2_000, check=whole(200))
+    single_by: str = declare("dev_AP", check=choice(HYBRID_DEV_SIGNALS, "dev signals the hybrid trainer logs"))
+    question_scope: str = declare("task", check=choice(QUESTION_SCOPES, "scopes"))
+    level: float = declare(0.05, check=number(above=0, below=1, says="a significance level in (0, 1)"))
+    n_resamples: int = declare(2_000, check=whole(200))
 
 
 def _at_budget_mask(frame: pd.DataFrame, budget) -> pd.Series:
