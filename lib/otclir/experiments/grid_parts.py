@@ -47,11 +47,12 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def stage_finished(grid_folder: Path, profile: str) -> list[str]:
-    """Stage every finished configuration of the grid in ``grid_folder`` not staged yet; returns
-    the folder names staged now."""
+def stage_finished(grid_folder: Path, profile: str, git: dict | None = None) -> list[str]:
+    """Stage every finished configuration of the grid in ``grid_folder`` not staged yet, recording
+    ``git``, the code's state when the run began (default: now); returns the folder names staged."""
     from otclir.experiments.provenance import git_state
 
+    git = git or git_state()
     staged = []
     target_root = parts_folder(profile)
     for folder in sorted(p for p in Path(grid_folder).iterdir() if p.is_dir() and _finished(p)):
@@ -62,7 +63,7 @@ def stage_finished(grid_folder: Path, profile: str) -> list[str]:
             if (folder / name).is_file():
                 _copy(folder / name, target / name)
         (target / PART).write_text(json.dumps({
-            "git": git_state(), "staged": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
+            "git": git, "staged": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
             indent=1, sort_keys=True) + "\n")
         shutil.copyfile(folder / RECORD, target / RECORD)
         staged.append(folder.name)
