@@ -278,7 +278,7 @@ def _read_grid():
     from otclir.experiments.ablation import HybridParameters, read_stored_grid
 
     section = yaml.safe_load((PROJECT / "profiles" / "paper.yaml").read_text())["04_hybrid_batch_ablations"]
-    grid = HybridParameters.from_dict({k: v for k, v in section.items() if k != "recompute"}).grid()
+    grid = HybridParameters.from_dict({k: v for k, v in section.items() if k in HybridParameters.names()}).grid()
     read_stored_grid(ResultStore("paper", "04_hybrid_batch_ablations"), grid)
 
 

@@ -318,3 +318,20 @@ def test_a_grid_without_the_three_alphas_says_what_the_question_lacks():
     assert analysis.missing_for_question(summary[summary.alpha != 0.5]) == [0.5]
     assert analysis.missing_for_question(summary, weight=0.1) == [0.0, 1.0]
     assert analysis.hybrid_metrics(None, None) == {}
+
+
+def test_conclusions_skip_a_setting_with_one_tier():
+    """The topical task asks in English only: its monolingual setting has no low tier, so no gap."""
+    summary = summary_rows()
+    rows = analysis.at_budget(summary, 100)
+    english = rows[~((rows.setting == "monolingual") & (rows.query_language == "sw"))]
+    table = analysis.labelled_robustness_table(english)
+    assert table.xs("monolingual").high_low_gap.isna().all()
+    per_query = per_query_rows(summary)
+    point = analysis.reference_point(summary, 0.5)
+    reference = analysis.config_label(*point)
+    tests = analysis.grid_significance(per_query, analysis.family_systems(summary, 100, point), reference)
+    lines = analysis.grid_conclusions(english, tests, reference, analysis.bias_curves(summary),
+                                      analysis.zero_shot_bias(summary), table, 100)
+    assert not any(line.startswith("monolingual: smallest high-low gap") for line in lines)
+    assert any(line.startswith("cross-lingual: smallest high-low gap") for line in lines)

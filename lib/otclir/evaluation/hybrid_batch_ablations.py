@@ -229,6 +229,8 @@ def grid_conclusions(rows: pd.DataFrame, tests: dict[str, pd.DataFrame], referen
     gaps = table.reset_index()
     gaps = gaps[gaps.system != "zero-shot"]
     for setting, part in gaps.groupby("setting", sort=False):
+        if part.high_low_gap.isna().all():  # one tier only (the topical task's monolingual setting: English)
+            continue
         row = part.loc[part.high_low_gap.abs().idxmin()]
         lines.append(f"{setting}: smallest high-low gap {row.high_low_gap:+.4f} for {row.system}; worst language most often "
                      f"{part.worst_language.mode().iloc[0]}.")
