@@ -438,10 +438,11 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
             for task, (table, _) in answers.items():
                 counts = table.verdict.value_counts()
                 nulls = table[table.verdict == "no difference"]
-                parts = [f"{n} in {', '.join(table.index[table.verdict == v])}" for v, n in counts.items() if v != "no difference"]
+                parts = [f"{v} in {', '.join(table.index[table.verdict == v])}" for v in counts.index if v != "no difference"]
                 if len(nulls):
+                    low, high = f"{nulls.mde.min():.4f}", f"{nulls.mde.max():.4f}"
                     parts.append(f"no difference in {len(nulls)} of {len(table)} settings (none larger than "
-                                 f"{nulls.mde.min():.4f}–{nulls.mde.max():.4f} detectable)")
+                                 f"{low if low == high else low + '–' + high} detectable)")
                 verdicts.append(f"{analysis.task_name(task)}: " + "; ".join(
                     p.replace("hybrid worse", "worse").replace("hybrid better", "better") for p in parts))
             lines.append(f"- Hybrid batches (alpha {params.reference_alpha:g}) against the better single strategy "
