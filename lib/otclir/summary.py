@@ -265,7 +265,7 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
     for task in analysis.tasks_in(summary):
         part = analysis.for_task(rows, task)
         bias = analysis.bias_curves(analysis.for_task(summary, task))
-        lines += ["", f"**{analysis.task_name(task).capitalize()}**:", "",
+        lines += ["", f"**{analysis.task_name(task)[:1].upper() + analysis.task_name(task)[1:]}**:", "",
                   *hybrid_table(part, bias, analysis.zero_shot_bias(analysis.for_task(summary, task)), weight,
                                 params.measure)]
         if task in answers:
