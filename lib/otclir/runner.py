@@ -57,16 +57,17 @@ def notebook_path(name: str) -> Path:
 
 def settings_classes(path: Path) -> list:
     """The settings classes that check a numbered notebook's parameters (none for other notebooks):
-    notebook 04's grid and, beside it, its declared hybrid question."""
+    notebook 04's grid and, beside it, its declared hybrid question and larger budget."""
     from otclir.evaluation.hybrid_batch_ablations import QuestionPlan
     from otclir.evaluation.map_significance import SignificanceSettings
     from otclir.experiments.ablation import HybridParameters
     from otclir.experiments.distillation import ExperimentSettings
     from otclir.experiments.exploration import ExplorationSettings
+    from otclir.experiments.larger_budget import LargerBudget
     from otclir.experiments.ot_alignment import AlignmentSettings
 
     classes = {"01": [ExplorationSettings], "02": [AlignmentSettings], "03": [ExperimentSettings],
-               "04": [HybridParameters, QuestionPlan], "05": [SignificanceSettings]}
+               "04": [HybridParameters, QuestionPlan, LargerBudget], "05": [SignificanceSettings]}
     return classes.get(path.stem[:2], []) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else []
 
 

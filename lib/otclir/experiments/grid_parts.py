@@ -5,7 +5,8 @@ A grid configuration is finished when its folder under ``outputs/ablation/<grid>
 tables and its record (:func:`otclir.experiments.ablation.run_point`); ``outputs/`` is lost with
 a fresh clone. :func:`stage_finished` copies what reading a finished configuration needs (its
 summary and per-query tables, timing, training log and record; not its students) to
-``results/.staging/<profile>/04_hybrid_batch_ablations.parts/<folder>/``, with the commit and
+``results/.staging/<profile>/<store>.parts/<folder>/`` (``<store>`` names the results store the grid
+goes to: ``04_hybrid_batch_ablations``, or its larger-budget grid's), with the commit and
 date it ran at; that folder may be committed. :func:`restore_staged` puts staged configurations
 back where ``run_point`` looks, before a run. A configuration's folder name is a digest of its
 whole record, its settings and the fingerprint of the code that computes it, so a part staged by
@@ -28,8 +29,9 @@ RECORD = "config.json"  # copied last: its presence marks a staged configuration
 PART = "part.json"
 
 
-def parts_folder(profile: str) -> Path:
-    return results_root() / STAGING / profile / f"{NOTEBOOK}.parts"
+def parts_folder(profile: str, store: str = NOTEBOOK) -> Path:
+    """Where the parts of the grid whose results go to the results store ``store`` are staged."""
+    return results_root() / STAGING / profile / f"{store}.parts"
 
 
 def _finished(folder: Path) -> bool:
@@ -47,14 +49,14 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def stage_finished(grid_folder: Path, profile: str, git: dict | None = None) -> list[str]:
+def stage_finished(grid_folder: Path, profile: str, git: dict | None = None, store: str = NOTEBOOK) -> list[str]:
     """Stage every finished configuration of the grid in ``grid_folder`` not staged yet, recording
     ``git``, the code's state when the run began (default: now); returns the folder names staged."""
     from otclir.experiments.provenance import git_state
 
     git = git or git_state()
     staged = []
-    target_root = parts_folder(profile)
+    target_root = parts_folder(profile, store)
     for folder in sorted(p for p in Path(grid_folder).iterdir() if p.is_dir() and _finished(p)):
         target = target_root / folder.name
         if (target / RECORD).is_file():
@@ -70,11 +72,11 @@ def stage_finished(grid_folder: Path, profile: str, git: dict | None = None) -> 
     return staged
 
 
-def restore_staged(grid_folder: Path, profile: str) -> list[str]:
+def restore_staged(grid_folder: Path, profile: str, store: str = NOTEBOOK) -> list[str]:
     """Put each staged configuration into ``grid_folder`` where none is finished under its name;
     returns the folder names restored."""
     restored = []
-    source_root = parts_folder(profile)
+    source_root = parts_folder(profile, store)
     if not source_root.is_dir():
         return restored
     for source in sorted(p for p in source_root.iterdir() if (p / RECORD).is_file()):
@@ -94,14 +96,14 @@ def restore_staged(grid_folder: Path, profile: str) -> list[str]:
     return restored
 
 
-def staged_parts(profile: str) -> dict[str, dict]:
+def staged_parts(profile: str, store: str = NOTEBOOK) -> dict[str, dict]:
     """Each staged configuration's folder name with the commit and date it was staged at."""
-    root = parts_folder(profile)
+    root = parts_folder(profile, store)
     if not root.is_dir():
         return {}
     return {p.name: json.loads((p / PART).read_text()) for p in sorted(root.iterdir()) if (p / PART).is_file()}
 
 
-def remove_parts(profile: str) -> None:
+def remove_parts(profile: str, store: str = NOTEBOOK) -> None:
     """Drop the staged configurations once the grid's results are stored whole."""
-    shutil.rmtree(parts_folder(profile), ignore_errors=True)
+    shutil.rmtree(parts_folder(profile, store), ignore_errors=True)
