@@ -335,3 +335,31 @@ def test_conclusions_skip_a_setting_with_one_tier():
                                       analysis.zero_shot_bias(summary), table, 100)
     assert not any(line.startswith("monolingual: smallest high-low gap") for line in lines)
     assert any(line.startswith("cross-lingual: smallest high-low gap") for line in lines)
+
+
+def test_the_question_at_two_budgets_says_where_its_verdict_changes_and_whether_dev_flattened():
+    logs = question_logs({0.0: 0.22, 0.5: 0.3, 1.0: 0.25})
+    plan = analysis.QuestionPlan(n_resamples=300)
+    summary = question_summary()
+    small = analysis.ask(summary, question_rows(hybrid_sw=0.2), logs, plan, point_label)
+    large = analysis.ask(summary, question_rows(hybrid_sw=0.4), logs, plan, point_label)
+    assert small[0]["single"] == 1.0 and small[1][None][0].loc["monolingual", "verdict"] == "hybrid worse"
+    assert large[1][None][0].loc["monolingual", "verdict"] == "hybrid better"
+    assert analysis.ask(summary[summary.alpha != 0.5], question_rows(), logs, plan, point_label) == (None, {})
+    assert analysis.ask(summary, question_rows(), None, plan, point_label) == (None, {})
+
+    both = {"100": small[1], "400": large[1]}
+    line, = analysis.budget_change_lines(both)
+    assert line.startswith("cross-reference task: the verdict holds in 1 of 2 settings; it changes in monolingual (100: hybrid worse; "
+                           "400: hybrid better, +0.1000 [+0.1000, +0.1000])")
+    assert "bias reduction 100 20.0% [20.0, 20.0], 400 20.0% [20.0, 20.0]" in line
+    side = analysis.budget_comparison(both)
+    assert side.loc[(analysis.task_name(None), "monolingual"), ("400", "verdict")] == "hybrid better"
+    assert side.loc[(analysis.task_name(None), "monolingual"), ("100", "diff")] == pytest.approx(-0.1)
+
+    curves = analysis.dev_curves(logs)
+    assert list(curves.columns) == ["alpha 0", "alpha 0.5", "alpha 1"] and list(curves.index) == [0, 25]
+    assert curves.loc[25, "alpha 1"] == pytest.approx(0.255)  # seeds 0 and 1: 0.25 and 0.26
+    assert analysis.last_check_gain(curves)["alpha 0"] == pytest.approx(0.025)
+    with pytest.raises(OtclirError, match="configurations the grid does not"):
+        analysis.dev_curves(logs.assign(config="other"))

@@ -195,19 +195,31 @@ def _hybrid_reading(profile: str):
     from otclir import runner
     from otclir.evaluation import hybrid_batch_ablations as analysis
     from otclir.experiments import results
-    from otclir.experiments.ablation import HybridParameters, read_stored_grid
+    from otclir.experiments.ablation import HybridParameters
+    from otclir.experiments.larger_budget import LargerBudgetStore, larger_grid
 
     path = runner.notebook_path("04")
     params = {**runner.declared_defaults("04"), **runner.resolve_parameters(path, profile)}
     store = results.ResultStore(profile, "04_hybrid_batch_ablations")
     if not store.exists():
         return None
-    grid = HybridParameters.from_parameters(params).grid()
+    parameters = HybridParameters.from_parameters(params)
+    read = _stored_grid(store, parameters.grid())
+    read |= {"params": parameters, "plan": analysis.QuestionPlan.from_parameters(params), "larger": None}
+    larger = params.get("larger_budget")
+    if larger is not None and LargerBudgetStore(profile).exists():
+        read["larger"] = _stored_grid(LargerBudgetStore(profile), larger_grid(parameters, larger))
+    return read
+
+
+def _stored_grid(store, grid) -> dict:
+    """A stored grid's tables, checked against the grid's settings."""
+    from otclir.experiments.ablation import read_stored_grid
+
     store.check_settings(grid.to_record())
     summary, per_query = read_stored_grid(store, grid)
     logs = store.read_table("training_logs.csv.gz") if "training_logs.csv.gz" in store.recorded_files() else None
-    return {"store": store, "summary": summary, "per_query": per_query, "logs": logs,
-            "params": HybridParameters.from_parameters(params), "plan": analysis.QuestionPlan.from_parameters(params)}
+    return {"store": store, "summary": summary, "per_query": per_query, "logs": logs, "grid": grid}
 
 
 def hybrid_table(rows: pd.DataFrame, bias: pd.DataFrame, zero_bias: float, weight: float, measure: str = "AP") -> list[str]:
@@ -256,11 +268,9 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
              + (f", {steps} steps with dev selection every {params.training.get('eval_every')}" if steps else "")
              + f"; every test query against the whole test pool. {'MAP' if params.measure == 'AP' else params.measure} "
              f"at lambda {weight:g}, mean over languages / worst language (AP is MRR in the bitext setting):"]
-    answers = {}
-    if read["logs"] is not None and not analysis.missing_for_question(summary, weight, params.reference_alpha):
-        choice = analysis.single_strategy_on_dev(summary, read["logs"], budget, point_label, weight, plan.single_by)
-        answers = analysis.hybrid_questions(per_query, budget, choice["single"], plan, weight, params.reference_alpha,
-                                            params.measure)
+    choice, answers = analysis.ask(summary, per_query, read["logs"], plan, point_label, weight, params.reference_alpha,
+                                   params.measure)
+    if choice is not None:
         lines += ["", analysis.single_choice_text(choice)]
     for task in analysis.tasks_in(summary):
         part = analysis.for_task(rows, task)
@@ -273,7 +283,32 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
             lines += ["", f"The question (Holm over {scope}, level {plan.level}; intervals over training seeds and "
                           "queries):", ""]
             lines += [f"- {line}" for line in analysis.hybrid_answer(*answers[task], params.measure)]
+    larger = _larger_answers(read, answers)
+    if larger:
+        (label, (larger_choice, larger_answers)), = larger.items()
+        steps = read["larger"]["grid"].training["steps"]
+        lines += ["", f"The same question at a larger budget ({label} verse pairs, {steps} steps; "
+                      f"{describe(read['larger']['store'].provenance())}): {analysis.single_choice_text(larger_choice)}", ""]
+        for task, answer in larger_answers.items():
+            lines += [f"- {analysis.task_name(task)}: " + " ".join(analysis.hybrid_answer(*answer, params.measure))]
+        lines += ["", "Does the answer change with the budget?", ""]
+        lines += [f"- {line}" for line in analysis.budget_change_lines(
+            {analysis.budget_label(budget): answers, label: larger_answers})]
     return lines
+
+
+def _larger_answers(read: dict, answers: dict) -> dict:
+    """The question asked of the larger-budget grid, where one is stored and the grid's own question
+    was asked: its budget's label -> (choice, answers)."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+    from otclir.experiments.ablation import point_label
+
+    larger, params = read.get("larger"), read["params"]
+    if larger is None or not answers:
+        return {}
+    choice, by_task = analysis.ask(larger["summary"], larger["per_query"], larger["logs"], read["plan"], point_label,
+                                   min(params.ot_weights), params.reference_alpha, params.measure)
+    return {analysis.budget_label(analysis.largest_budget(larger["summary"])): (choice, by_task)} if choice else {}
 
 
 def summary_path(profile: str = PAPER_PROFILE) -> Path:
@@ -430,10 +465,9 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
 
         summary, params, plan = read["summary"], read["params"], read["plan"]
         weight, budget = min(params.ot_weights), analysis.largest_budget(summary)
-        if not analysis.missing_for_question(summary, weight, params.reference_alpha):
-            choice = analysis.single_strategy_on_dev(summary, read["logs"], budget, point_label, weight, plan.single_by)
-            answers = analysis.hybrid_questions(read["per_query"], budget, choice["single"], plan, weight,
-                                                params.reference_alpha, params.measure)
+        choice, answers = analysis.ask(summary, read["per_query"], read["logs"], plan, point_label, weight,
+                                       params.reference_alpha, params.measure)
+        if choice is not None:
             verdicts = []
             for task, (table, _) in answers.items():
                 counts = table.verdict.value_counts()
@@ -457,4 +491,10 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
                              + " (seeds and queries resampled): " + ("at or above" if reached else "below" if below else
                                                                      "not shown to reach")
                              + f" the {100 * analysis.BIAS_GOAL:.0f}% Elmahdy et al. report as their lowest.")
+            larger = _larger_answers(read, answers)
+            if larger:
+                (label, (_, larger_answers)), = larger.items()
+                lines.append(f"- At the larger budget ({label} verse pairs, {read['larger']['grid'].training['steps']} "
+                             "steps), asked the same way: " + " ".join(analysis.budget_change_lines(
+                                 {analysis.budget_label(budget): answers, label: larger_answers})))
     return lines

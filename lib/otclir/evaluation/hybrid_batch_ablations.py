@@ -16,6 +16,7 @@ smallest difference it could have detected.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -625,3 +626,83 @@ def hybrid_metrics(table: pd.DataFrame | None, bias: dict | None, choice: dict |
     if choice is not None:
         recorded["better_single"] = rounded(choice)
     return recorded
+
+
+# ---------------------------------------------------------------- the question at each budget
+def ask(summary: pd.DataFrame, per_query: pd.DataFrame, logs: pd.DataFrame | None, plan: QuestionPlan, label,
+        weight: float = 0.0, hybrid: float = 0.5, measure: str = "AP") -> tuple[dict | None, dict]:
+    """The declared hybrid question asked of one grid at its largest budget: the better single
+    strategy chosen on dev, then :func:`hybrid_questions`. ``(None, {})`` when the grid lacks an
+    alpha the question needs or trained without dev checks."""
+    if logs is None or missing_for_question(summary, weight, hybrid):
+        return None, {}
+    budget = largest_budget(summary)
+    choice = single_strategy_on_dev(summary, logs, budget, label, weight, plan.single_by)
+    return choice, hybrid_questions(per_query, budget, choice["single"], plan, weight, hybrid, measure)
+
+
+_CONFIG = re.compile(r"alpha(?P<alpha>[-\d.e]+)-lambda(?P<ot_weight>[-\d.e]+)-budget(?P<budget>\w+)-seed(?P<seed>\d+)")
+
+
+def dev_curves(logs: pd.DataFrame, signal: str = "dev_AP", weight: float = 0.0) -> pd.DataFrame:
+    """The dev signal at every dev check (rows: step; columns: alpha at lambda ``weight``), the mean
+    over seeds: whether training had flattened by the last check."""
+    checks = logs[logs[signal].notna()].copy()
+    parsed = checks.config.str.extract(_CONFIG)
+    if parsed.alpha.isna().any():
+        raise OtclirError(f"training logs name configurations the grid does not: {sorted(checks.config[parsed.alpha.isna()].unique())[:3]}")
+    checks["alpha"], checks["ot_weight"] = parsed.alpha.astype(float), parsed.ot_weight.astype(float)
+    checks = checks[checks.ot_weight == weight]
+    curves = checks.pivot_table(index="step", columns="alpha", values=signal, aggfunc="mean")
+    curves.columns = [f"alpha {a:g}" for a in curves.columns]
+    return curves
+
+
+def last_check_gain(curves: pd.DataFrame) -> pd.Series:
+    """Per alpha, the dev signal's change over the last interval between dev checks (the mean over
+    seeds): near zero where training has flattened."""
+    return curves.iloc[-1] - curves.iloc[-2] if len(curves) > 1 else curves.iloc[-1] * float("nan")
+
+
+def budget_comparison(answers: dict[str, dict]) -> pd.DataFrame:
+    """The question's answers side by side, one block of columns per budget (``answers``: a budget's
+    label -> :func:`hybrid_questions`' result); rows: task and setting."""
+    columns = ["diff", "diff_ci_low", "diff_ci_high", "p_adjusted", "mde", "seeds_agree", "verdict"]
+    blocks = {}
+    for budget, by_task in answers.items():
+        blocks[budget] = pd.concat({task_name(task): table[columns] for task, (table, _) in by_task.items()},
+                                   names=["task", "setting"])
+    return pd.concat(blocks, axis=1, names=["budget", None])
+
+
+def budget_change_lines(answers: dict[str, dict]) -> list[str]:
+    """Per task, whether the verdicts of the first budget hold at the others: the settings whose
+    verdict changed (with both), and the bias reduction at each budget."""
+    labels = list(answers)
+    first, lines = labels[0], []
+    for task, (table, bias) in answers[first].items():
+        changed, kept = [], 0
+        for label in labels[1:]:
+            other = answers[label].get(task)
+            if other is None:
+                continue
+            for setting in table.index.intersection(other[0].index):
+                old, new = table.loc[setting, "verdict"], other[0].loc[setting, "verdict"]
+                if old == new:
+                    kept += 1
+                else:
+                    changed.append(f"{setting} ({first}: {old}; {label}: {new}, {_signed_text(other[0].loc[setting, 'diff'])} "
+                                   f"[{_signed_text(other[0].loc[setting, 'diff_ci_low'])}, "
+                                   f"{_signed_text(other[0].loc[setting, 'diff_ci_high'])}])")
+        text = f"{task_name(task)}: the verdict holds in {kept} of {kept + len(changed)} settings"
+        text += ("; it changes in " + "; ".join(changed)) if changed else ""
+        shares = [f"{label} {100 * b['reduction']:.1f}% [{100 * b['low']:.1f}, {100 * b['high']:.1f}]"
+                  for label in labels if (b := answers[label].get(task, (None, None))[1]) is not None]
+        if shares:
+            text += "; bias reduction " + ", ".join(shares)
+        lines.append(text + ".")
+    return lines
+
+
+def _signed_text(value: float) -> str:
+    return f"{value:+.4f}"

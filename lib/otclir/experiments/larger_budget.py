@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 from otclir.errors import OtclirError
 from otclir.experiments.ablation import AblationGrid, HybridParameters
+from otclir.experiments.provenance import notebook_code
+from otclir.experiments.results import ResultStore
 from otclir.settings import Settings, mapping, setting, text, whole
 
-STORE = "04_hybrid_batch_ablations.larger_budget"  # results/<profile>/<STORE>/
+NOTEBOOK = "04_hybrid_batch_ablations"
+STORE = f"{NOTEBOOK}.larger_budget"  # results/<profile>/<STORE>/
 
 
 @dataclass
@@ -79,3 +82,15 @@ def seed_major(grid: AblationGrid) -> list[dict]:
     """The grid's configurations, every alpha of a seed before the next seed: a run stopped part
     way has whole seeds to read."""
     return sorted(grid.points(), key=lambda p: (p["seed"], p["train_pairs"] or 0, p["ot_weight"], p["alpha"]))
+
+
+class LargerBudgetStore(ResultStore):
+    """The larger grid's results: ``results/<profile>/<STORE>/``, fingerprinted by the code that
+    computes notebook 04's grid (the same code computes both)."""
+
+    def __init__(self, profile: str):
+        super().__init__(profile, STORE)
+
+    @property
+    def code(self) -> str | None:
+        return notebook_code(NOTEBOOK)
