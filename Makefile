@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.otclir-installed
 PROFILE ?= paper
 RECOMPUTE ?=
+# test files run in this many processes (a notebook's cells stay in one); 0 runs them in this one
+TEST_WORKERS ?= auto
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -28,7 +30,7 @@ setup: $(STAMP)
 	$(BIN)/otclir setup
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12 -n $(TEST_WORKERS) --dist loadfile
 
 reproduce: setup
 	$(BIN)/otclir reproduce --profile $(PROFILE) $(if $(RECOMPUTE),--recompute)

@@ -8,6 +8,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Figures written while testing (nbval re-executes the stored notebooks) go to a temporary folder,
 # so a test run leaves the tracked figures/ as it found them.
 os.environ["OTCLIR_FIGURES"] = tempfile.mkdtemp(prefix="otclir-test-figures-")
+# Under pytest-xdist each worker (and the kernels and processes it starts) gets an equal share of the
+# cores: torch's default of a thread per core in every worker oversubscribes them several times over.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
 
 
 def pytest_unconfigure(config):

@@ -249,13 +249,12 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
     """Notebook 04's part of the summary: per task, the table and the answer to the hybrid question
     as the notebook writes it (the better single strategy chosen on dev, seeds inside the tests)."""
     from otclir.evaluation import hybrid_batch_ablations as analysis
-    from otclir.experiments.ablation import point_label
     from otclir.experiments.provenance import describe
 
     read = read or _hybrid_reading(profile)
     if read is None:
         return []
-    summary, per_query, params, plan = read["summary"], read["per_query"], read["params"], read["plan"]
+    summary, params, plan = read["summary"], read["params"], read["plan"]
     budget = analysis.largest_budget(summary)
     rows = analysis.at_budget(summary, budget)
     weight = min(params.ot_weights)
@@ -268,8 +267,7 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
              + (f", {steps} steps with dev selection every {params.training.get('eval_every')}" if steps else "")
              + f"; every test query against the whole test pool. {'MAP' if params.measure == 'AP' else params.measure} "
              f"at lambda {weight:g}, mean over languages / worst language (AP is MRR in the bitext setting):"]
-    choice, answers = analysis.ask(summary, per_query, read["logs"], plan, point_label, weight, params.reference_alpha,
-                                   params.measure)
+    choice, answers = _grid_answers(read)
     if choice is not None:
         lines += ["", analysis.single_choice_text(choice)]
     for task in analysis.tasks_in(summary):
@@ -297,17 +295,31 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
     return lines
 
 
+def _asked(grid: dict, read: dict) -> tuple:
+    """The declared question asked of one stored grid (``read``'s or its larger budget's), once."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+    from otclir.experiments.ablation import point_label
+
+    if "answers" not in grid:  # the bootstrap takes seconds; the summary and the findings share it
+        params = read["params"]
+        grid["answers"] = analysis.ask(grid["summary"], grid["per_query"], grid["logs"], read["plan"], point_label,
+                                       min(params.ot_weights), params.reference_alpha, params.measure)
+    return grid["answers"]
+
+
+def _grid_answers(read: dict) -> tuple:
+    return _asked(read, read)
+
+
 def _larger_answers(read: dict, answers: dict) -> dict:
     """The question asked of the larger-budget grid, where one is stored and the grid's own question
     was asked: its budget's label -> (choice, answers)."""
     from otclir.evaluation import hybrid_batch_ablations as analysis
-    from otclir.experiments.ablation import point_label
 
-    larger, params = read.get("larger"), read["params"]
+    larger = read.get("larger")
     if larger is None or not answers:
         return {}
-    choice, by_task = analysis.ask(larger["summary"], larger["per_query"], larger["logs"], read["plan"], point_label,
-                                   min(params.ot_weights), params.reference_alpha, params.measure)
+    choice, by_task = _asked(larger, read)
     return {analysis.budget_label(analysis.largest_budget(larger["summary"])): (choice, by_task)} if choice else {}
 
 
@@ -461,12 +473,9 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
                       "student, because training on the bitext did not raise dev retrieval at the chosen recipe.")
     read = hybrid or _hybrid_reading(profile)
     if read is not None and read["logs"] is not None:
-        from otclir.experiments.ablation import point_label
-
         summary, params, plan = read["summary"], read["params"], read["plan"]
-        weight, budget = min(params.ot_weights), analysis.largest_budget(summary)
-        choice, answers = analysis.ask(summary, read["per_query"], read["logs"], plan, point_label, weight,
-                                       params.reference_alpha, params.measure)
+        budget = analysis.largest_budget(summary)
+        choice, answers = _grid_answers(read)
         if choice is not None:
             verdicts = []
             for task, (table, _) in answers.items():

@@ -61,13 +61,14 @@ class RestrictedIndex:
     def __init__(self, versions: list[str] | None = None, n: int = SHINGLE):
         self.n = n
         self.versions = versions or restricted_versions()
-        hashes, origins, self.short_vocabulary = [], [], set()
+        hashes, origins, self.short_vocabulary, self.vocabulary = [], [], set(), set()
         for version in self.versions:
             for key, text in read_version(version).items():
                 toks = tokens(text)
                 found = shingles(text, n, toks)
                 hashes.extend(found)
                 origins.extend([f"{version}:{verse_id(key)}"] * len(found))
+                self.vocabulary.update(toks)
                 if MIN_TOKENS <= len(toks) < n:  # a short verse, indexed whole
                     self.short_vocabulary.update(toks)
         free = np.unique(np.asarray(
@@ -79,9 +80,24 @@ class RestrictedIndex:
         self.hashes = hashes[order]
         self.origins = [origins[i] for i in order]
 
+    def spans(self, text: str) -> list[str]:
+        """The stretches of ``text`` that could quote a restricted verse: runs of at least
+        MIN_TOKENS tokens that all occur in the restricted versions (a run holding any other token
+        matches nothing in the index), so numbers, ids and markup are passed over cheaply."""
+        found, run = [], []
+        for tok in tokens(text) + [None]:
+            if tok is not None and tok in self.vocabulary:
+                run.append(tok)
+                continue
+            if len(run) >= MIN_TOKENS:
+                found.append(" ".join(run))
+            run = []
+        return found
+
     def matches(self, text: str) -> list[str]:
         """Version and verse ids (never the text) of restricted verses that ``text`` quotes."""
-        found = np.unique(np.asarray(window_hashes(text, self.short_vocabulary, self.n), dtype=np.int64))
+        found = np.unique(np.asarray([h for span in self.spans(text) for h in window_hashes(span, self.short_vocabulary, self.n)],
+                                     dtype=np.int64))
         if found.size == 0 or self.hashes.size == 0:
             return []
         pos = np.searchsorted(self.hashes, found).clip(max=self.hashes.size - 1)
