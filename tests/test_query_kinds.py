@@ -30,7 +30,7 @@ def test_names_and_concepts_are_read_apart_and_together():
     assert ot["name"] == pytest.approx(0.65) and ot["concept"] == pytest.approx(0.15)  # seeds 0 and 1 averaged
     assert ot["all"] == pytest.approx((0.65 + 0.25 + 0.05) / 3)  # every query once, the MaxSim rows left out
     assert table.loc[("sw", "bm25-english"), "name"] == 1.0  # BM25 under its own scoring
-    first, line = query_kinds.kind_lines(table, "distill-ot@96", "student-zero-shot", kinds)
+    first, line = query_kinds.kind_lines(table, "distill-ot@96", "student-zero-shot")
     assert first == "1 name topics and 2 concept topics"
     assert line == "sw: student-zero-shot 0.4000 on names, 0.0500 on concepts; distill-ot@96 +0.2500 on names, +0.1000 on concepts"
     with pytest.raises(OtclirError, match="have no kind"):

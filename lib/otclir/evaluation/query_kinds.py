@@ -44,12 +44,15 @@ def scores_by_kind(per_query: Mapping[str, pd.DataFrame] | pd.DataFrame, kinds: 
     queries["kind"] = queries["query"].map(kinds)
     by_kind = queries.pivot_table(index=["language", "system"], columns="kind", values=measure, aggfunc="mean", sort=False)
     by_kind["all"] = queries.groupby(["language", "system"], sort=False)[measure].mean()
-    return by_kind.reindex(columns=list(KINDS))
+    by_kind = by_kind.reindex(columns=list(KINDS))
+    by_kind.attrs["queries"] = queries.drop_duplicates("query").kind.value_counts().to_dict()
+    return by_kind
 
 
-def kind_lines(table: pd.DataFrame, treatment: str, baseline: str, kinds: Mapping[str, str]) -> list[str]:
-    """Per language, the baseline's score on names and on concepts and what ``treatment`` adds to each."""
-    counts = pd.Series(kinds).value_counts()
+def kind_lines(table: pd.DataFrame, treatment: str, baseline: str) -> list[str]:
+    """The queries of each kind, then per language the baseline's score on names and on concepts and
+    what ``treatment`` adds to each (``table``: :func:`scores_by_kind`'s)."""
+    counts = table.attrs.get("queries", {})
     lines = [f"{int(counts.get('name', 0))} name topics and {int(counts.get('concept', 0))} concept topics"]
     for language in table.index.get_level_values("language").unique():
         part = table.xs(language, level="language")
