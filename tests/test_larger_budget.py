@@ -46,3 +46,14 @@ def test_the_larger_grid_is_staged_and_stored_apart_with_the_grids_code(tmp_outp
     assert LargerBudgetStore("quick").code == notebook_code("04_hybrid_batch_ablations") is not None
     assert LargerBudgetStore("quick").folder.name == STORE
     assert grid_parts.parts_folder("quick", STORE) != grid_parts.parts_folder("quick")
+
+
+def test_the_paper_profile_declares_its_larger_budget_and_a_profile_without_one_is_named(tmp_outputs):
+    from otclir.experiments.larger_budget import declared
+
+    parameters, larger = declared("paper")
+    grid = larger_grid(parameters, larger)
+    assert grid.budgets == [None] and grid.training["steps"] == 4 * parameters.training["steps"]
+    assert grid.seeds == parameters.seeds and grid.alphas == parameters.alphas
+    with pytest.raises(OtclirError, match="profile 'quick' declares no larger_budget"):
+        declared("quick")

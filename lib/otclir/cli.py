@@ -129,6 +129,14 @@ def _export(args) -> None:
     print(describe_export(*export_runs(args.profile, args.folder, args.tasks, args.languages)))
 
 
+def _larger_budget(args) -> None:
+    from otclir.experiments import larger_budget
+
+    parameters, larger = larger_budget.declared(args.profile)
+    record = larger_budget.compute(parameters, larger, args.profile, workers=args.workers)
+    print(f"stored: results/{args.profile}/{larger_budget.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from otclir import __version__
 
@@ -199,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", nargs="+", default=None, help="tasks to export (default: every task kept)")
     p.add_argument("--languages", nargs="+", default=None, help="languages to export (default: every language kept)")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("larger-budget", help="train, evaluate and store notebook 04's larger-budget grid alone "
+                                              "(resumes from staged configurations; the grid's own results untouched)")
+    p.add_argument("--profile", default="paper", help="the profile that declares larger_budget (default paper)")
+    p.add_argument("--workers", type=int, default=1, help="configurations run at once (default 1)")
+    p.set_defaults(func=_larger_budget)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
                                         "for paper, the README's results block) from the stored results")
