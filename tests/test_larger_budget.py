@@ -49,7 +49,7 @@ def test_the_larger_grid_is_staged_and_stored_apart_with_the_grids_code(tmp_outp
 
 
 def test_the_paper_profile_declares_its_larger_budget_and_a_profile_without_one_is_named(tmp_outputs):
-    from otclir.experiments.larger_budget import declared
+    from otclir.runner import declared_larger_budget as declared
 
     parameters, larger = declared("paper")
     grid = larger_grid(parameters, larger)

@@ -131,8 +131,9 @@ def _export(args) -> None:
 
 def _larger_budget(args) -> None:
     from otclir.experiments import larger_budget
+    from otclir.runner import declared_larger_budget
 
-    parameters, larger = larger_budget.declared(args.profile)
+    parameters, larger = declared_larger_budget(args.profile)
     record = larger_budget.compute(parameters, larger, args.profile, workers=args.workers)
     print(f"stored: results/{args.profile}/{larger_budget.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
 

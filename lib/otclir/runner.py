@@ -340,3 +340,17 @@ def store_reference(executed: Path) -> Path:
     target = notebooks_dir() / Path(executed).name
     target.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return target
+
+
+def declared_larger_budget(profile: str):
+    """Notebook 04's grid parameters and larger budget as ``profile`` resolves them (the notebook's
+    defaults with the profile over them); an error names the fix where the profile declares none."""
+    from otclir.experiments.ablation import HybridParameters
+    from otclir.experiments.larger_budget import LargerBudget
+
+    values = {**declared_defaults("04"), **resolve_parameters(notebook_path("04"), profile)}
+    larger = LargerBudget.from_dict({"larger_budget": values.get("larger_budget")}).larger_budget
+    if larger is None:
+        raise OtclirError(f"profile '{profile}' declares no larger_budget for notebook 04; add one (grid_name, steps, "
+                          "eval_every, checkpoint_every, train_pairs) to its 04_hybrid_batch_ablations section")
+    return HybridParameters.from_parameters(values), larger

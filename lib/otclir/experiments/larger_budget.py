@@ -96,20 +96,6 @@ class LargerBudgetStore(ResultStore):
         return notebook_code(NOTEBOOK)
 
 
-def declared(profile: str) -> tuple[HybridParameters, dict]:
-    """Notebook 04's grid parameters and larger budget as a profile resolves them (its defaults with
-    the profile over them); an error names the fix where the profile declares no larger budget."""
-    from otclir import runner
-
-    path = runner.notebook_path("04")
-    values = {**runner.declared_defaults("04"), **runner.resolve_parameters(path, profile)}
-    larger = LargerBudget.from_dict({"larger_budget": values.get("larger_budget")}).larger_budget
-    if larger is None:
-        raise OtclirError(f"profile '{profile}' declares no larger_budget for notebook 04; add one (grid_name, steps, "
-                          "eval_every, checkpoint_every, train_pairs) to its 04_hybrid_batch_ablations section")
-    return HybridParameters.from_parameters(values), larger
-
-
 def compute(parameters: HybridParameters, larger: dict, profile: str, log=print, workers: int = 1) -> dict:
     """Train (or resume), evaluate and store the larger-budget grid alone: configurations staged by
     an earlier session are restored first, each one is staged as it finishes, and the parts are
