@@ -78,12 +78,6 @@ def larger_grid(parameters: HybridParameters, larger: dict) -> AblationGrid:
                                    "evaluation": grid.evaluation, "baseline": False})
 
 
-def seed_major(grid: AblationGrid) -> list[dict]:
-    """The grid's configurations, every alpha of a seed before the next seed: a run stopped part
-    way has whole seeds to read."""
-    return sorted(grid.points(), key=lambda p: (p["seed"], p["train_pairs"] or 0, p["ot_weight"], p["alpha"]))
-
-
 class LargerBudgetStore(ResultStore):
     """The larger grid's results: ``results/<profile>/<STORE>/``, fingerprinted by the code that
     computes notebook 04's grid (the same code computes both)."""
