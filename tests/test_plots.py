@@ -107,6 +107,11 @@ FIGURES = {
     "alpha_curves": lambda: plots.alpha_curves(_alpha_curves(), pd.DataFrame(
         {"setting": ["cross-lingual"], "tier": ["low"], "AP": [0.08]})),
     "bias_by_alpha": lambda: plots.bias_by_alpha(_alpha_curves().drop_duplicates(["ot_weight", "alpha"]), 3.0),
+    "gains_against": lambda: plots.gains_against(pd.DataFrame(
+        [{"language": c, "tier": t, "system": s, "gain": RNG.normal(0.003, 0.004), "cc100_gib": g, "pieces_per_word": w}
+         for (c, t), g, w in zip(LANGUAGES.items(), (1.6, 3.1, 111.6, 56.8), (1.7, 1.5, np.nan, 1.3))
+         for s in ("distill-ot@2000", "distill-ot@2000 − distill-sentence_mse@2000")]),
+        {"cc100_gib": "CC-100 (GiB)", "pieces_per_word": "pieces per word"}),
     "budget_curves": lambda: plots.budget_curves(pd.DataFrame(
         [{"setting": "cross-lingual", "tier": t, "train_pairs": b, "mean": 0.1, "low": 0.08, "high": 0.12}
          for t in ("low", "high") for b in (500, 2000, np.nan)])),

@@ -138,6 +138,14 @@ def _larger_budget(args) -> None:
     print(f"stored: results/{args.profile}/{larger_budget.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
 
 
+def _language_sweep(args) -> None:
+    from otclir.experiments import language_sweep
+    from otclir.runner import declared_language_sweep
+
+    record = language_sweep.compute(declared_language_sweep(args.profile), args.profile)
+    print(f"stored: results/{args.profile}/{language_sweep.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from otclir import __version__
 
@@ -214,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", help="the profile that declares larger_budget (default paper)")
     p.add_argument("--workers", type=int, default=1, help="configurations run at once (default 1)")
     p.set_defaults(func=_larger_budget)
+
+    p = sub.add_parser("language-sweep", help="train, evaluate and store notebook 05's language sweep: every language "
+                                               "the Bibles offer, with notebook 03's recipes (resumes from staged "
+                                               "languages; reads the languages notebook 03 computed)")
+    p.add_argument("--profile", default="paper", help="the profile that declares language_sweep (default paper)")
+    p.set_defaults(func=_language_sweep)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
                                         "for paper, the README's results block) from the stored results")

@@ -63,11 +63,12 @@ def settings_classes(path: Path) -> list:
     from otclir.experiments.ablation import HybridParameters
     from otclir.experiments.distillation import ExperimentSettings
     from otclir.experiments.exploration import ExplorationSettings
+    from otclir.experiments.language_sweep import LanguageSweep
     from otclir.experiments.larger_budget import LargerBudget
     from otclir.experiments.ot_alignment import AlignmentSettings
 
     classes = {"01": [ExplorationSettings], "02": [AlignmentSettings], "03": [ExperimentSettings],
-               "04": [HybridParameters, QuestionPlan, LargerBudget], "05": [SignificanceSettings]}
+               "04": [HybridParameters, QuestionPlan, LargerBudget], "05": [SignificanceSettings, LanguageSweep]}
     return classes.get(path.stem[:2], []) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else []
 
 
@@ -354,3 +355,16 @@ def declared_larger_budget(profile: str):
         raise OtclirError(f"profile '{profile}' declares no larger_budget for notebook 04; add one (grid_name, steps, "
                           "eval_every, checkpoint_every, train_pairs) to its 04_hybrid_batch_ablations section")
     return HybridParameters.from_parameters(values), larger
+
+
+def declared_language_sweep(profile: str):
+    """Notebook 05's language sweep as ``profile`` resolves it; an error names the fix where the
+    profile declares none."""
+    from otclir.experiments.language_sweep import LanguageSweep, SweepSettings
+
+    values = {**declared_defaults("05"), **resolve_parameters(notebook_path("05"), profile)}
+    sweep = LanguageSweep.from_dict({"language_sweep": values.get("language_sweep")}).language_sweep
+    if sweep is None:
+        raise OtclirError(f"profile '{profile}' declares no language_sweep for notebook 05; add one (languages, budget, "
+                          "objectives, seeds, task, scorer) to its 05_map_significance section")
+    return SweepSettings.from_dict(sweep)
