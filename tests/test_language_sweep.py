@@ -153,3 +153,35 @@ def test_the_contrast_is_one_gain_minus_the_other_per_language():
     assert difference.system.iloc[0] == "distill-ot@2000 − distill-sentence_mse@2000"
     with pytest.raises(OtclirError, match="no gains of distill-contrastive@2000"):
         across_languages.contrast(both, "distill-contrastive@2000", "distill-ot@2000")
+
+
+def test_the_summary_states_the_stored_sweep(tmp_path, monkeypatch):
+    from otclir import summary
+
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
+    gains = _synthetic_gains(-0.003)
+    rows, tokens = [], []
+    for row in gains.itertuples():
+        rows += [{"language": row.language, "task": "crossref", "system": "student-zero-shot", "scorer": "mean",
+                  "AP": 0.05, "seed": np.nan},
+                 {"language": row.language, "task": "crossref", "system": "ceiling-teacher-on-english", "scorer": "mean",
+                  "AP": 0.11, "seed": np.nan}]
+        rows += [{"language": row.language, "task": "crossref", "system": f"distill-{o}@2000", "scorer": "mean",
+                  "AP": 0.05 + row.gain * (1 if o == "ot" else 0.5), "seed": 0, "selected_untrained": False}
+                 for o in ("sentence_mse", "contrastive", "ot")]
+        tokens.append({"language": row.language, "pieces_per_word": row.pieces_per_word,
+                       "pieces_per_english_piece": row.pieces_per_english_piece, "verses": 3000, "english_words": 1})
+    sweep = declared_language_sweep("paper")
+    store = language_sweep.SweepStore("paper")
+    with store.recomputing():
+        store.start({"sweep": sweep.to_record()})
+        store.write_table("results.csv", pd.DataFrame(rows))
+        store.write_table("languages.csv", pd.DataFrame(tokens))
+        store.write_table("sources.csv", pd.DataFrame([{"language": r.language, "from": "sweep"} for r in gains.itertuples()]))
+        store.finish(1.0, {"sweep": sweep.to_record()})
+    text = "\n".join(summary.sweep_summary("paper"))
+    assert "Every language a Bible in the packages is written in (22)" in text and "| OT @2000 |" in text
+    assert "low (3 languages)" in text and "OT @2000 − sentence MSE @2000 against CC-100 text (GiB)" in text
+    [finding] = summary.sweep_findings("paper")
+    assert finding.startswith("- Across the 22 languages the Bibles offer (1 training seed per objective and language)")
+    assert "OT @2000 against CC-100 text (GiB): rho -" in finding and "in the direction" in finding

@@ -186,8 +186,83 @@ def summary_text(profile: str = PAPER_PROFILE) -> str:
         if len(tasks) > 1:
             lines += ["", f"**{TASK_HEADINGS[task]}**:"]
         lines += ["", *findings(reading, GAP_GOAL, task)]
+    lines += sweep_summary(profile)
     lines += hybrid_summary(profile, hybrid)
     return "\n".join(lines) + "\n"
+
+
+_SWEEPS: dict = {}
+
+
+def _sweep_reading(profile: str):
+    """Notebook 05's language sweep, analysed as the notebook analyses it (None where the profile
+    declares none or none is stored); read once per profile and stored results."""
+    from otclir import runner
+    from otclir.evaluation import across_languages
+    from otclir.experiments import language_sweep
+
+    params = {**runner.declared_defaults("05"), **runner.resolve_parameters(runner.notebook_path("05"), profile)}
+    store = language_sweep.SweepStore(profile)
+    if params.get("language_sweep") is None or not store.exists():
+        return None
+    key = (profile, store.provenance().get("date"), store.provenance().get("files", {}).get("results.csv", {}).get("sha256"))
+    if key not in _SWEEPS:
+        sweep = language_sweep.load(profile)
+        gains, correlations = across_languages.analyse(sweep, n_permutations=params["n_permutations"],
+                                                       n_resamples=params["n_resamples"], seed=params["seed"],
+                                                       alpha=params["alpha"])
+        _SWEEPS[key] = {"sweep": sweep, "gains": gains, "correlations": correlations, "alpha": params["alpha"]}
+    return _SWEEPS[key]
+
+
+def _sweep_names(systems) -> dict:
+    from otclir.plots.style import display_name
+
+    return {s: " − ".join(map(display_name, s.split(" − "))) for s in systems}
+
+
+def sweep_summary(profile: str = PAPER_PROFILE) -> list[str]:
+    """Notebook 05's language sweep: what it trained, the mean gain per tier and every rank correlation."""
+    from otclir.evaluation import across_languages
+    from otclir.experiments.provenance import describe
+
+    read = _sweep_reading(profile)
+    if read is None:
+        return []
+    sweep, gains, correlations = read["sweep"], read["gains"], read["correlations"]
+    settings = sweep["sweep"]
+    names = _sweep_names(gains.system.unique())
+    tiers = across_languages.tier_means(gains)
+    lines = ["", f"Notebook 05's language sweep, {describe(sweep['provenance'])}", "",
+             f"Every language a Bible in the packages is written in ({len(set(gains.language))}), the zero-shot student "
+             f"and each objective at {settings.budget:,} pairs with notebook 03's recipes, training seed"
+             f"{'s' if len(settings.seeds) > 1 else ''} {', '.join(map(str, settings.seeds))}, {settings.task} task, "
+             f"{settings.scorer} pooling. Mean gain in AP over the zero-shot student per tier:", "",
+             "| system | " + " | ".join(tiers.columns) + " |", "|" + " --- |" * (len(tiers.columns) + 1)]
+    lines += [f"| {names.get(system, system)} | " + " | ".join(f"{v:+.4f}" for v in row) + " |"
+              for system, row in tiers.iterrows()]
+    lines += ["", "Rank correlations over languages (permutation p, bootstrap interval over languages):", ""]
+    lines += [f"- {line}" for line in across_languages.correlation_lines(correlations, names, read["alpha"])]
+    return lines
+
+
+def sweep_findings(profile: str = PAPER_PROFILE) -> list[str]:
+    """The language sweep's finding: the OT student's gain, and what the transport term adds, against
+    the language's pretraining text."""
+    from otclir.evaluation import across_languages
+
+    read = _sweep_reading(profile)
+    if read is None:
+        return []
+    correlations = read["correlations"]
+    rows = correlations[(correlations.covariate == "cc100_gib") & correlations.system.str.startswith("distill-ot@")]
+    if rows.empty:
+        return []
+    names = _sweep_names(rows.system)
+    lines = across_languages.correlation_lines(rows, names, read["alpha"])
+    seeds = len(read["sweep"]["sweep"].seeds)
+    return [f"- Across the {int(rows.languages.max())} languages the Bibles offer ({seeds} training seed"
+            f"{'s' if seeds > 1 else ''} per objective and language): " + " ".join(lines)]
 
 
 def _hybrid_reading(profile: str):
@@ -471,6 +546,7 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
                     for language, r in stuck.loc[languages_by_tier(stuck.index)].iterrows())
                     + " (every objective, both budgets and seeds): there the distilled students are the zero-shot "
                       "student, because training on the bitext did not raise dev retrieval at the chosen recipe.")
+    lines += sweep_findings(profile)
     read = hybrid or _hybrid_reading(profile)
     if read is not None and read["logs"] is not None:
         summary, params, plan = read["summary"], read["params"], read["plan"]

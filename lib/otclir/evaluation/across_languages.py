@@ -75,6 +75,14 @@ def _rank_rho(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def _row_rho(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson's r of each row of ``a`` with the same row of ``b`` (NaN where a row is constant)."""
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    scale = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, (a * b).sum(axis=1) / scale, np.nan)
+
+
 def detectable_rho(n: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """The smallest |rank correlation| a two-sided test at ``alpha`` over ``n`` languages detects
     with ``power`` (Fisher's z, with the 1.06 variance factor of Spearman's rho; Fieller et al. 1957)."""
@@ -102,11 +110,11 @@ def rank_correlations(gains: pd.DataFrame, covariates=tuple(COVARIATES), n_permu
             else:
                 rx, ry = rankdata(x), rankdata(y)
                 rx, ry = (rx - rx.mean()) / rx.std(), (ry - ry.mean()) / ry.std()
-                shuffled = np.array([rng.permutation(ry) for _ in range(n_permutations)])
+                shuffled = rng.permuted(np.tile(ry, (n_permutations, 1)), axis=1)
                 null = shuffled @ rx / n
                 p = float((np.sum(np.abs(null) >= abs(rho) - 1e-12) + 1) / (n_permutations + 1))
                 picks = rng.integers(0, n, size=(n_resamples, n))
-                boot = np.array([_rank_rho(x[i], y[i]) for i in picks])
+                boot = _row_rho(rankdata(x[picks], axis=1), rankdata(y[picks], axis=1))
                 low, high = np.nanpercentile(boot, [100 * alpha / 2, 100 * (1 - alpha / 2)])
             rows.append({"system": system, "covariate": covariate, "languages": n, "rho": rho, "rho_low": float(low),
                          "rho_high": float(high), "p": p, "predicted_sign": PREDICTED_SIGN.get(covariate, 0),
@@ -147,3 +155,21 @@ def correlation_lines(correlations: pd.DataFrame, names=None, alpha: float = 0.0
             lines.append(f"{head}: no correlation shown; the test detects |rho| ≥ {row.detectable_rho:.2f} "
                          "with 80% power.")
     return lines
+
+
+def analyse(sweep: dict, measure: str = "AP", n_permutations: int = 10000, n_resamples: int = 2000, seed: int = 0,
+            alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sweep's gains (with the OT student's gain minus sentence MSE's where both were trained),
+    languages in tier order, and their rank correlations with every covariate."""
+    from otclir.data.languages import TIERS
+
+    gains = gains_table(sweep, measure)
+    systems = list(dict.fromkeys(gains.system))
+    ot = next((s for s in systems if s.startswith("distill-ot@")), None)
+    mse = next((s for s in systems if s.startswith("distill-sentence_mse@")), None)
+    if ot and mse:
+        gains = pd.concat([gains, contrast(gains, ot, mse)], ignore_index=True)
+    order = gains.tier.map(TIERS.index) * 1000 + gains.language.rank(method="dense")
+    gains = gains.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    return gains, rank_correlations(gains, n_permutations=n_permutations, n_resamples=n_resamples, seed=seed, alpha=alpha)
+
