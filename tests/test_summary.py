@@ -23,3 +23,14 @@ def test_the_block_is_replaced_between_its_markers_and_missing_markers_are_named
 @pytest.mark.slow
 def test_the_summary_is_what_the_stored_results_give():
     assert summary.write("paper", check=True) == []
+
+
+def test_every_stored_part_of_the_paper_profile_is_in_the_summary():
+    from otclir.experiments.language_sweep import SweepStore
+    from otclir.experiments.larger_budget import LargerBudgetStore
+
+    text = summary.summary_path("paper").read_text(encoding="utf-8")
+    if LargerBudgetStore("paper").exists():
+        assert "The same question at a larger budget" in text and "Does the answer change with the budget?" in text
+    if SweepStore("paper").exists():
+        assert "Notebook 05's language sweep" in text and "- Across the " in text

@@ -360,14 +360,34 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
     if larger:
         (label, (larger_choice, larger_answers)), = larger.items()
         steps = read["larger"]["grid"].training["steps"]
-        lines += ["", f"The same question at a larger budget ({label} verse pairs, {steps} steps; "
-                      f"{describe(read['larger']['store'].provenance())}): {analysis.single_choice_text(larger_choice)}", ""]
+        lines += ["", f"The same question at a larger budget ({label} verse pairs, {steps} steps), "
+                      f"{describe(read['larger']['store'].provenance())}", ""]
+        flat = _last_intervals(read)
+        if flat:
+            lines += [f"Dev {read['plan'].single_by} changed over the last interval between dev checks (mean over "
+                      f"seeds, per alpha) by {flat}.", ""]
+        lines += [analysis.single_choice_text(larger_choice), ""]
         for task, answer in larger_answers.items():
             lines += [f"- {analysis.task_name(task)}: " + " ".join(analysis.hybrid_answer(*answer, params.measure))]
         lines += ["", "Does the answer change with the budget?", ""]
         lines += [f"- {line}" for line in analysis.budget_change_lines(
             {analysis.budget_label(budget): answers, label: larger_answers})]
     return lines
+
+
+def _last_intervals(read: dict) -> str:
+    """Each budget's change of the dev signal over its last interval between checks, per alpha."""
+    from otclir.evaluation import hybrid_batch_ablations as analysis
+
+    if read.get("logs") is None or read["larger"].get("logs") is None:
+        return ""
+    weight, signal = min(read["params"].ot_weights), read["plan"].single_by
+    parts = []
+    for grid in (read, read["larger"]):
+        label = analysis.budget_label(analysis.largest_budget(grid["summary"]))
+        gains = analysis.last_check_gain(analysis.dev_curves(grid["logs"], signal, weight))
+        parts.append(f"{gains.min():+.4f} to {gains.max():+.4f} at {label} pairs")
+    return " and ".join(parts)
 
 
 def _asked(grid: dict, read: dict) -> tuple:
@@ -580,6 +600,6 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
             if larger:
                 (label, (_, larger_answers)), = larger.items()
                 lines.append(f"- At the larger budget ({label} verse pairs, {read['larger']['grid'].training['steps']} "
-                             "steps), asked the same way: " + " ".join(analysis.budget_change_lines(
+                             "steps), asked the same way: " + "; ".join(analysis.budget_change_lines(
                                  {analysis.budget_label(budget): answers, label: larger_answers})))
     return lines
