@@ -185,3 +185,10 @@ def test_the_summary_states_the_stored_sweep(tmp_path, monkeypatch):
     [finding] = summary.sweep_findings("paper")
     assert finding.startswith("- Across the 22 languages the Bibles offer (1 training seed per objective and language)")
     assert "OT @2000 against CC-100 text (GiB): rho -" in finding and "in the direction" in finding
+
+
+def test_the_sweep_is_fingerprinted_by_its_own_code_and_notebook_03s():
+    from otclir.experiments.provenance import code_fingerprint, notebook_code
+
+    code = language_sweep.SweepStore("quick").code
+    assert code == code_fingerprint("otclir.experiments.language_sweep") != notebook_code(NOTEBOOK)

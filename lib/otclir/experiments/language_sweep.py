@@ -7,8 +7,8 @@ The sweep is declared as ``language_sweep`` in notebook 05's profile section (:c
 and computed by ``otclir language-sweep``. Its students are built by the same code as notebook
 03's headline (the recipes in ``recipes.json``, :func:`headline_config`, the same trainer and
 evaluation), so a language the headline already computed at the same settings is read from the
-headline's results, never trained again; its results carry notebook 03's code fingerprint. Each
-finished language is staged (``parts/``) so that a sweep spanning sessions resumes.
+headline's results (only where they were computed by this checkout's code), never trained again;
+its results carry the fingerprint of this module and all it imports. Each finished language is staged (``parts/``) so that a sweep spanning sessions resumes.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from otclir.data.languages import bible_versions, check_languages
 from otclir.errors import OtclirError
 from otclir.experiments.distillation import (NOTEBOOK, ExperimentSettings, headline_config, part_record,
                                              selection_table)
-from otclir.experiments.provenance import notebook_code
+from otclir.experiments.provenance import code_fingerprint, notebook_code
 from otclir.experiments.results import SETTINGS_FILE, ResultStore
 from otclir.retrieval.system_names import CEILING, DISTILLED, SCORERS, ZERO_SHOT, distilled_name
 from otclir.settings import Settings, choice, each, mapping, setting, text, whole
@@ -88,14 +88,15 @@ class LanguageSweep(Settings):
 
 
 class SweepStore(ResultStore):
-    """The sweep's results: ``results/<profile>/<STORE>/``, fingerprinted by notebook 03's code."""
+    """The sweep's results: ``results/<profile>/<STORE>/``, fingerprinted by the code that computes
+    them: this module and everything it imports (notebook 03's code among it)."""
 
     def __init__(self, profile: str):
         super().__init__(profile, STORE)
 
     @property
     def code(self) -> str | None:
-        return notebook_code(NOTEBOOK)
+        return code_fingerprint(__name__)
 
 
 def experiment_settings(sweep: SweepSettings, headline: ExperimentSettings) -> ExperimentSettings:
