@@ -364,7 +364,7 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
                       f"{describe(read['larger']['store'].provenance())}", ""]
         flat = _last_intervals(read)
         if flat:
-            lines += [f"Dev {read['plan'].single_by} changed over the last interval between dev checks (mean over "
+            lines += [f"The dev signal ({read['plan'].single_by}) changed over the last interval between dev checks (mean over "
                       f"seeds, per alpha) by {flat}.", ""]
         lines += [analysis.single_choice_text(larger_choice), ""]
         for task, answer in larger_answers.items():
@@ -600,6 +600,6 @@ def findings_block(profile: str = PAPER_PROFILE, stored: dict | None = None, rea
             if larger:
                 (label, (_, larger_answers)), = larger.items()
                 lines.append(f"- At the larger budget ({label} verse pairs, {read['larger']['grid'].training['steps']} "
-                             "steps), asked the same way: " + "; ".join(analysis.budget_change_lines(
+                             "steps), asked the same way: " + " ".join(analysis.budget_change_lines(
                                  {analysis.budget_label(budget): answers, label: larger_answers})))
     return lines
