@@ -138,6 +138,10 @@ def test_the_rank_correlation_finds_a_gain_that_falls_with_pretraining_text_and_
                                               n_resamples=300)
     assert flat.iloc[0].p > 0.05 and flat.iloc[0].rho_low < 0 < flat.iloc[0].rho_high
     assert "the test detects |rho| ≥ 0.58" in across_languages.correlation_lines(flat)[0]
+    predicted = "(the estimate's sign is the direction robustness for low-resource languages predicts)"
+    assert (predicted in across_languages.correlation_lines(flat)[0]) == (flat.iloc[0].rho < 0)
+    rising = flat.assign(rho=0.3, p=0.2)  # a null whose estimate points the other way says so
+    assert "sign is against the direction" in across_languages.correlation_lines(rising)[0]
     assert across_languages.detectable_rho(22) == pytest.approx(0.58, abs=0.01)
     constant = _synthetic_gains(0.0).assign(gain=0.0)
     assert "no correlation defined" in across_languages.correlation_lines(
@@ -192,3 +196,12 @@ def test_the_sweep_is_fingerprinted_by_its_own_code_and_notebook_03s():
 
     code = language_sweep.SweepStore("quick").code
     assert code == code_fingerprint("otclir.experiments.language_sweep") != notebook_code(NOTEBOOK)
+
+
+def test_the_sources_line_names_each_commit_and_what_it_computed():
+    sources = pd.DataFrame({"language": ["ar", "sw", "bn", "pt"], "from": ["sweep", "headline", "sweep", "sweep"],
+                            "commit": ["2ba98adc", "bcd7e266", "2ba98adc", "69a29f0d"],
+                            "seconds": [60.0, float("nan"), 120.0, 240.0]})
+    line = across_languages.sources_line(sources)
+    assert "2 trained at commit 2ba98ad (ar, bn; 3 min)" in line and "1 trained at commit 69a29f0 (pt; 4 min)" in line
+    assert "1 read from notebook 03's headline run at commit bcd7e26 (sw)" in line

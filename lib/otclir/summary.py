@@ -233,7 +233,8 @@ def sweep_summary(profile: str = PAPER_PROFILE) -> list[str]:
     settings = sweep["sweep"]
     names = _sweep_names(gains.system.unique())
     tiers = across_languages.tier_means(gains)
-    lines = ["", f"Notebook 05's language sweep, {describe(sweep['provenance'])}", "",
+    lines = ["", f"Notebook 05's language sweep, {describe(sweep['provenance'])} "
+             f"{across_languages.sources_line(sweep['sources'])}", "",
              f"Every language a Bible in the packages is written in ({len(set(gains.language))}), the zero-shot student "
              f"and each objective at {settings.budget:,} pairs with notebook 03's recipes, training seed"
              f"{'s' if len(settings.seeds) > 1 else ''} {', '.join(map(str, settings.seeds))}, {settings.task} task, "
@@ -261,8 +262,12 @@ def sweep_findings(profile: str = PAPER_PROFILE) -> list[str]:
     names = _sweep_names(rows.system)
     lines = across_languages.correlation_lines(rows, names, read["alpha"])
     seeds = len(read["sweep"]["sweep"].seeds)
+    tiers = across_languages.tier_means(read["gains"])
+    student = min(rows.system, key=len)  # the OT student itself, not its contrast with sentence MSE
+    means = ", ".join(f"{v:+.4f} AP in the {tier.replace(' (', ' tier (')}" for tier, v in tiers.loc[student].items())
     return [f"- Across the {int(rows.languages.max())} languages the Bibles offer ({seeds} training seed"
-            f"{'s' if seeds > 1 else ''} per objective and language): " + " ".join(lines)]
+            f"{'s' if seeds > 1 else ''} per objective and language), {names.get(student, student)} gains on average {means}. "
+            + " ".join(lines)]
 
 
 def _hybrid_reading(profile: str):

@@ -146,15 +146,29 @@ def correlation_lines(correlations: pd.DataFrame, names=None, alpha: float = 0.0
         p = "p < 0.001" if row.p < 0.001 else f"p {row.p:.3f}"
         head = (f"{names.get(row.system, row.system)} against {COVARIATES.get(row.covariate, row.covariate)}: "
                 f"rho {row.rho:+.2f} [{row.rho_low:+.2f}, {row.rho_high:+.2f}] over {row.languages} languages, {p}")
+        direction = ("the direction robustness for low-resource languages predicts"
+                     if np.sign(row.rho) == row.predicted_sign else "against the direction robustness for "
+                     "low-resource languages predicts")
         if row.p < alpha:
-            agrees = np.sign(row.rho) == row.predicted_sign
-            tail = ("in the direction robustness for low-resource languages predicts" if agrees
-                    else "against the direction robustness for low-resource languages predicts")
-            lines.append(f"{head}: a correlation {tail}.")
+            lines.append(f"{head}: a correlation {'in ' if direction.startswith('the') else ''}{direction}.")
         else:
-            lines.append(f"{head}: no correlation shown; the test detects |rho| ≥ {row.detectable_rho:.2f} "
-                         "with 80% power.")
+            lines.append(f"{head}: no correlation shown (the estimate's sign is {direction}); the test detects "
+                         f"|rho| ≥ {row.detectable_rho:.2f} with 80% power.")
     return lines
+
+
+def sources_line(sources: pd.DataFrame) -> str:
+    """Where each language's numbers come from: the commits that trained the sweep's languages (with
+    their training time) and the run of notebook 03 whose headline students it read."""
+    parts = []
+    for (origin, commit), rows in sources.groupby(["from", "commit"], sort=False, dropna=False):
+        commit = str(commit) if isinstance(commit, str) else "unknown"
+        languages = ", ".join(sorted(rows.language))
+        if origin == "sweep":
+            parts.append(f"{len(rows)} trained at commit {commit[:7]} ({languages}; {rows.seconds.sum() / 60:.0f} min)")
+        else:
+            parts.append(f"{len(rows)} read from notebook 03's {origin} run at commit {commit[:7]} ({languages})")
+    return "Languages: " + "; ".join(parts) + "."
 
 
 def analyse(sweep: dict, measure: str = "AP", n_permutations: int = 10000, n_resamples: int = 2000, seed: int = 0,
