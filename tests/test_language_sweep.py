@@ -189,6 +189,8 @@ def test_the_summary_states_the_stored_sweep(tmp_path, monkeypatch):
     [finding] = summary.sweep_findings("paper")
     assert finding.startswith("- Across the 22 languages the Bibles offer (1 training seed per objective and language)")
     assert "OT @2000 against CC-100 text (GiB): rho -" in finding and "in the direction" in finding
+    assert "Languages: 22 trained at commit unknown (" in text  # sources without a commit still say where
+    assert "gains on average" in finding and "AP in the low tier (3 languages)" in finding
 
 
 def test_the_sweep_is_fingerprinted_by_its_own_code_and_notebook_03s():

@@ -161,11 +161,13 @@ def sources_line(sources: pd.DataFrame) -> str:
     """Where each language's numbers come from: the commits that trained the sweep's languages (with
     their training time) and the run of notebook 03 whose headline students it read."""
     parts = []
+    sources = sources.reindex(columns=[*sources.columns.difference(["commit", "seconds"]), "commit", "seconds"])
     for (origin, commit), rows in sources.groupby(["from", "commit"], sort=False, dropna=False):
         commit = str(commit) if isinstance(commit, str) else "unknown"
         languages = ", ".join(sorted(rows.language))
         if origin == "sweep":
-            parts.append(f"{len(rows)} trained at commit {commit[:7]} ({languages}; {rows.seconds.sum() / 60:.0f} min)")
+            took = f"; {rows.seconds.sum() / 60:.0f} min" if rows.seconds.notna().any() else ""
+            parts.append(f"{len(rows)} trained at commit {commit[:7]} ({languages}{took})")
         else:
             parts.append(f"{len(rows)} read from notebook 03's {origin} run at commit {commit[:7]} ({languages})")
     return "Languages: " + "; ".join(parts) + "."
