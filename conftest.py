@@ -16,5 +16,17 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
         os.environ.setdefault(_name, _threads)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Order test files for pytest-xdist's loadfile scheduling (`--no-loadscope-reorder` keeps this
+    order): the files with the costliest tests first (the `cost` marker: typical seconds on two free
+    cores, a scheduling weight and never an assertion), then the stored notebooks under nbval, then
+    the rest as collected. Started last, a file of several minutes leaves the other worker idle."""
+    cost = {}
+    for item in items:
+        marker = item.get_closest_marker("cost")
+        cost[item.path] = cost.get(item.path, 0) + (marker.args[0] if marker else 0)
+    items.sort(key=lambda item: (-cost[item.path], item.path.suffix != ".ipynb"))
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(os.environ["OTCLIR_FIGURES"], ignore_errors=True)

@@ -28,6 +28,7 @@ def collections(tmp_path, tmp_outputs, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.cost(90)
 def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figures(collections):
     bible_collection(collections / "collections", "verses", ["sw"], queries=20, docs=150)
     bitext = collections / "bitext.tsv"
@@ -66,6 +67,7 @@ def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figure
 
 
 @pytest.mark.slow
+@pytest.mark.cost(30)
 def test_notebook_04_trains_on_pairs_in_mmarco_layout(collections):
     bible_collection(collections / "collections", "pairs", ["en", "sw"], split="train", queries=40, docs=300,
                      docpairs=True)

@@ -415,6 +415,7 @@ def test_a_model_file_overwritten_in_place_is_found_and_a_full_check_finds_it_ev
 
 
 @pytest.mark.slow
+@pytest.mark.cost(25)
 def test_notebook_05_takes_its_own_settings_over_the_stored_paper_results(tmp_outputs):
     from otclir import runner
 

@@ -11,6 +11,7 @@ def index():
 
 
 @pytest.mark.slow
+@pytest.mark.cost(40)
 def test_no_committed_file_quotes_restricted_verse_text(index):
     files = licence.committed_files()
     assert any(p.suffix == ".ipynb" for p in files)

@@ -145,6 +145,7 @@ def test_grid_skips_finished_and_resumes_interrupted_configurations(tmp_outputs)
 
 
 @pytest.mark.slow
+@pytest.mark.cost(40)
 def test_worker_processes_give_the_grid_one_process_gives(tmp_outputs):
     settings = dict(alphas=[0.0, 1.0], ot_weights=[0.0], budgets=[16], seeds=[0],
                     training=dict(languages=["en", "tl"], steps=2, batch_size=4, max_length=24, eval_every=0,
@@ -189,6 +190,7 @@ def test_every_profile_of_notebook_04_is_a_valid_grid(profile):
 
 
 @pytest.mark.slow
+@pytest.mark.cost(160)
 def test_notebook_04_quick_profile_computes_stores_and_reads_back(tmp_outputs, tmp_path, monkeypatch):
     import json
 

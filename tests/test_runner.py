@@ -94,6 +94,7 @@ def test_cli_data_check_agrees_with_the_manifest(tmp_outputs):
 
 
 @pytest.mark.slow
+@pytest.mark.cost(45)
 def test_notebook_02_aligns_better_with_ot_than_without(tmp_outputs, tmp_path, monkeypatch):
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
     overrides = {"alignment_verses": 40, "epsilons": [0.02, 0.05], "blur_epsilons": [0.05, 0.5],

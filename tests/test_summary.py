@@ -21,6 +21,7 @@ def test_the_block_is_replaced_between_its_markers_and_missing_markers_are_named
 
 
 @pytest.mark.slow
+@pytest.mark.cost(40)
 def test_the_summary_is_what_the_stored_results_give():
     assert summary.write("paper", check=True) == []
 
