@@ -5,6 +5,7 @@ from what the stored results give (a test runs it), so no result there is typed 
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -188,7 +189,55 @@ def summary_text(profile: str = PAPER_PROFILE) -> str:
         lines += ["", *findings(reading, GAP_GOAL, task)]
     lines += sweep_summary(profile)
     lines += hybrid_summary(profile, hybrid)
+    lines += provenance_table(profile)
     return "\n".join(lines) + "\n"
+
+
+def stored_results(profile: str = PAPER_PROFILE) -> dict:
+    """Every store of computed results the profile's notebooks read, by folder name."""
+    from otclir.experiments.alignment_results import AlignmentStore
+    from otclir.experiments.language_sweep import SweepStore
+    from otclir.experiments.larger_budget import LargerBudgetStore
+    from otclir.experiments.results import ResultStore
+
+    return {"02_ot_alignment": AlignmentStore(profile),
+            "03_distillation_training": ResultStore(profile, "03_distillation_training"),
+            "03_distillation_training.languages": SweepStore(profile),
+            "04_hybrid_batch_ablations": ResultStore(profile, "04_hybrid_batch_ablations"),
+            "04_hybrid_batch_ablations.larger_budget": LargerBudgetStore(profile)}
+
+
+def _commits(record) -> set[str]:
+    """Every commit a provenance record names: its run's and those of parts it reused."""
+    if isinstance(record, dict):
+        found = {record["commit"][:7]} if isinstance(record.get("commit"), str) else set()
+        return found.union(*(_commits(value) for value in record.values()))
+    if isinstance(record, list):
+        return set().union(*(_commits(value) for value in record))
+    return set()
+
+
+def provenance_table(profile: str = PAPER_PROFILE) -> list[str]:
+    """Which commits computed each stored result, and the fingerprint of the code that computed it
+    beside the fingerprint of this checkout's code: equal fingerprints mean the same code, whichever
+    commit ran it (``tests/test_stored_code.py`` fails where they differ)."""
+    rows = []
+    for name, store in stored_results(profile).items():
+        if not store.exists():
+            continue
+        record = json.loads(store.path("provenance.json").read_text(encoding="utf-8"))
+        commits = _commits(record)
+        if store.path("sources.csv").is_file():  # the language sweep: the commit of each language
+            commits |= {c[:7] for c in store.read_table("sources.csv").get("commit", pd.Series()).dropna()}
+        same = "yes" if record.get("code") == store.code else "no: recompute it"
+        rows.append(f"| `{name}` | {', '.join(sorted(commits))} | {record.get('code')} | {same} |")
+    if not rows:
+        return []
+    return ["", "Where each stored result comes from: the commits that computed it (reused parts included) and the "
+                "fingerprint of the code that did (every module its computation imports, comments and docstrings "
+                "aside); results computed at different commits by the same code carry the same fingerprint.", "",
+            "| results | computed at commits | code fingerprint | the code of this checkout |", "| --- | --- | --- | --- |",
+            *rows]
 
 
 _SWEEPS: dict = {}
