@@ -71,6 +71,8 @@ def _reproduce(args) -> None:
     if args.store:
         runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
     for path in runner.list_notebooks():
+        if args.recompute and path.stem.startswith("05"):
+            _recompute_sweep(args.profile)
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
@@ -81,6 +83,20 @@ def _reproduce(args) -> None:
             runner.store_reference(out)
     if args.profile == PAPER_PROFILE:  # the README states the paper profile's results
         _summary(argparse.Namespace(profile=args.profile, check=False))
+
+
+def _recompute_sweep(profile: str) -> None:
+    """Notebook 05's language sweep, where the profile declares one, recomputed in a recomputing
+    reproduce: after notebook 03, whose results it reads, and before notebook 05, which reads it."""
+    from otclir import runner
+    from otclir.experiments import language_sweep
+
+    values = {**runner.declared_defaults("05"), **runner.resolve_parameters(runner.notebook_path("05"), profile)}
+    if values.get("language_sweep") is None:
+        return
+    started = time.time()
+    language_sweep.compute(runner.declared_language_sweep(profile), profile)
+    print(f"language sweep: {time.time() - started:.0f} s -> results/{profile}/{language_sweep.STORE}/", flush=True)
 
 
 def _summary(args) -> None:
