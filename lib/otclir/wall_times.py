@@ -33,9 +33,14 @@ def _machine(record: dict) -> str:
     return (", ".join(gpus) if gpus else f"{machine.get('cpu', '?')} ({machine.get('cpu_count', '?')} cores)")
 
 
-def _commit(record: dict) -> set[str]:
-    commit = (record.get("git") or {}).get("commit")
-    return {commit[:7]} if commit else set()
+def commits_of(record) -> set[str]:
+    """Every commit a provenance record names (short): its run's and those of parts it reused."""
+    if isinstance(record, dict):
+        found = {record["commit"][:7]} if isinstance(record.get("commit"), str) else set()
+        return found.union(*(commits_of(value) for value in record.values()))
+    if isinstance(record, list):
+        return set().union(*(commits_of(value) for value in record))
+    return set()
 
 
 def _read(store, name: str) -> dict:
@@ -44,7 +49,7 @@ def _read(store, name: str) -> dict:
 
 def alignment_part(store) -> list[PartTime]:
     record = _read(store, "provenance.json")
-    return [PartTime("02 OT alignment", "one run", record.get("wall_seconds"), _commit(record), _machine(record))]
+    return [PartTime("02 OT alignment", "one run", record.get("wall_seconds"), commits_of(record), _machine(record))]
 
 
 def distillation_parts(store) -> list[PartTime]:
@@ -59,18 +64,18 @@ def distillation_parts(store) -> list[PartTime]:
             units = f"{points.config.nunique()} configurations"
         else:
             seconds, units = study.get("wall_seconds"), "one run"
-        parts.append(PartTime("03 recipe study", units, seconds, _commit(study), _machine(study)))
+        parts.append(PartTime("03 recipe study", units, seconds, commits_of(study), _machine(study)))
     languages = record.get("settings", {}).get("languages", [])
     timed = record.get("language_seconds") or {}
     if timed:
-        commits = {c[:7] for c in (record.get("language_commits") or {}).values() if c} or _commit(record)
+        commits = {c[:7] for c in (record.get("language_commits") or {}).values() if c} or commits_of(record)
         seconds = float(sum(timed.values()))
         note = ""
     else:  # recorded before each language's time was: the run's own time; reused languages not counted
         resumed = record.get("resumed_languages") or {}
-        commits = _commit(record) | {(r.get("git") or {}).get("commit", "")[:7] for r in resumed.values()} - {""}
+        commits = commits_of(record)
         seconds = record.get("wall_seconds")
-        if parts and seconds is not None and parts[0].commits == _commit(record):  # the study ran in the same run
+        if parts and seconds is not None and parts[0].commits == commits_of(record.get("git")):  # the study ran in the same run
             seconds -= parts[0].seconds or 0
         note = f"{', '.join(sorted(resumed))} reused from an earlier run, its time not recorded" if resumed else ""
     parts.append(PartTime("03 headline", f"{len(languages)} languages", seconds, commits, _machine(record), note))
@@ -84,7 +89,7 @@ def grid_part(store, name: str) -> list[PartTime]:
     keys = [k for k in ("system", "alpha", "ot_weight", "train_pairs", "seed") if k in summary]
     configs = summary.groupby(keys, dropna=False)[["train_seconds", "evaluate_seconds"]].first()
     seconds = float(configs.sum().sum())
-    return [PartTime(name, f"{len(configs)} configurations", seconds, _commit(record), _machine(record))]
+    return [PartTime(name, f"{len(configs)} configurations", seconds, commits_of(record), _machine(record))]
 
 
 def sweep_part(store) -> list[PartTime]:
