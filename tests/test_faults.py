@@ -426,3 +426,38 @@ def test_notebook_05_takes_its_own_settings_over_the_stored_paper_results(tmp_ou
         f"{task} {language} {scorer} AP" for task in ("crossref", "topical") for language in ("sw", "tl", "ny", "fa", "fr")
         for scorer in ("mean", "maxsim")}
     assert snapshot(PROJECT / "results" / "paper") == before
+
+
+STOPPABLE = """
+import sys, time
+from otclir import cli
+from otclir.experiments.results import ResultStore
+
+def computes(args):  # stands in for a long in-process command (language-sweep, larger-budget)
+    with ResultStore("quick", "03_faults").recomputing() as store:
+        store.start({"v": 1})
+        print("computing", flush=True)
+        time.sleep(120)
+
+cli._language_sweep = computes
+sys.exit(cli.main(["language-sweep", "--profile", "quick"]))
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_to_an_in_process_command_unwinds_it_and_releases_its_lock(tmp_path, stop):
+    """Started in the background, a command inherits SIGINT ignored, and SIGTERM would end it at once
+    with its lock left behind: either signal must unwind it, keeping what it staged."""
+    env = {**os.environ, "OTCLIR_RESULTS": str(tmp_path / "results")}
+    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 (as a background job starts)
+    run = subprocess.Popen([sys.executable, "-c", STOPPABLE], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, preexec_fn=ignore_sigint)
+    assert run.stdout.readline().strip() == "computing"
+    lock = tmp_path / "results" / ".staging" / "quick" / "03_faults.lock"
+    assert lock.is_file()
+    run.send_signal(stop)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert f"stopped ({stop.name})" in err and "the same command resumes" in err
+    assert not lock.exists()
+    assert (tmp_path / "results" / ".staging" / "quick" / "03_faults" / "settings.json").is_file()
