@@ -51,6 +51,8 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     folder = tmp_path / "results" / "quick" / "03_distillation_training"
     provenance = json.loads((folder / "provenance.json").read_text())
     assert provenance["settings"]["languages"] == ["sw"] and provenance["wall_seconds"] > 0
+    assert 0 < provenance["language_seconds"]["sw"] < provenance["wall_seconds"]  # each part's time, for resumed runs
+    assert provenance["language_commits"]["sw"] == provenance["git"]["commit"]
     results = pd.read_csv(folder / "results.csv")
     systems = set(results.system)
     assert {"student-zero-shot", "minilm-on-target", "bm25-dictionary@48", "ceiling-teacher-on-english",
@@ -67,6 +69,7 @@ def test_quick_profile_computes_reads_back_and_tests_every_system(tmp_outputs, t
     assert students.selected_step.notna().all() and students.selected_by.eq("dev_bitext_MRR").all()
     study = pd.read_csv(folder / "study.csv")
     assert set(study.objective) == {"sentence_mse", "contrastive", "ot", "ot+contrastive"} and (study.step == 0).any()
+    assert (study.config_seconds > 0).all() and study.groupby("config").config_seconds.nunique().eq(1).all()
     logs = pd.read_csv(folder / "training_logs.csv.gz", low_memory=False)
     assert {"plan_entropy", "alignment", "uniformity", "dev_bitext_MRR"} <= set(logs.columns)
     assert (tmp_path / "figures" / "quick" / "03_recipe_study.png").is_file()

@@ -157,12 +157,13 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
         if missing:
             raise OtclirError(f"the study grid has no configuration for objective(s) {', '.join(missing)}")
     store.write_json("recipes.json", recipes)
-    tables, resumed = [], {}
+    tables, resumed, parts = [], {}, {}
     for language in settings.languages:
         if language in finished:  # its students are not trained again: a fresh checkout has none of them
             frame, queries, resumed[language], language_logs = finished[language]
             log(f"{language}: reusing its finished test results (computed {resumed[language].get('date')})")
         else:
+            began = time.time()
             students, runs, language_logs = {}, {}, []
             for budget in settings.budgets:
                 for objective in settings.objectives:
@@ -193,12 +194,17 @@ def _compute(settings: ExperimentSettings, store: ResultStore, reused, finished,
         store.write_table(f"perquery_en-{language}.csv.gz", queries)
         store.write_table(f"{PARTS}/results_en-{language}.csv", frame)
         store.write_table(f"{PARTS}/training_logs_en-{language}.csv.gz", language_logs)
-        store.write_json(f"{PARTS}/results_en-{language}.json", resumed.get(language) or part_record(store))
+        parts[language] = resumed.get(language) or {**part_record(store), "seconds": round(time.time() - began, 1)}
+        store.write_json(f"{PARTS}/results_en-{language}.json", parts[language])
     results = pd.concat(tables, ignore_index=True)
     store.write_table("results.csv", results)
     store.write_table("training_logs.csv.gz", pd.concat(logs, ignore_index=True))
     store.remove(PARTS)
-    return store.finish(time.time() - started, settings.to_record(), **({"resumed_languages": resumed} if resumed else {}))
+    timed = {language: part["seconds"] for language, part in parts.items() if "seconds" in part}
+    extra = {"language_seconds": timed, "language_commits": {k: (parts[k].get("git") or {}).get("commit") for k in timed}}
+    if resumed:
+        extra["resumed_languages"] = resumed
+    return store.finish(time.time() - started, settings.to_record(), **extra)
 
 
 def archive_runs(store: ResultStore, settings: ExperimentSettings, language: str) -> None:

@@ -12,6 +12,7 @@ choose. How well each dev signal ranks the points like the test split does is re
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
             points += kept_points.to_dict("records")
             logs.append(kept_log)
             continue
-        first = len(points)
+        first, began = len(points), time.time()
         folder = train_folder(config)
         log(f"study: {label}")
         train(config, folder, progress=progress)
@@ -129,6 +130,8 @@ def run_study(grid: StudyGrid, profile: str, test_queries: int | None = None, te
                       for row in runner.dense(name, query_encoder_of(str(path)), str(path))}
             points.append(_point(label, config, step, dev, reference, scored["mean"], scored["maxsim"], seed))
             runner.forget(name)
+        for point in points[first:]:  # the configuration's training and test evaluation, so a study spanning runs sums
+            point["config_seconds"] = round(time.time() - began, 1)
         if keep is not None:
             keep(label, pd.DataFrame(points[first:]), history)
     frame = pd.DataFrame(points)
