@@ -34,3 +34,24 @@ def test_a_part_timed_per_language_is_summed_over_its_languages(tmp_path):
         "machine": {"cpu": "cpu", "cpu_count": 2, "gpus": []}}))
     [headline] = distillation_parts(Store())
     assert headline.seconds == 150.0 and headline.commits == {"aaaaaaa", "bbbbbbb"}
+
+
+def test_a_stored_result_is_described_with_its_parts_time_not_the_storing_runs():
+    """A run that resumed every staged part stores in seconds what took hours: the description names
+    the storing commit and machine, and the time is the sum its parts recorded."""
+    import json
+
+    from otclir.summary import stored_results
+    from otclir.wall_times import recorded_time, stored_by
+
+    grid = stored_results("paper")["04_hybrid_batch_ablations"]
+    record = json.loads(grid.path("provenance.json").read_text(encoding="utf-8"))
+    described = stored_by(record)
+    assert described.startswith(f"stored on {record['date']} at commit {record['git']['commit'][:10]}")
+    assert " min" not in described
+    [part] = part_times("paper")[3:4]
+    assert recorded_time(grid) == (f"Wall time recorded by its parts: 04 hybrid grid {part.seconds / 60:.0f} min "
+                                   f"({part.units}); at commit {', '.join(sorted(part.commits))}.")
+    summary = grid.read_table("summary.csv")
+    per_config = summary.groupby(["system", "alpha", "ot_weight", "train_pairs", "seed"], dropna=False)
+    assert abs(part.seconds - per_config[["train_seconds", "evaluate_seconds"]].first().sum().sum()) < 1e-6

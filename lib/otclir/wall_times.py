@@ -101,20 +101,46 @@ def sweep_part(store) -> list[PartTime]:
                      _machine(record), f"{len(sources) - len(trained)} read from notebook 03")]
 
 
+READERS = {"02_ot_alignment": alignment_part, "03_distillation_training": distillation_parts,
+           "04_hybrid_batch_ablations": lambda s: grid_part(s, "04 hybrid grid"),
+           "04_hybrid_batch_ablations.larger_budget": lambda s: grid_part(s, "04 larger budget"),
+           "03_distillation_training.languages": sweep_part}  # by store folder, in the order a recompute runs them
+
+
+def store_parts(store) -> list[PartTime]:
+    """The parts of one stored result (none where it is not stored)."""
+    reader = READERS.get(store.folder.name)
+    return reader(store) if reader is not None and store.exists() else []
+
+
 def part_times(profile: str = PAPER_PROFILE) -> list[PartTime]:
     """Every stored part of ``profile`` with its recorded wall time, in the order a recompute runs them."""
     from otclir.summary import stored_results
 
-    readers = {"02_ot_alignment": alignment_part, "03_distillation_training": distillation_parts,
-               "04_hybrid_batch_ablations": lambda s: grid_part(s, "04 hybrid grid"),
-               "04_hybrid_batch_ablations.larger_budget": lambda s: grid_part(s, "04 larger budget"),
-               "03_distillation_training.languages": sweep_part}
     stores = stored_results(profile)
-    parts = []
-    for name, reader in readers.items():
-        if name in stores and stores[name].exists():
-            parts += reader(stores[name])
-    return parts
+    return [part for name in READERS if name in stores for part in store_parts(stores[name])]
+
+
+def stored_by(record: dict) -> str:
+    """When, at which commit and on what a stored result was written. Unlike the provenance's own
+    description it leaves out the storing run's minutes: a run that resumed staged parts stores in
+    seconds what took hours, so the time is each part's (:func:`recorded_time`)."""
+    git, packages = record.get("git", {}), record.get("packages", {})
+    dirty = " with uncommitted changes" if git.get("uncommitted_changes") else ""
+    return (f"stored on {record.get('date')} at commit {(git.get('commit') or 'unknown')[:10]}{dirty} on "
+            f"{_machine(record)}; torch {packages.get('torch')}, transformers {packages.get('transformers')}.")
+
+
+def recorded_time(store) -> str:
+    """One sentence: the wall time each part of a stored result recorded when it was computed."""
+    parts = store_parts(store)
+    if not parts:
+        return ""
+    timed = [f"{p.part} {'not recorded' if p.seconds is None else f'{p.seconds / 60:.0f} min'} ({p.units})"
+             for p in parts]
+    commits = sorted(set().union(*(p.commits for p in parts)))
+    return (f"Wall time recorded by its parts: {', '.join(timed)}; at commit{'s' if len(commits) > 1 else ''} "
+            f"{', '.join(commits)}.")
 
 
 def wall_time_table(profile: str = PAPER_PROFILE) -> list[str]:
