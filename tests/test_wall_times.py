@@ -42,14 +42,14 @@ def test_a_stored_result_is_described_with_its_parts_time_not_the_storing_runs()
     import json
 
     from otclir.summary import stored_results
-    from otclir.wall_times import recorded_time, stored_by
+    from otclir.wall_times import recorded_time, store_parts, stored_by
 
     grid = stored_results("paper")["04_hybrid_batch_ablations"]
     record = json.loads(grid.path("provenance.json").read_text(encoding="utf-8"))
     described = stored_by(record)
     assert described.startswith(f"stored on {record['date']} at commit {record['git']['commit'][:10]}")
     assert " min" not in described
-    [part] = part_times("paper")[3:4]
+    [part] = store_parts(grid)
     assert recorded_time(grid) == (f"Wall time recorded by its parts: 04 hybrid grid {part.seconds / 60:.0f} min "
                                    f"({part.units}); at commit {', '.join(sorted(part.commits))}.")
     summary = grid.read_table("summary.csv")

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
-import threading
 import time
 
 from otclir.errors import OtclirError
@@ -265,25 +263,12 @@ def runner_failure() -> type:
 STOPPED = 130  # the exit status of a command stopped by a signal, as a shell reports one stopped by SIGINT
 
 
-@contextlib.contextmanager
-def stops_unwind():
+def _unwind(signum, frame):
     """SIGINT and SIGTERM stop a command by raising KeyboardInterrupt, so it unwinds through its
     locks and staging as after a Ctrl-C: what it finished stays staged for the same command to
     resume. SIGTERM would otherwise end the process at once, leaving its lock behind, and a shell
     starts background jobs with SIGINT ignored, which `kill -INT` could then not stop."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv=None) -> int:
@@ -292,7 +277,9 @@ def main(argv=None) -> int:
     resolve_environment()
     args = build_parser().parse_args(argv)
     try:
-        with stops_unwind():
+        from otclir.runner import stop_signals_call
+
+        with stop_signals_call(_unwind):
             args.func(args)
     except KeyboardInterrupt as err:
         print(f"otclir: stopped ({err or 'SIGINT'}); what finished stays staged, and the same command resumes "

@@ -279,21 +279,28 @@ def _stops_reach_the_kernel():
     SIGTERM) reaches only this process, which would wait on a kernel that computes on. While a
     notebook runs, either signal interrupts the kernel instead: the running cell stops, what it
     computed stays staged and the previous results whole, and the run fails naming the cell."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
     def interrupt(signum, frame):
         for child in _child_processes():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(child, signal.SIGINT)
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    with stop_signals_call(interrupt):
+        yield
+
+
+@contextlib.contextmanager
+def stop_signals_call(handler):
+    """While the body runs, SIGINT and SIGTERM call ``handler(signum, frame)``; the previous handlers
+    come back after it. Outside the main thread, where Python cannot set handlers, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def _child_processes(parent: int | None = None) -> list[int]:

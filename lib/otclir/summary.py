@@ -157,14 +157,13 @@ def summary_text(profile: str = PAPER_PROFILE) -> str:
     """The summary of ``profile``'s stored results, as markdown: notebook 03's headline and notebook
     05's declared comparisons per task, then notebook 04's hybrid question where it is stored."""
     from otclir.evaluation.distillation_training import GAP_GOAL
-    from otclir.experiments.results import ResultStore
 
     stored, reading = _reading(profile)
     settings, results = stored["settings"], stored["results"]
     first = next(iter(reading["families"].values()))
     tasks = [t for t in TASK_HEADINGS if "task" in results and (results.task == t).any()] or ["crossref"]
     lines = [f"Notebook 03, {stored_by(stored['provenance'])} "
-             f"{recorded_time(ResultStore(profile, '03_distillation_training'))}",
+             f"{recorded_time(stored_results(profile)['03_distillation_training'])}",
              "",
              "Mean AP of every English test query against every test verse of the language; in brackets the "
              "student's share of the zero-shot→ceiling gap, (AP − AP of the zero-shot student) / (AP of the ceiling − "

@@ -105,6 +105,12 @@ def run_minutes(summary: pd.DataFrame) -> dict[str, float]:
             "evaluate": float(points.evaluate_seconds.sum()) / 60}
 
 
+def run_minutes_line(minutes: dict[str, float]) -> str:
+    """:func:`run_minutes`'s figures as the notebook states them."""
+    return (f"{minutes['configurations']} configurations, {minutes['train']:.1f} min training and "
+            f"{minutes['evaluate']:.1f} min evaluation when they ran")
+
+
 def largest_budget(summary: pd.DataFrame):
     """The largest training budget of the grid (None: all pairs, which is larger than any number);
     the alpha and lambda figures are read there."""
