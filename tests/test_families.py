@@ -7,7 +7,7 @@ import pytest
 
 from otclir.evaluation import families, map_significance, power
 from otclir.evaluation.distillation_training import headline_differences
-from otclir.evaluation.stats import two_level_bootstrap
+from otclir.evaluation.seed_bootstrap import two_level_bootstrap
 
 SYSTEMS = {"student-zero-shot": 0.20, "ceiling-teacher-on-english": 0.40, "distill-sentence_mse@500": 0.22,
            "distill-contrastive@500": 0.23, "distill-ot@500": 0.24}

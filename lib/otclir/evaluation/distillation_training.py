@@ -154,7 +154,7 @@ def headline_differences(per_query: pd.DataFrame, results: pd.DataFrame, rival_b
     bounds) stay in the results table: their differences are an order larger and would set the
     scale."""
     from otclir.evaluation.families import rivals, seed_values
-    from otclir.evaluation.stats import two_level_bootstrap
+    from otclir.evaluation.seed_bootstrap import two_level_bootstrap
     from otclir.retrieval.system_names import BASELINE_SCORER, SCORERS
 
     per_query = per_query if "task" in per_query else per_query.assign(task="crossref")

@@ -8,7 +8,7 @@ declared dev signal (``rival_by``), from the dev values dev selection recorded, 
 number; the choice is returned with the dev numbers that made it.
 
 Each comparison reports the difference of means over seeds and queries with a two-level
-bootstrap interval and p-value (:func:`otclir.evaluation.stats.two_level_bootstrap`), each seed's
+bootstrap interval and p-value (:func:`otclir.evaluation.seed_bootstrap.two_level_bootstrap`), each seed's
 own difference and how many agree in sign, and the smallest difference it could have detected at
 80% power at the family's corrected level (:mod:`otclir.evaluation.power`).
 """
@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from otclir.evaluation.power import family_level, minimum_detectable_effect
-from otclir.evaluation.stats import CORRECTIONS, correct, two_level_bootstrap
+from otclir.evaluation.seed_bootstrap import two_level_bootstrap
+from otclir.evaluation.stats import CORRECTIONS, correct
 from otclir.retrieval.dense import DEV_SIGNALS
 from otclir.retrieval.system_names import BASELINE_SCORER, SCORERS, ZERO_SHOT, parse
 from otclir.settings import Settings, choice, each, number, setting, text, whole

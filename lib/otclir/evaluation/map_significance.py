@@ -200,7 +200,7 @@ def seed_intervals(per_query: pd.DataFrame, measure: str = "AP", n_resamples: in
     bootstrap interval, and the share of the zero-shot-to-ceiling gap with its interval (seeds and
     queries resampled); NaN shares where there is no ceiling."""
     from otclir.evaluation.families import seed_values
-    from otclir.evaluation.stats import two_level_bootstrap, two_level_gap_share
+    from otclir.evaluation.seed_bootstrap import two_level_bootstrap, two_level_gap_share
 
     rows = []
     for task in tasks_of(per_query):

@@ -253,6 +253,8 @@ def seed_matrix(values) -> np.ndarray:
     return values[None, :] if values.ndim == 1 else values
 
 
+# The analyses call otclir.evaluation.seed_bootstrap, which computes these two from counts with the
+# same draws; the direct gather below is the reference its tests hold it to.
 def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
     """The difference of two systems' means over training seeds and queries, with an interval and
     a p-value that resample both (``a``, ``b``: (seeds, queries) arrays over the same queries, or
