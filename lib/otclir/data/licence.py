@@ -72,13 +72,15 @@ class RestrictedIndex:
         self.labels: list[str] = []
         hashes, origins, vocabulary, short = [], [], [], []
         for version in self.versions:
-            found, verse_of, codes, short_codes = self._version_runs(version)
+            verses = read_version(version)
+            found, verse_of, codes, short_codes = self._version_runs(list(verses.values()))
             hashes.append(found)
             origins.append(verse_of + len(self.labels))
             vocabulary.append(codes)
             short.append(short_codes)
-            self.labels += [f"{version}:{verse_id(key)}" for key in read_version(version)]
-        free = np.sort(np.concatenate([self._version_runs(v)[0] for v in redistributable_versions()] or
+            self.labels += [f"{version}:{verse_id(key)}" for key in verses]
+        free = np.sort(np.concatenate([self._version_runs(list(read_version(v).values()))[0]
+                                       for v in redistributable_versions()] or
                                       [np.empty(0, dtype=np.uint64)]))
         hashes, origins = np.concatenate(hashes), np.concatenate(origins)
         order = np.argsort(hashes, kind="stable")  # sorted, the lookups in ``free`` run in order
@@ -88,10 +90,9 @@ class RestrictedIndex:
         self.vocabulary = np.unique(np.concatenate(vocabulary))
         self.short_vocabulary = np.unique(np.concatenate(short))
 
-    def _version_runs(self, version: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """A version's run hashes with the verse (its position in the version) of each, its token
-        codes, and the codes of the tokens of its short verses (those indexed whole)."""
-        texts = list(read_version(version).values())
+    def _version_runs(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A version's run hashes (``texts``: its verses) with the verse (its position in ``texts``)
+        of each, its token codes, and the codes of the tokens of its short verses (indexed whole)."""
         codes = token_codes(tokens(f" {VERSE_END} ".join(texts) + f" {VERSE_END}"))
         words = codes != token_codes([VERSE_END])[0]
         ends = np.flatnonzero(~words)  # one per verse, after its tokens

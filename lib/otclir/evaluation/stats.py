@@ -254,7 +254,9 @@ def seed_matrix(values) -> np.ndarray:
 
 
 # The analyses call otclir.evaluation.seed_bootstrap, which computes these two from counts with the
-# same draws; the direct gather below is the reference its tests hold it to.
+# same draws; the direct gather below is the reference its tests hold it to. The two copy each
+# other's checks and draw loops only because this module is part of the stored results' code:
+# with the next recompute, one loop should take the per-block means as its one varying step.
 def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
     """The difference of two systems' means over training seeds and queries, with an interval and
     a p-value that resample both (``a``, ``b``: (seeds, queries) arrays over the same queries, or
