@@ -42,7 +42,11 @@ def test_a_bad_larger_budget_is_named_before_anything_runs(larger, says):
 
 def test_the_larger_grid_is_staged_and_stored_apart_with_the_grids_code(tmp_outputs, tmp_path, monkeypatch):
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
-    assert LargerBudgetStore("quick").code == notebook_code("04_hybrid_batch_ablations") is not None
+    from otclir.experiments.provenance import store_key
+
+    # its own key, which covers all of the grid's code (the grid's function computes it)
+    assert LargerBudgetStore("quick").code == notebook_code(STORE) is not None
+    assert set(store_key("04_hybrid_batch_ablations").units) <= set(store_key(STORE).units)
     assert LargerBudgetStore("quick").folder.name == STORE
     assert grid_parts.parts_folder("quick", STORE) != grid_parts.parts_folder("quick")
 

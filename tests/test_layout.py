@@ -14,7 +14,7 @@ STAGES = [
     {"training"},
     {"evaluation"},
     {"experiments"},
-    {"plots", "tables", "runner", "wall_times", "summary", "cli"},
+    {"plots", "tables", "runner", "wall_times", "summary", "status", "cli"},
 ]
 
 

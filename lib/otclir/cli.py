@@ -111,6 +111,13 @@ def _summary(args) -> None:
           f"the summary of profile '{args.profile}' is up to date")
 
 
+def _status(args) -> None:
+    from otclir import status
+
+    rows = status.profile_status(args.profile)
+    print(status.status_json(rows) if args.format == "json" else status.status_text(rows, args.profile), end="")
+
+
 def _eval(args) -> None:
     import pandas as pd
 
@@ -251,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper")
     p.add_argument("--check", action="store_true", help="fail if the summary or the README's block differ")
     p.set_defaults(func=_summary)
+
+    p = sub.add_parser("status", help="each stored part of a profile: current, stale (and what changed) or missing, "
+                                       "with its recorded minutes and the cost of bringing the profile up to date")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_status)
     return parser
 
 

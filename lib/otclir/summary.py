@@ -226,8 +226,10 @@ def provenance_table(profile: str = PAPER_PROFILE) -> list[str]:
     if not rows:
         return []
     return ["", "Where each stored result comes from: the commits that computed it (reused parts included) and the "
-                "fingerprint of the code that did (every module its computation imports, comments and docstrings "
-                "aside); results computed at different commits by the same code carry the same fingerprint.", "",
+                "key of the code that did (every function its computation reaches, comments and docstrings aside, "
+                "with the data files those read and the versions of the packages that change numbers); results "
+                "computed at different commits by the same code carry the same key, and `otclir status` says what "
+                "changed where they differ.", "",
             "| results | computed at commits | code fingerprint | the code of this checkout |", "| --- | --- | --- | --- |",
             *rows]
 

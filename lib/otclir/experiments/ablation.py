@@ -206,7 +206,7 @@ def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Pat
     else:
         record = {"system": "trained", "point": point, "training": grid.config(point).to_record(), "evaluation": evaluation}
         label = point_label(point)
-    record["code"] = code_fingerprint("otclir.experiments.ablation")  # other code: computed again, never reused
+    record["code"] = code_fingerprint("otclir.experiments.ablation:run_point")  # other code: computed again, never reused
     return label, record, grid.folder() / f"{label}-{_digest(record)}"
 
 

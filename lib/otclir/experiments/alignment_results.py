@@ -17,7 +17,6 @@ import pandas as pd
 import torch
 
 from otclir.experiments.ot_alignment import AlignmentSettings
-from otclir.experiments.provenance import code_fingerprint
 from otclir.experiments.results import ResultStore
 
 NOTEBOOK = "02_ot_alignment"
@@ -26,14 +25,10 @@ PAIR_EPSILON = 0.05  # the verse figures' epsilon on the raw cost, as in the fir
 
 
 class AlignmentStore(ResultStore):
-    """Notebook 02's results; their code fingerprint covers this module and what it imports."""
+    """Notebook 02's results, keyed by the code :func:`compute` reaches."""
 
     def __init__(self, profile: str):
         super().__init__(profile, NOTEBOOK)
-
-    @property
-    def code(self) -> str:
-        return code_fingerprint(__name__)
 
 
 def _matrix(values) -> list[list[float]]:

@@ -21,7 +21,7 @@ from otclir.data.languages import bible_versions, check_languages
 from otclir.errors import OtclirError
 from otclir.experiments.distillation import (NOTEBOOK, ExperimentSettings, headline_config, part_record,
                                              selection_table)
-from otclir.experiments.provenance import code_fingerprint, notebook_code
+from otclir.experiments.provenance import notebook_code
 from otclir.experiments.results import SETTINGS_FILE, ResultStore
 from otclir.retrieval.system_names import DISTILLED, SCORERS, ZERO_SHOT, distilled_name
 from otclir.settings import Settings, choice, each, mapping, setting, text, whole
@@ -95,10 +95,6 @@ class SweepStore(ResultStore):
 
     def __init__(self, profile: str):
         super().__init__(profile, STORE)
-
-    @property
-    def code(self) -> str | None:
-        return code_fingerprint(__name__)
 
 
 def experiment_settings(sweep: SweepSettings, headline: ExperimentSettings) -> ExperimentSettings:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from otclir.errors import OtclirError
 from otclir.experiments.ablation import AblationGrid, HybridParameters
-from otclir.experiments.provenance import notebook_code
 from otclir.experiments.results import ResultStore
 from otclir.settings import Settings, mapping, setting, text, whole
 
@@ -84,10 +83,6 @@ class LargerBudgetStore(ResultStore):
 
     def __init__(self, profile: str):
         super().__init__(profile, STORE)
-
-    @property
-    def code(self) -> str | None:
-        return notebook_code(NOTEBOOK)
 
 
 def compute(parameters: HybridParameters, larger: dict, profile: str, log=print, workers: int = 1) -> dict:

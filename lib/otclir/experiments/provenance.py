@@ -8,7 +8,6 @@ import hashlib
 import os
 import platform
 import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 from otclir.errors import OtclirError
@@ -121,57 +120,34 @@ def describe(record: dict) -> str:
             f"transformers {record['packages'].get('transformers')}.")
 
 
-@lru_cache(maxsize=16)
-def code_fingerprint(*entry_modules: str) -> str:
-    """A digest of the code that computes a result: every otclir module the entry modules import,
-    at module level or inside functions, followed transitively, each read as its syntax tree with
-    docstrings dropped (a comment or a docstring changes nothing; any statement does)."""
-    import ast
+def code_fingerprint(*entries: str) -> str:
+    """The key of the code that computes a result: every function, method, class body and module
+    top level the entries (``module:qualname``, or a module for all it defines) can reach, each as
+    its syntax tree without docstrings, with the files of ``data/`` they name and the versions of
+    the packages that change numbers (:mod:`otclir.experiments.code_reach`)."""
+    from otclir.experiments.code_reach import code_key
 
-    package = Path(__file__).resolve().parents[1]
-    seen, todo = set(), list(entry_modules)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = _module_file(package, name)
-        if path is None:
-            continue
-        seen.add(name)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("otclir"):
-                todo.append(node.module)
-                todo += [f"{node.module}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                todo += [alias.name for alias in node.names if alias.name.startswith("otclir")]
-    digest = hashlib.sha256()
-    for name in sorted(seen):
-        tree = ast.parse(_module_file(package, name).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                    and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(name.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
-    return digest.hexdigest()[:16]
+    return code_key(*entries).fingerprint
 
 
-def _module_file(package: Path, name: str) -> Path | None:
-    parts = name.split(".")
-    if parts[0] != "otclir":
-        return None
-    base = package.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
+# each store of computed results -> the functions that compute it (what its key covers)
+COMPUTING = {"02_ot_alignment": ("otclir.experiments.alignment_results:compute",),
+             "03_distillation_training": ("otclir.experiments.distillation:compute",),
+             "03_distillation_training.languages": ("otclir.experiments.language_sweep:compute",),
+             "04_hybrid_batch_ablations": ("otclir.experiments.ablation:store_grid",),
+             "04_hybrid_batch_ablations.larger_budget": ("otclir.experiments.larger_budget:compute",)}
 
 
-COMPUTING = {"03_distillation_training": ("otclir.experiments.distillation",),
-             "04_hybrid_batch_ablations": ("otclir.experiments.ablation",)}  # notebook -> what computes its results
+def store_key(store: str):
+    """The :class:`~otclir.experiments.code_reach.CodeKey` of a store's computation now (None: a
+    store nothing computes)."""
+    from otclir.experiments.code_reach import code_key
+
+    return code_key(*COMPUTING[store]) if store in COMPUTING else None
 
 
 def notebook_code(notebook: str) -> str | None:
-    """The fingerprint of the code that computes a notebook's stored results (None: a notebook that
+    """The fingerprint of the code that computes a store's results now (None: a notebook that
     stores none)."""
-    return code_fingerprint(*COMPUTING[notebook]) if notebook in COMPUTING else None
+    key = store_key(notebook)
+    return key.fingerprint if key else None

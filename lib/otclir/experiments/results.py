@@ -29,7 +29,7 @@ import pandas as pd
 
 from otclir.errors import OtclirError
 from otclir.experiments.locks import FolderLock
-from otclir.experiments.provenance import git_state, notebook_code, provenance, sha256_of
+from otclir.experiments.provenance import git_state, notebook_code, provenance, sha256_of, store_key
 from otclir.paths import PAPER_PROFILE, env_path, project_root, relative_to_root  # noqa: F401
 from otclir.settings import as_json, jsonable
 
@@ -172,7 +172,7 @@ class ResultStore:
         then the complete results; each with the settings it was computed with."""
         runs = []
         staged = self.staged_settings()
-        if staged is not None and _read_json(self.staged(CODE_FILE)) == {"code": self.code}:
+        if staged is not None and (_read_json(self.staged(CODE_FILE)) or {}).get("code") == self.code:
             runs.append(EarlierRun("stopped", staged, self.staging, None, self))
         if self.exists():
             try:
@@ -203,18 +203,25 @@ class ResultStore:
         afresh; record the code's state now (commits made while a long run goes on must not be
         credited with its results)."""
         staged_code = _read_json(self.staged(CODE_FILE))
-        if self.staged_settings() != as_json(settings) or staged_code != {"code": self.code}:
+        if self.staged_settings() != as_json(settings) or (staged_code or {}).get("code") != self.code:
             _remove(self.staging)
         self.staging.mkdir(parents=True, exist_ok=True)
         self._writing, self._written = True, {}
         self._git = git_state()
         self.write_json(SETTINGS_FILE, settings)
-        self.write_json(CODE_FILE, {"code": self.code})
+        self.write_json(CODE_FILE, self.key_record())
 
     @property
     def code(self) -> str | None:
-        """The fingerprint of the code that computes this notebook's results now."""
+        """The fingerprint of the code that computes this store's results now."""
         return notebook_code(self.notebook)
+
+    def key_record(self) -> dict:
+        """What this store's key covers now: each unit of code its computation reaches with its
+        digest, the data files those name and the package versions (``{"code": None}`` for a store
+        nothing computes); ``code.json`` holds it, so a stale store can say what changed."""
+        key = store_key(self.notebook)
+        return key.record() if key else {"code": None}
 
     def _target(self, name: str) -> Path:
         if not self._writing:

@@ -1,0 +1,97 @@
+"""Which stored parts of a profile are current, stale or missing, and what bringing it up to date costs.
+
+A stored part is current while its key (:mod:`otclir.experiments.code_reach`: the functions its
+computation reaches, the data files they name, the package versions that change numbers) equals
+the key recorded in its ``code.json``; otherwise it is stale, and the recorded key says which
+function, data file or version changed. A part never stored is missing. Minutes are what each part
+recorded when it was computed (:mod:`otclir.wall_times`). Readings (statistics, tables, figures,
+the summary) are not parts: every ``make reproduce`` recomputes them from the parts.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from otclir.paths import PAPER_PROFILE
+
+
+@dataclass
+class PartState:
+    part: str  # what the part computes, as the wall-time table names it
+    store: str  # results/<profile>/<store>/
+    state: str  # "current", "stale" or "missing"
+    minutes: float | None  # recorded wall time (None: not recorded, or never computed)
+    changes: list[str] = field(default_factory=list)  # for a stale part: what differs from its recorded key
+
+
+STATES = ("current", "stale", "missing")
+
+
+def recorded_key(store) -> dict:
+    """The key a stored part recorded (``code.json``; a part stored before keys named their units
+    holds only its fingerprint)."""
+    path = store.path("code.json")
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
+    """Every part the profile stores, in the order a recompute runs them."""
+    from otclir.experiments.provenance import store_key
+    from otclir.summary import stored_results
+    from otclir.wall_times import READERS, store_parts
+
+    stores = stored_results(profile)
+    rows = []
+    for name in [n for n in READERS if n in stores] + [n for n in stores if n not in READERS]:
+        store = stores[name]
+        if not store.exists():
+            rows.append(PartState(name, name, "missing", None))
+            continue
+        now, recorded = store_key(name), recorded_key(store)
+        if now is None or recorded.get("code") == now.fingerprint:
+            state, changes = "current", []
+        else:
+            state = "stale"
+            changes = now.changes(recorded) if "units" in recorded else [
+                f"recorded key {recorded.get('code')} names no units: recompute it"]
+        parts = store_parts(store) or []
+        for part in parts or [None]:
+            minutes = None if part is None or part.seconds is None else round(part.seconds / 60, 1)
+            rows.append(PartState(part.part if part else name, name, state, minutes, changes))
+    return rows
+
+
+def cost_minutes(rows: list[PartState]) -> float:
+    """The recorded minutes of every stale part (missing parts have none recorded)."""
+    return round(sum(r.minutes or 0 for r in rows if r.state != "current"), 1)
+
+
+def status_json(rows: list[PartState]) -> str:
+    return json.dumps({"parts": [asdict(r) for r in rows], "stale_minutes": cost_minutes(rows),
+                       "missing": [r.part for r in rows if r.state == "missing"]}, indent=1) + "\n"
+
+
+def status_text(rows: list[PartState], profile: str, changes_shown: int = 8) -> str:
+    width = max([len(r.part) for r in rows] + [4])
+    lines = [f"{'part':<{width}}  {'state':<7}  {'minutes':>7}  store"]
+    for row in rows:
+        minutes = "-" if row.minutes is None else f"{row.minutes:.1f}"
+        lines.append(f"{row.part:<{width}}  {row.state:<7}  {minutes:>7}  results/{profile}/{row.store}/")
+    shown = set()
+    for row in rows:
+        if row.changes and row.store not in shown:
+            shown.add(row.store)
+            lines.append(f"\n{row.store} is stale: {len(row.changes)} change(s)")
+            lines += [f"  {change}" for change in row.changes[:changes_shown]]
+            if len(row.changes) > changes_shown:
+                lines.append(f"  ... and {len(row.changes) - changes_shown} more (--format json lists them all)")
+    counts = {state: sum(r.state == state for r in rows) for state in STATES}
+    missing = counts["missing"]
+    lines.append(f"\n{counts['current']} current, {counts['stale']} stale, {missing} missing; bringing profile "
+                 f"'{profile}' up to date costs {cost_minutes(rows):.0f} recorded minutes"
+                 + (f" plus {missing} part(s) never computed" if missing else "")
+                 + (f" (`make reproduce PROFILE={profile} RECOMPUTE=1`)" if counts["stale"] or missing else ""))
+    return "\n".join(lines) + "\n"
