@@ -253,23 +253,33 @@ def seed_matrix(values) -> np.ndarray:
     return values[None, :] if values.ndim == 1 else values
 
 
-# The analyses call otclir.evaluation.seed_bootstrap, which computes these two from counts with the
-# same draws; the direct gather below is the reference its tests hold it to. The two copy each
-# other's checks and draw loops only because this module is part of the stored results' code:
-# with the next recompute, one loop should take the per-block means as its one varying step.
-def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: float = 0.95) -> dict:
+class GatheredMeans:
+    """A block of resamples' means over drawn seeds and queries, gathering every drawn cell: the
+    direct form (:mod:`otclir.evaluation.seed_bootstrap` computes the same from draw counts)."""
+
+    def means(self, values: np.ndarray, seed_draws: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(values[seed_draws], queries[:, None, :], axis=2).mean((1, 2))
+
+    def query_means(self, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        return values[queries].mean(1)
+
+
+# The analyses call otclir.evaluation.seed_bootstrap, which passes the count form as ``form``;
+# this gather is the reference its tests hold it to. One draw loop serves both.
+def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: float = 0.95, form=None) -> dict:
     """The difference of two systems' means over training seeds and queries, with an interval and
     a p-value that resample both (``a``, ``b``: (seeds, queries) arrays over the same queries, or
     1-d for a system without seeds). Each resample draws the queries with replacement (the same
     draw for both systems) and, independently per system, its seeds with replacement (different
     training runs of the two systems are independent). With one seed each, this is the paired
     bootstrap over queries. Also: each seed's own difference and how many agree in sign with
-    the whole."""
+    the whole. ``form`` computes a block of resamples' means (default :class:`GatheredMeans`)."""
     a, b = seed_matrix(a), seed_matrix(b)
     if a.shape[1] != b.shape[1] or a.shape[1] < 2:
         raise StatisticsError(f"a two-level bootstrap needs the same queries (at least 2) for both systems, got "
                               f"{a.shape[1]} and {b.shape[1]}")
     observed = float(a.mean() - b.mean())
+    form = form or GatheredMeans()
     rng = np.random.default_rng(seed)
     n_queries = a.shape[1]
     draws = np.empty(n_resamples)
@@ -279,9 +289,7 @@ def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: f
         queries = rng.integers(0, n_queries, size=(size, n_queries))
         seeds_a = rng.integers(0, len(a), size=(size, len(a)))
         seeds_b = rng.integers(0, len(b), size=(size, len(b)))
-        per_query_a = np.take_along_axis(a[seeds_a], queries[:, None, :], axis=2).mean((1, 2))
-        per_query_b = np.take_along_axis(b[seeds_b], queries[:, None, :], axis=2).mean((1, 2))
-        draws[start:start + size] = per_query_a - per_query_b
+        draws[start:start + size] = form.means(a, seeds_a, queries) - form.means(b, seeds_b, queries)
     low, high = percentile_interval(draws, level)
     by_seed = _seed_differences(a, b)
     return {"diff": observed, "diff_ci_low": low, "diff_ci_high": high, "p": _centred_p(draws, observed),
@@ -306,10 +314,10 @@ def _seed_differences(a: np.ndarray, b: np.ndarray) -> list[float]:
 
 
 def two_level_gap_share(system, zero, ceiling, n_resamples: int = 10_000, seed: int = 0,
-                        level: float = 0.95) -> tuple[float, float, float]:
+                        level: float = 0.95, form=None) -> tuple[float, float, float]:
     """A system's share of the zero-shot-to-ceiling gap (:func:`gap_share_interval`) with its
     training seeds inside: ``system`` is (seeds, queries); each resample draws queries (shared by
-    the three) and the system's seeds with replacement."""
+    the three) and the system's seeds with replacement. ``form`` as in :func:`two_level_bootstrap`."""
     system = seed_matrix(system)
     zero, ceiling = finite(zero), finite(ceiling)
     if system.shape[1] != zero.size or zero.size != ceiling.size or zero.size < 2:
@@ -317,16 +325,18 @@ def two_level_gap_share(system, zero, ceiling, n_resamples: int = 10_000, seed: 
                               f"{zero.shape}, {ceiling.shape}")
     gap = ceiling.mean() - zero.mean()
     share = float((system.mean() - zero.mean()) / gap) if gap > 0 else float("nan")
+    form = form or GatheredMeans()
     rng = np.random.default_rng(seed)
     shares = []
-    for start in range(0, n_resamples, 500):
+    for start in range(0, n_resamples, 500):  # 500 resamples a block: it sets the order of the draws
         size = min(500, n_resamples - start)
         queries = rng.integers(0, zero.size, size=(size, zero.size))
         seeds = rng.integers(0, len(system), size=(size, len(system)))
-        means = np.take_along_axis(system[seeds], queries[:, None, :], axis=2).mean((1, 2))
-        gaps = ceiling[queries].mean(1) - zero[queries].mean(1)
+        means = form.means(system, seeds, queries)
+        zeros = form.query_means(zero, queries)
+        gaps = form.query_means(ceiling, queries) - zeros
         keep = gaps > 0
-        shares.append((means[keep] - zero[queries].mean(1)[keep]) / gaps[keep])
+        shares.append((means[keep] - zeros[keep]) / gaps[keep])
     shares = np.concatenate(shares)
     if not shares.size:
         return share, float("nan"), float("nan")
