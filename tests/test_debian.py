@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from otclir.data import debian_unpack
+from otclir.data import debian
 from otclir.errors import OtclirError
 
 
@@ -36,17 +36,17 @@ def python(request, monkeypatch):
 
 
 def test_a_package_unpacks_its_files_inside_the_target(tmp_path, python):
-    debian_unpack.extract_data(deb({"./usr/share/x/module.dat": b"abc", "./usr/share/x/keys": b"k"}), tmp_path / "root")
+    debian.extract_data(deb({"./usr/share/x/module.dat": b"abc", "./usr/share/x/keys": b"k"}), tmp_path / "root")
     assert (tmp_path / "root" / "usr" / "share" / "x" / "module.dat").read_bytes() == b"abc"
     assert not (tmp_path / "root" / "usr" / "share" / "x" / "keys").stat().st_mode & 0o4000  # no set-id bit
 
 
 def test_a_member_outside_the_target_is_refused(tmp_path, python):
     with pytest.raises((OtclirError, tarfile.FilterError) if hasattr(tarfile, "FilterError") else OtclirError):
-        debian_unpack.extract_data(deb({"../escaped": b"x"}), tmp_path / "root")
+        debian.extract_data(deb({"../escaped": b"x"}), tmp_path / "root")
     assert not (tmp_path / "escaped").exists()
 
 
 def test_what_is_not_a_debian_package_is_named(tmp_path):
     with pytest.raises(OtclirError, match="not a Debian package"):
-        debian_unpack.extract_data(b"PK\x03\x04 a zip", tmp_path)
+        debian.extract_data(b"PK\x03\x04 a zip", tmp_path)
