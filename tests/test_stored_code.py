@@ -6,14 +6,15 @@ import shutil
 import pytest
 
 from otclir import summary
+from otclir.experiments.stores import stored_results
 from otclir.paths import project_root
 
-NAMES = sorted(summary.stored_results())
+NAMES = sorted(stored_results())
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_stored_result_carries_the_fingerprint_of_the_code_that_computes_it_now(name):
-    store = summary.stored_results()[name]
+    store = stored_results()[name]
     if not store.exists():
         pytest.skip(f"results/paper/{name}/ is not stored")
     recorded = json.loads(store.path("provenance.json").read_text(encoding="utf-8"))["code"]

@@ -41,7 +41,7 @@ def test_a_stored_result_is_described_with_its_parts_time_not_the_storing_runs()
     the storing commit and machine, and the time is the sum its parts recorded."""
     import json
 
-    from otclir.summary import stored_results
+    from otclir.experiments.stores import stored_results
     from otclir.wall_times import recorded_time, store_parts, stored_by
 
     grid = stored_results("paper")["04_hybrid_batch_ablations"]

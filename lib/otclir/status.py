@@ -40,7 +40,7 @@ def recorded_key(store) -> dict:
 def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
     """Every part the profile stores, in the order a recompute runs them."""
     from otclir.experiments.provenance import store_key
-    from otclir.summary import stored_results
+    from otclir.experiments.stores import stored_results
     from otclir.wall_times import READERS, store_parts
 
     stores = stored_results(profile)

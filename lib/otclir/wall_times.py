@@ -115,7 +115,7 @@ def store_parts(store) -> list[PartTime]:
 
 def part_times(profile: str = PAPER_PROFILE) -> list[PartTime]:
     """Every stored part of ``profile`` with its recorded wall time, in the order a recompute runs them."""
-    from otclir.summary import stored_results
+    from otclir.experiments.stores import stored_results
 
     stores = stored_results(profile)
     return [part for name in READERS if name in stores for part in store_parts(stores[name])]

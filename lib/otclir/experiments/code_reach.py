@@ -578,14 +578,14 @@ def installed_versions(names=KEY_PACKAGES) -> dict:
 def code_key(*entries: str, index: CodeIndex | None = None) -> CodeKey:
     """The key of what the entries compute: the digest of every unit they reach, the checksum of
     every file of ``data/`` a reached unit names, and the versions of :data:`KEY_PACKAGES`."""
-    from otclir.experiments.provenance import sha256_of
     from otclir.paths import data_dir
 
     index = index or library_index()
     units = index.reach(*entries)
     data_files = {p.name: p for p in sorted(data_dir().glob("*")) if p.is_file()}
     named = set().union(*(index.strings(u) for u in units)) if units else set()
-    data = {f"data/{name}": sha256_of(path) for name, path in data_files.items() if name in named}
+    data = {f"data/{name}": hashlib.sha256(path.read_bytes()).hexdigest() for name, path in data_files.items()
+            if name in named}
     return CodeKey({u: index.digest(u) for u in units}, data, installed_versions())
 
 
