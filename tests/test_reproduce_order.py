@@ -17,11 +17,30 @@ def _record_calls(monkeypatch, calls):
 def test_recompute_runs_the_sweep_between_notebooks_04_and_05(monkeypatch):
     calls = []
     _record_calls(monkeypatch, calls)
+    monkeypatch.setattr(cli, "_stores_current", lambda notebook, profile: False)
     cli.main(["reproduce", "--profile", "paper", "--recompute", "--log-output"])
     order = [name for name, _ in calls]
     assert order == ["01", "02", "03", "04", "sweep", "05", "summary"]
     assert all(overrides == {"recompute": True} for name, overrides in calls if name in ("02", "03", "04"))
     assert dict(calls)["sweep"]["budget"] == 2000
+
+
+def test_recompute_reads_the_parts_status_calls_current_and_computes_the_stale_ones(monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from otclir.paths import project_root
+
+    shutil.copytree(project_root() / "results" / "paper", tmp_path / "paper")
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
+    code = tmp_path / "paper" / "04_hybrid_batch_ablations" / "code.json"
+    code.write_text(json.dumps({**json.loads(code.read_text()), "code": "0" * 16}))  # other code computed it
+    calls = []
+    _record_calls(monkeypatch, calls)
+    cli.main(["reproduce", "--profile", "paper", "--recompute", "--log-output"])
+    overrides = {name: o for name, o in calls}
+    assert overrides["02"] == overrides["03"] == {}  # current: read
+    assert overrides["04"] == {"recompute": True}  # stale: computed
 
 
 def test_reading_reproduce_and_profiles_without_a_sweep_compute_none(monkeypatch):

@@ -37,9 +37,21 @@ def recorded_key(store) -> dict:
         return {}
 
 
+def store_state(store) -> tuple[str, list[str]]:
+    """One store's state ("current", "stale" or "missing") and, for a stale one, what changed."""
+    from otclir.experiments.provenance import store_key
+
+    if not store.exists():
+        return "missing", []
+    now, recorded = store_key(store.notebook), recorded_key(store)
+    if now is None or recorded.get("code") == now.fingerprint:
+        return "current", []
+    return "stale", (now.changes(recorded) if "units" in recorded else
+                     [f"recorded key {recorded.get('code')} names no units: recompute it"])
+
+
 def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
     """Every part the profile stores, in the order a recompute runs them."""
-    from otclir.experiments.provenance import store_key
     from otclir.experiments.stores import stored_results
     from otclir.wall_times import READERS, store_parts
 
@@ -47,16 +59,10 @@ def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
     rows = []
     for name in [n for n in READERS if n in stores] + [n for n in stores if n not in READERS]:
         store = stores[name]
-        if not store.exists():
+        state, changes = store_state(store)
+        if state == "missing":
             rows.append(PartState(name, name, "missing", None))
             continue
-        now, recorded = store_key(name), recorded_key(store)
-        if now is None or recorded.get("code") == now.fingerprint:
-            state, changes = "current", []
-        else:
-            state = "stale"
-            changes = now.changes(recorded) if "units" in recorded else [
-                f"recorded key {recorded.get('code')} names no units: recompute it"]
         parts = store_parts(store) or []
         for part in parts or [None]:
             minutes = None if part is None or part.seconds is None else round(part.seconds / 60, 1)
