@@ -186,6 +186,20 @@ def _larger_budget(args) -> None:
     print(f"stored: results/{args.profile}/{larger_budget.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
 
 
+def _hybrid_regime(args) -> None:
+    from otclir.experiments import hybrid_regime
+    from otclir.runner import declared_regime_probe
+
+    probe = declared_regime_probe(args.profile)
+    record = hybrid_regime.compute(probe, args.profile, progress=not args.quiet)
+    table = hybrid_regime.gaps(hybrid_regime.load(args.profile)["configurations"])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    choice = hybrid_regime.choose_setting(table, probe.margin)
+    print(f"stored: results/{args.profile}/{hybrid_regime.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min); "
+          + (f"the cheapest setting where alpha 0 and 1 differ by at least {probe.margin:g} dev AP: {choice}"
+             if choice else f"no setting where alpha 0 and 1 differ by {probe.margin:g} dev AP or more"))
+
+
 def _language_sweep(args) -> None:
     from otclir.experiments import language_sweep
     from otclir.runner import declared_language_sweep
@@ -276,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                "languages; reads the languages notebook 03 computed)")
     p.add_argument("--profile", default="paper", help="the profile that declares language_sweep (default paper)")
     p.set_defaults(func=_language_sweep)
+
+    p = sub.add_parser("hybrid-regime", help="train notebook 04's regime probe (alpha 0 and 1 per frozen layers and "
+                                              "learning rate, one seed, dev only) and store its dev curves")
+    p.add_argument("--profile", default="paper", help="the profile that declares regime_probe (default paper)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_hybrid_regime)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
                                         "for paper, the README's results block) from the stored results")

@@ -364,6 +364,23 @@ def declared_larger_budget(profile: str):
     return HybridParameters.from_parameters(values), larger
 
 
+def declared_regime_probe(profile: str):
+    """Notebook 04's regime probe as ``profile`` resolves it, its training settings the grid's
+    (without the probe's axes) under its own; an error names the fix where the profile declares none."""
+    from otclir.experiments.hybrid_regime import AXES, RegimeProbe
+
+    values = {**declared_defaults("04"), **resolve_parameters(notebook_path("04"), profile)}
+    probe = values.get("regime_probe")
+    if probe is None:
+        raise OtclirError(f"profile '{profile}' declares no regime_probe for notebook 04; add one (frozen_layers, lrs, "
+                          "alphas, seed, dev_seed, margin) to its 04_hybrid_batch_ablations section")
+    if not isinstance(probe, dict):
+        raise OtclirError(f"regime_probe is a mapping of frozen_layers, lrs, alphas, seed, dev_seed and margin, got "
+                          f"{probe!r}")
+    grid_training = {k: v for k, v in (values.get("training") or {}).items() if k not in (*AXES, "seed", "dev_seed")}
+    return RegimeProbe.from_dict({**probe, "training": {**grid_training, **(probe.get("training") or {})}})
+
+
 def declared_language_sweep(profile: str):
     """Notebook 05's language sweep as ``profile`` resolves it; an error names the fix where the
     profile declares none."""

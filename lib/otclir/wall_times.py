@@ -101,10 +101,18 @@ def sweep_part(store) -> list[PartTime]:
                      _machine(record), f"{len(sources) - len(trained)} read from notebook 03")]
 
 
+def regime_part(store) -> list[PartTime]:
+    record = _read(store, "provenance.json")
+    configurations = store.read_table("configurations.csv")
+    return [PartTime("04 regime probe", f"{len(configurations)} configurations", float(configurations.train_seconds.sum()),
+                     commits_of(record), _machine(record))]
+
+
 READERS = {"02_ot_alignment": alignment_part, "03_distillation_training": distillation_parts,
            "04_hybrid_batch_ablations": lambda s: grid_part(s, "04 hybrid grid"),
            "04_hybrid_batch_ablations.larger_budget": lambda s: grid_part(s, "04 larger budget"),
-           "03_distillation_training.languages": sweep_part}  # by store folder, in the order a recompute runs them
+           "03_distillation_training.languages": sweep_part,
+           "04_hybrid_batch_ablations.regime": regime_part}  # by store folder, in the order a recompute runs them
 
 
 def store_parts(store) -> list[PartTime]:

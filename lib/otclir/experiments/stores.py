@@ -8,6 +8,7 @@ from otclir.paths import PAPER_PROFILE
 def stored_results(profile: str = PAPER_PROFILE) -> dict:
     """Each store of ``profile`` (``results/<profile>/<name>/``) by name, in notebook order."""
     from otclir.experiments.alignment_results import AlignmentStore
+    from otclir.experiments.hybrid_regime import STORE as REGIME
     from otclir.experiments.language_sweep import SweepStore
     from otclir.experiments.larger_budget import LargerBudgetStore
     from otclir.experiments.results import ResultStore
@@ -16,4 +17,5 @@ def stored_results(profile: str = PAPER_PROFILE) -> dict:
             "03_distillation_training": ResultStore(profile, "03_distillation_training"),
             "03_distillation_training.languages": SweepStore(profile),
             "04_hybrid_batch_ablations": ResultStore(profile, "04_hybrid_batch_ablations"),
-            "04_hybrid_batch_ablations.larger_budget": LargerBudgetStore(profile)}
+            "04_hybrid_batch_ablations.larger_budget": LargerBudgetStore(profile),
+            REGIME: ResultStore(profile, REGIME)}
