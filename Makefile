@@ -30,7 +30,7 @@ setup: $(STAMP)
 	$(BIN)/otclir setup
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest tests notebooks lib/otclir --doctest-modules --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 reproduce: setup
 	$(BIN)/otclir reproduce --profile $(PROFILE) $(if $(RECOMPUTE),--recompute)

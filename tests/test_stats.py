@@ -6,6 +6,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from otclir.evaluation import stats
+from otclir.evaluation.stats import StatisticsError
 
 
 def _pair(n=60, shift=0.0, seed=0):
@@ -111,3 +112,38 @@ def test_a_family_of_pairs_is_corrected_together():
     assert table.attrs["family_size"] == 3 and table.loc[0, "diff_ci_low"] > 0
     with pytest.raises(ValueError, match="not among the per-query columns"):
         compare_pairs(frame, [("worse", "zero")])
+
+
+# ---------------------------------------------------------------- degenerate and misaligned input
+def test_constant_nonzero_differences_make_the_t_test_undefined_not_significant():
+    with pytest.raises(StatisticsError, match="no variance the t-test is undefined"):
+        stats.paired_t_test([1, 1, 1], [0, 0, 0])
+    assert stats.paired_t_test([1, 2, 3], [1, 2, 3]) == 1.0
+
+
+def test_series_are_paired_by_query_label_and_other_queries_are_refused():
+    rng = np.random.default_rng(0)
+    a = pd.Series(rng.normal(size=40), index=[f"q{i}" for i in range(40)])
+    b = (a + rng.normal(0.3, 0.5, size=40)).sample(frac=1, random_state=1)  # another order
+    aligned = b.reindex(a.index).to_numpy()
+    assert stats.paired_t_test(a, b) == stats.paired_t_test(a.to_numpy(), aligned)
+    assert stats.randomization_test(a, b, 500) == stats.randomization_test(a.to_numpy(), aligned, 500)
+    with pytest.raises(StatisticsError, match="indexed by different queries"):
+        stats.paired_t_test(a, b.rename(index={"q0": "other"}))
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: stats.randomization_test([1, 2, 3], [0, 1, 1], n_permutations=100, chunk=0), "chunk"),
+    (lambda: stats.randomization_test([1, 2, 3], [0, 1, 1], seed=-1), "seed"),
+    (lambda: stats.randomization_test([1, 2, 3], [0, 1, 1], n_permutations=100.5), "n_permutations"),
+    (lambda: stats.bootstrap_ci([1, 2, 3], level=0), "confidence level"),
+    (lambda: stats.bootstrap_ci([1, 2, 3], level=1.5), "confidence level"),
+    (lambda: stats.bootstrap_ci([[1, 2], [3, 4]]), "1-d"),
+])
+def test_bad_arguments_are_named_instead_of_hanging_or_passing_through(call, says):
+    with pytest.raises(StatisticsError, match=says):
+        call()
+
+
+def test_numpy_integers_are_whole_numbers():
+    assert stats.randomization_test([1, 2, 3], [0, 1, 1], n_permutations=np.int64(200)) > 0

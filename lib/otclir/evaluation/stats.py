@@ -30,7 +30,33 @@ def finite(values, what: str = "per-query values") -> np.ndarray:
     return values
 
 
+def whole_number(value, name: str, minimum: int = 0) -> int:
+    """``value`` as an int (numpy integers accepted), refused unless a whole number >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise StatisticsError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def level_of(level, name: str = "level") -> float:
+    """A confidence level strictly between 0 and 1."""
+    if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.number)) or not 0 < level < 1:
+        raise StatisticsError(f"{name} must be a confidence level between 0 and 1 (like 0.95), got {level!r}")
+    return float(level)
+
+
+def _aligned(x, y):
+    """Two pandas Series paired by their index labels (y reordered to x's order); other inputs as given."""
+    if isinstance(x, pd.Series) and isinstance(y, pd.Series) and not x.index.equals(y.index):
+        if x.index.has_duplicates or y.index.has_duplicates or set(x.index) != set(y.index):
+            raise StatisticsError(f"the two series are indexed by different queries ({len(x)} and {len(y)} labels, "
+                                  f"{len(set(x.index) ^ set(y.index))} in one only); pair them by query first, for "
+                                  "example x.align(y, join='inner')")
+        y = y.reindex(x.index)
+    return x, y
+
+
 def _pair(x, y) -> np.ndarray:
+    x, y = _aligned(x, y)
     x, y = finite(x), finite(y)
     if x.shape != y.shape or x.ndim != 1:
         raise StatisticsError(f"paired tests need two 1-d arrays of one length, got {x.shape} and {y.shape}")
@@ -40,11 +66,21 @@ def _pair(x, y) -> np.ndarray:
 
 
 def paired_t_test(x, y) -> float:
-    """Two-sided p-value of the paired t-test (scipy's ttest_rel); 1.0 when every difference is 0."""
+    """Two-sided p-value of the paired t-test (scipy's ttest_rel) over per-query values ``x`` and
+    ``y`` (1-d, one length; pandas Series are paired by index label); 1.0 when every difference is
+    0. Differences that are all equal but not 0 have no variance: the t statistic is undefined and
+    a :class:`StatisticsError` says so (scipy would give p = 0).
+
+    >>> round(paired_t_test([0.2, 0.4, 0.5, 0.1], [0.1, 0.3, 0.45, 0.12]), 4)
+    0.136
+    """
     d = _pair(x, y)
     if np.all(d == 0):
         return 1.0
-    return float(sps.ttest_rel(x, y).pvalue)
+    if np.all(d == d[0]) or np.std(d) <= 1e-12 * np.abs(d).max():
+        raise StatisticsError(f"every per-query difference is {d[0]:.6g}: with no variance the t-test is undefined; "
+                              "use the randomisation test (test='randomization')")
+    return float(sps.ttest_rel(d, np.zeros_like(d)).pvalue)
 
 
 def randomization_test(x, y, n_permutations: int = 10_000, seed: int = 0, chunk: int = 2_000) -> float:
@@ -53,8 +89,9 @@ def randomization_test(x, y, n_permutations: int = 10_000, seed: int = 0, chunk:
     p = (1 + #{|mean(s * d)| >= |mean(d)|}) / (1 + n_permutations) over random sign vectors s,
     so p is never 0; the comparison carries a 1e-12 relative slack against floating-point ties.
     """
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int) or n_permutations < 1:
-        raise StatisticsError(f"n_permutations must be a whole number of at least 1, got {n_permutations!r}")
+    n_permutations = whole_number(n_permutations, "n_permutations", 1)
+    chunk = whole_number(chunk, "chunk", 1)
+    seed = whole_number(seed, "seed")
     d = _pair(x, y)
     observed = abs(d.mean())
     rng = np.random.default_rng(seed)
@@ -94,8 +131,11 @@ def bootstrap_p(draws) -> float:
 
 
 def bootstrap_ci(values, n_resamples: int = 10_000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean."""
+    """Percentile bootstrap interval of the mean of ``values`` (1-d, at least two)."""
+    level, n_resamples, seed = level_of(level), whole_number(n_resamples, "n_resamples", 1), whole_number(seed, "seed")
     values = finite(values)
+    if values.ndim != 1 or values.size < 2:
+        raise StatisticsError(f"a bootstrap interval needs a 1-d array of at least two values, got shape {values.shape}")
     return percentile_interval(bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples, seed), level)
 
 
