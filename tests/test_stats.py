@@ -147,3 +147,12 @@ def test_bad_arguments_are_named_instead_of_hanging_or_passing_through(call, say
 
 def test_numpy_integers_are_whole_numbers():
     assert stats.randomization_test([1, 2, 3], [0, 1, 1], n_permutations=np.int64(200)) > 0
+
+
+def test_power_of_differences_without_spread_is_undefined_not_a_crash():
+    import math
+
+    from otclir.evaluation.power import minimum_detectable_effect
+
+    found = minimum_detectable_effect([0.5, 0.4, 0.3], [0.4, 0.3, 0.2])
+    assert math.isnan(found["mde"]) and math.isnan(found["queries_needed"]) and found["queries"] == 3

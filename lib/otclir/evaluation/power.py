@@ -55,7 +55,8 @@ def minimum_detectable_effect(a, b, alpha: float = 0.05, power: float = POWER) -
     """What the comparison of ``a`` and ``b`` ((seeds, queries) or per-query arrays) could detect:
     ``mde`` at ``power`` and two-sided ``alpha`` (the family's corrected level), and
     ``queries_needed`` to detect a difference of the observed size (inf where even endless queries
-    would not: the seed part alone is too large; 0 where there is no observed difference)."""
+    would not: the seed part alone is too large; 0 where there is no observed difference; NaN, both,
+    where every query differs by the same non-zero amount, so the differences have no spread)."""
     a, b = seed_matrix(a), seed_matrix(b)
     observed = abs(float(a.mean() - b.mean()))
     n = a.shape[1]
@@ -67,6 +68,9 @@ def minimum_detectable_effect(a, b, alpha: float = 0.05, power: float = POWER) -
     else:
         total, _, seed_part = two_level_standard_error(a, b)
         mde = z * total
+    if len(a) == 1 and len(b) == 1 and sd <= 1e-12 * observed and observed != 0:
+        # every query differs by the same amount: no spread, so power is undefined (not infinite)
+        return {"mde": math.nan, "queries_needed": math.nan, "queries": int(n)}
     if observed == 0:
         needed = 0.0
     else:
