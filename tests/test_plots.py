@@ -169,3 +169,10 @@ def test_display_names_and_orders():
                                "distill-sentence_mse@500", "student-zero-shot"]) == [
         "student-zero-shot", "distill-sentence_mse@500", "distill-ot@500", "distill-ot@2000", "bm25-dictionary@500"]
     assert plots.languages_by_tier(["fr", "sw", "fa", "tl"]) == ["sw", "tl", "fa", "fr"]
+
+
+def test_per_query_counts_ignore_floating_point_ties_and_say_same_scores():
+    from otclir.plots.significance import up_and_down
+
+    assert up_and_down([1.1e-16, -1e-17, 0.0]) == "same scores (|difference| < 1e-09)"
+    assert up_and_down([0.02, -0.01, 1e-16, 0.0]) == "1 up, 1 down"

@@ -9,13 +9,23 @@ import pandas as pd
 from otclir.plots.style import DOUBLE_COLUMN, display_name, languages_by_tier, tier_of, use_style
 
 GAIN, LOSS = "#0072b2", "#d55e00"
+TIE = 1e-9  # per-query differences smaller than this are ties (floating-point noise, not wins or losses)
+
+
+def up_and_down(values, tolerance: float = TIE) -> str:
+    """How many queries gain and lose beyond ``tolerance``; "same scores" where none differs."""
+    values = np.asarray(values, dtype=float)
+    up, down = int((values > tolerance).sum()), int((values < -tolerance).sum())
+    if not up and not down:
+        return f"same scores (|difference| < {tolerance:g})"
+    return f"{up} up, {down} down"
 
 
 def per_query_differences(differences: dict[str, pd.Series], label: str, systems: dict[str, str] | None = None):
     """Per language (the keys, low-resource first): the per-query differences sorted, drawn as a
     filled area (gains above zero, losses below) so a thousand queries show at any width; the
     panel names the comparison (``systems``: language -> ``treatment vs baseline``) and how many
-    queries go up and down."""
+    queries go up and down by more than :data:`TIE`."""
     use_style()
     keys = languages_by_tier(differences)
     fig, axes = plt.subplots(1, len(keys), figsize=(DOUBLE_COLUMN, 2.0), sharey=True, squeeze=False)
@@ -27,8 +37,7 @@ def per_query_differences(differences: dict[str, pd.Series], label: str, systems
         ax.step(x, values, where="mid", color="#333333", linewidth=0.4)
         ax.axhline(0, color="black", linewidth=0.5)
         ax.axhline(values.mean(), color="#333333", linewidth=0.6, linestyle="--")
-        ax.set_title(f"en→{key} ({tier_of(key)}): {int((values > 0).sum())} up, {int((values < 0).sum())} down",
-                     fontsize=6.5)
+        ax.set_title(f"en→{key} ({tier_of(key)})\n{up_and_down(values)}", fontsize=6.5)
         if systems and key in systems:
             ax.text(0.02, 0.98, systems[key], transform=ax.transAxes, va="top", fontsize=5)
         ax.set_xlabel("queries, sorted (share)")
