@@ -193,11 +193,13 @@ def test_the_summary_states_the_stored_sweep(tmp_path, monkeypatch):
     assert "gains on average" in finding and "AP in the low tier (3 languages)" in finding
 
 
-def test_the_sweep_is_fingerprinted_by_its_own_code_and_notebook_03s():
-    from otclir.experiments.provenance import code_fingerprint, notebook_code
+def test_the_sweep_is_keyed_by_its_own_code_which_trains_as_notebook_03_does():
+    from otclir.experiments.provenance import code_fingerprint, notebook_code, store_key
 
     code = language_sweep.SweepStore("quick").code
-    assert code == code_fingerprint("otclir.experiments.language_sweep") != notebook_code(NOTEBOOK)
+    assert code == code_fingerprint("otclir.experiments.language_sweep:compute") != notebook_code(NOTEBOOK)
+    sweep, headline = set(store_key(language_sweep.STORE).units), set(store_key(NOTEBOOK).units)
+    assert {u for u in headline if u.startswith(("otclir.training.loop", "otclir.training.distillation"))} <= sweep
 
 
 def test_the_sources_line_names_each_commit_and_what_it_computed():
