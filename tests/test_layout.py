@@ -22,7 +22,7 @@ def stage_of(room: str) -> int:
     for rank, rooms in enumerate(STAGES):
         if room in rooms:
             return rank
-    raise AssertionError(f"'{room}' belongs to no stage; add it to STAGES and to the README's layout")
+    raise AssertionError(f"'{room}' belongs to no stage; add it to STAGES and to docs/layout.md")
 
 
 def imported_rooms(path: Path):

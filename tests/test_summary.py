@@ -7,9 +7,23 @@ from otclir.errors import OtclirError
 from otclir.paths import project_root
 
 
-def test_the_readme_states_the_committed_summary():
+def test_the_readme_opens_with_the_committed_summarys_findings_and_results_md_holds_it_all():
     readme = (project_root() / "README.md").read_text(encoding="utf-8")
-    assert summary.readme_block(readme) == summary.summary_path("paper").read_text(encoding="utf-8")
+    text = summary.summary_path("paper").read_text(encoding="utf-8")
+    assert summary.readme_block(readme) == summary.headline(text)
+    assert summary.results_path().read_text(encoding="utf-8") == summary.results_page(text)
+
+
+def test_the_headline_is_the_findings_line_and_its_first_bullets():
+    text = "**Findings** (intervals 95%):\n\n- one\n- two\n- three\n\n**Table**\n"
+    assert summary.headline(text) == "**Findings** (intervals 95%):\n\n- one\n- two\n"
+    with pytest.raises(OtclirError, match="no findings block"):
+        summary.headline("no findings here")
+
+
+def test_the_readme_is_short():
+    words = len((project_root() / "README.md").read_text(encoding="utf-8").split())
+    assert words <= 1600, f"the README has {words} words; details go to docs/ and results to RESULTS.md"
 
 
 def test_the_block_is_replaced_between_its_markers_and_missing_markers_are_named():

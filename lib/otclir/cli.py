@@ -91,7 +91,7 @@ def _reproduce(args) -> None:
         print(f"{path.stem}: {time.time() - started:.0f} s -> {relative_to_root(out)}", flush=True)
         if args.store:
             runner.store_reference(out)
-    if args.profile == PAPER_PROFILE:  # the README states the paper profile's results
+    if args.profile == PAPER_PROFILE:  # RESULTS.md and the README state the paper profile's results
         _summary(argparse.Namespace(profile=args.profile, check=False))
 
 
@@ -298,9 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_hybrid_regime)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
-                                        "for paper, the README's results block) from the stored results")
+                                        "for paper, RESULTS.md and the README's headline block) from the stored results")
     p.add_argument("--profile", default="paper")
-    p.add_argument("--check", action="store_true", help="fail if the summary or the README's block differ")
+    p.add_argument("--check", action="store_true", help="fail if the summary, RESULTS.md or the README's block differ")
     p.set_defaults(func=_summary)
 
     p = sub.add_parser("status", help="each stored part of a profile: current, stale (and what changed) or missing, "

@@ -469,14 +469,48 @@ def with_block(readme: str, text: str) -> str:
     return head + START + "\n" + text + rest[rest.index(END):]
 
 
+HEADLINE_FINDINGS = 2  # the findings the README opens with; RESULTS.md holds them all
+
+
+def headline(text: str, findings: int = HEADLINE_FINDINGS) -> str:
+    """The README's block: the findings line and the first ``findings`` bullets of a summary."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("**Findings**")), None)
+    if start is None:
+        raise OtclirError("the summary has no findings block to open the README with")
+    bullets = [line for line in lines[start + 1:] if line.startswith("- ")][:findings]
+    return "\n".join([lines[start], "", *bullets]) + "\n"
+
+
+RESULTS_INTRO = """# Results (paper profile)
+
+Everything below is written by `otclir summary` from the stored results in `results/paper/` (the
+same library functions notebooks 03, 04 and 05 read them with; `make reproduce` rewrites this page
+and a test fails when it differs): the findings, notebook 03's headline on both tasks, notebook
+05's declared comparisons, notebook 04's hybrid question, and where each stored result comes from.
+The recipe study by plan source and the training curves are in notebook 03. The student is a 4-bit
+reconstruction of an already retrieval-tuned e5-small: every number is about that model.
+
+"""
+
+
+def results_page(text: str) -> str:
+    return RESULTS_INTRO + text
+
+
+def results_path() -> Path:
+    return project_root() / "RESULTS.md"
+
+
 def write(profile: str = PAPER_PROFILE, check: bool = False) -> list[str]:
-    """Write (or with ``check`` compare) the summary file and, for the paper profile, the README's
-    block; returns what was written or, with ``check``, what differs."""
+    """Write (or with ``check`` compare) the summary file and, for the paper profile, RESULTS.md and
+    the README's headline block; returns what was written or, with ``check``, what differs."""
     text = summary_text(profile)
     targets = [(summary_path(profile), lambda old: text)]
     readme = project_root() / "README.md"
     if profile == PAPER_PROFILE:
-        targets.append((readme, lambda old: with_block(old, text)))
+        targets.append((results_path(), lambda old: results_page(text)))
+        targets.append((readme, lambda old: with_block(old, headline(text))))
     done = []
     for path, new in targets:
         old = path.read_text(encoding="utf-8") if path.is_file() else ""
