@@ -479,7 +479,8 @@ def headline(text: str, findings: int = HEADLINE_FINDINGS) -> str:
     if start is None:
         raise OtclirError("the summary has no findings block to open the README with")
     bullets = [line for line in lines[start + 1:] if line.startswith("- ")][:findings]
-    return "\n".join([lines[start], "", *bullets]) + "\n"
+    first = lines[start].replace("the tables below", "the tables of RESULTS.md")
+    return "\n".join([first, "", *bullets]) + "\n"
 
 
 RESULTS_INTRO = """# Results (paper profile)
