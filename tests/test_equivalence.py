@@ -62,3 +62,37 @@ def test_seeds_inside_take_satterthwaite_degrees_of_freedom_and_widen_the_detect
 def test_degenerate_or_bad_input_is_named(call, says):
     with pytest.raises(StatisticsError, match=says):
         call()
+
+
+def _per_query(shift_ot=0.0, same=False, n=200, seed=0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 0.3, n)
+    rows = []
+    for s in range(3):
+        noise = rng.normal(0, 0.01, n)
+        mse = base + noise
+        ot = mse if same else mse + shift_ot + rng.normal(0, 0.01, n)
+        for system, values in ((f"distill-ot@500", ot), ("distill-sentence_mse@500", mse)):
+            rows += [{"task": "crossref", "query": f"q{i}", "system": system, "scorer": "mean", "seed": s, "AP": v}
+                     for i, v in enumerate(values)]
+    rows += [{"task": "crossref", "query": f"q{i}", "system": "student-zero-shot", "scorer": "mean", "seed": None,
+              "AP": v} for i, v in enumerate(base)]
+    return {"en-xx": pd.DataFrame(rows)}
+
+
+def test_the_primary_comparison_reads_seed_paired_students_and_says_same_weights():
+    from otclir.evaluation.primary_comparison import ot_against, sentences
+
+    equal = ot_against(_per_query(shift_ot=0.0), "sentence MSE")
+    assert equal.verdict.tolist() == ["equivalent within ±0.005"] and equal.seeds.tolist() == [3]
+    apart = ot_against(_per_query(shift_ot=0.03), "sentence MSE")
+    assert apart.verdict.tolist() == ["different"] and apart.p_holm.iloc[0] < 0.05
+    same = ot_against(_per_query(same=True), "sentence MSE")
+    assert same.verdict.tolist() == ["same weights"]
+    assert sentences(same) == ["crossref: xx@500 same weights"]
+    against_zero = ot_against(_per_query(shift_ot=0.03), "zero-shot")
+    assert against_zero["diff"].iloc[0] == pytest.approx(0.03, abs=0.005)
+    with pytest.raises(StatisticsError, match="unknown comparison"):
+        ot_against(_per_query(), "contrastive")
