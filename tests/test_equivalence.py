@@ -74,7 +74,7 @@ def _per_query(shift_ot=0.0, same=False, n=200, seed=0):
         noise = rng.normal(0, 0.01, n)
         mse = base + noise
         ot = mse if same else mse + shift_ot + rng.normal(0, 0.01, n)
-        for system, values in ((f"distill-ot@500", ot), ("distill-sentence_mse@500", mse)):
+        for system, values in (("distill-ot@500", ot), ("distill-sentence_mse@500", mse)):
             rows += [{"task": "crossref", "query": f"q{i}", "system": system, "scorer": "mean", "seed": s, "AP": v}
                      for i, v in enumerate(values)]
     rows += [{"task": "crossref", "query": f"q{i}", "system": "student-zero-shot", "scorer": "mean", "seed": None,
