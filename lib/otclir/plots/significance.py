@@ -17,7 +17,7 @@ def up_and_down(values, tolerance: float = TIE) -> str:
     values = np.asarray(values, dtype=float)
     up, down = int((values > tolerance).sum()), int((values < -tolerance).sum())
     if not up and not down:
-        return f"same scores (|difference| < {tolerance:g})"
+        return "same scores"
     return f"{up} up, {down} down"
 
 
