@@ -74,6 +74,8 @@ def _reproduce(args) -> None:
     for path in runner.list_notebooks():
         if args.recompute and path.stem.startswith("05"):
             _recompute_sweep(args.profile)
+        if args.recompute and path.stem.startswith("04"):
+            _recompute_regime(args.profile)
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
@@ -108,6 +110,20 @@ def _stores_current(notebook: str, profile: str) -> bool:
     stores = stored_results(profile)
     names = NOTEBOOK_STORES.get(notebook[:2], ())
     return bool(names) and all(store_state(stores[name])[0] == "current" for name in names)
+
+
+def _recompute_regime(profile: str) -> None:
+    """Notebook 04's regime probe, where the profile declares one, before the notebook that reads it
+    (kept as stored where its settings and code are current)."""
+    from otclir import runner
+    from otclir.experiments import hybrid_regime
+
+    values = {**runner.declared_defaults("04"), **runner.resolve_parameters(runner.notebook_path("04"), profile)}
+    if values.get("regime_probe") is None:
+        return
+    started = time.time()
+    hybrid_regime.compute(runner.declared_regime_probe(profile), profile)
+    print(f"regime probe: {time.time() - started:.0f} s -> results/{profile}/{hybrid_regime.STORE}/", flush=True)
 
 
 def _recompute_sweep(profile: str) -> None:
