@@ -33,9 +33,10 @@ from pathlib import Path
 
 PACKAGE = "otclir"
 MODULE_UNIT = "<module>"
-# the key's own machinery: it names results, it computes none (else every change to how keys are
-# made would stale what they key)
-BOOKKEEPING = {"otclir.experiments.code_reach", "otclir.experiments.provenance"}
+# The key's and the stores' own machinery: it names, writes and checks results and computes none
+# (else every change to how keys are made or results are written would stale what they hold).
+BOOKKEEPING = {"otclir.experiments.code_reach", "otclir.experiments.provenance", "otclir.experiments.results",
+               "otclir.experiments.locks"}
 IMPLICIT_METHODS = {"forward", "backward"}  # called by torch through __call__ / autograd, never by name
 
 
