@@ -128,3 +128,32 @@ def test_stored_notebooks_are_only_replaced_by_the_paper_profile_as_it_is():
         runner.check_storable("paper", overrides={"recompute": True})
     with pytest.raises(OtclirError, match="not a path"):
         runner.run_notebook("01", profile="../profiles/quick")
+
+
+def test_a_profile_naming_a_key_twice_is_refused_with_the_key(tmp_path):
+    from otclir.errors import OtclirError
+    from otclir.runner import read_yaml
+
+    path = tmp_path / "twice.yaml"
+    path.write_text("03_distillation_training:\n  seeds: [0]\n  seeds: [1]\n", encoding="utf-8")
+    with pytest.raises(OtclirError, match="the key 'seeds' appears twice"):
+        read_yaml(path)
+    path.write_text("03_distillation_training: {seeds: [0]}\n04_hybrid_batch_ablations: {seeds: [0]}\n", encoding="utf-8")
+    assert read_yaml(path)["04_hybrid_batch_ablations"] == {"seeds": [0]}  # the same key in two sections is fine
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "a\\\\b"])
+def test_names_that_become_paths_stay_inside_their_folders(name, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from otclir.errors import OtclirError
+    from otclir.experiments.results import ResultStore
+    from otclir.plots.style import save_figure
+
+    with pytest.raises(OtclirError, match="plain name"):
+        ResultStore("quick", name)
+    fig = plt.figure()
+    with pytest.raises(OtclirError, match="plain name"):
+        save_figure(fig, name, folder=tmp_path)
+    plt.close(fig)
+    assert list(tmp_path.iterdir()) == []

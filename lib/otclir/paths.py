@@ -86,3 +86,15 @@ def relative_to_root(path: os.PathLike | str) -> str:
         return str(path.relative_to(project_root()))
     except ValueError:
         return str(path)
+
+
+def plain_name(name, what: str) -> str:
+    """``name`` when it can be a file or folder name inside a folder of the project's: text, not
+    empty, no path separator, no leading dot (no ``..``); else an error naming ``what`` and the fix."""
+    from otclir.errors import OtclirError
+
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith(".") \
+            or "\0" in name:
+        raise OtclirError(f"{what} must be a plain name (no '/', '\\\\' or leading '.'), got {name!r}: it becomes a "
+                          "file or folder name inside the project's folders")
+    return name

@@ -109,6 +109,21 @@ def load_profile(profile: str) -> dict[str, dict]:
     return sections
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (YAML keeps the last silently:
+    a profile that sets ``steps`` twice would run with whichever came last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} appears twice; keep one",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: os.PathLike | str) -> dict:
     path = Path(path)
     if path.is_dir():
@@ -116,7 +131,7 @@ def read_yaml(path: os.PathLike | str) -> dict:
     if path.exists() and not path.is_file():
         raise OtclirError(f"parameters file {path} is not a regular file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except FileNotFoundError:
         raise OtclirError(f"parameters file not found: {path}") from None
     except (PermissionError, UnicodeDecodeError) as err:

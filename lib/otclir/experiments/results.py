@@ -30,7 +30,7 @@ import pandas as pd
 from otclir.errors import OtclirError
 from otclir.experiments.locks import FolderLock
 from otclir.experiments.provenance import git_state, notebook_code, provenance, sha256_of, store_key
-from otclir.paths import PAPER_PROFILE, env_path, project_root, relative_to_root  # noqa: F401
+from otclir.paths import PAPER_PROFILE, env_path, plain_name, project_root, relative_to_root  # noqa: F401
 from otclir.settings import as_json, jsonable
 
 PROVENANCE_FILE = "provenance.json"
@@ -52,8 +52,9 @@ class ResultStore:
     """The results one notebook computed for one profile: ``results/<profile>/<notebook>/``."""
 
     def __init__(self, profile: str, notebook: str):
-        if not profile or "/" in profile or profile.startswith("."):
+        if not isinstance(profile, str) or not profile or "/" in profile or profile.startswith("."):
             raise OtclirError(f"a profile is a plain name like 'quick' or 'paper', got {profile!r}")
+        plain_name(notebook, "a results store's name")
         self.profile, self.notebook = profile, notebook
         root = results_root()
         self.folder = root / profile / notebook

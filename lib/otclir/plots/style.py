@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from otclir.paths import PAPER_PROFILE, figures_dir, relative_to_root
+from otclir.paths import PAPER_PROFILE, figures_dir, plain_name, relative_to_root
 from otclir.retrieval.system_names import (BM25_DICTIONARY, BM25_ENGLISH, BM25_FREEDICT, CEILING, MINILM_ON_TARGET,
                                            ORACLE, RRF_DICTIONARY, ZERO_SHOT, parse, split_seed)
 
@@ -101,6 +101,7 @@ def save_figure(fig, name: str, profile: str = PAPER_PROFILE, folder: Path | Non
     """Write ``name``.pdf and ``name``.png into the profile's figures folder (see
     :func:`otclir.paths.figures_dir`), byte for byte the same on every run (no dates, fixed
     software string); returns their paths relative to the project root."""
+    plain_name(name, "a figure's name")
     folder = Path(folder) if folder else figures_dir(profile)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
