@@ -72,10 +72,8 @@ def _reproduce(args) -> None:
     if args.store:
         runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
     for path in runner.list_notebooks():
-        if args.recompute and path.stem.startswith("05"):
-            _recompute_sweep(args.profile)
-        if args.recompute and path.stem.startswith("04"):
-            _recompute_regime(args.profile)
+        if args.recompute and path.stem[:2] in ("04", "05"):  # its probe or sweep first
+            _recompute_declared(args.profile, path.stem[:2], {"04": "regime_probe", "05": "language_sweep"}[path.stem[:2]])
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
@@ -112,32 +110,22 @@ def _stores_current(notebook: str, profile: str) -> bool:
     return bool(names) and all(store_state(stores[name])[0] == "current" for name in names)
 
 
-def _recompute_regime(profile: str) -> None:
-    """Notebook 04's regime probe, where the profile declares one, before the notebook that reads it
-    (kept as stored where its settings and code are current)."""
+def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
+    """A part a notebook's parameter declares outside the notebook's own run (notebook 04's regime
+    probe, notebook 05's language sweep), computed in a recomputing reproduce before the notebook
+    that reads it and after those it reads (kept as stored where its settings and code are current)."""
     from otclir import runner
-    from otclir.experiments import hybrid_regime
+    from otclir.experiments import hybrid_regime, language_sweep
 
-    values = {**runner.declared_defaults("04"), **runner.resolve_parameters(runner.notebook_path("04"), profile)}
-    if values.get("regime_probe") is None:
+    values = {**runner.declared_defaults(notebook), **runner.resolve_parameters(runner.notebook_path(notebook), profile)}
+    if values.get(parameter) is None:
         return
+    module, declared = {"regime_probe": (hybrid_regime, runner.declared_regime_probe),
+                        "language_sweep": (language_sweep, runner.declared_language_sweep)}[parameter]
     started = time.time()
-    hybrid_regime.compute(runner.declared_regime_probe(profile), profile)
-    print(f"regime probe: {time.time() - started:.0f} s -> results/{profile}/{hybrid_regime.STORE}/", flush=True)
-
-
-def _recompute_sweep(profile: str) -> None:
-    """Notebook 05's language sweep, where the profile declares one, recomputed in a recomputing
-    reproduce: after notebook 03, whose results it reads, and before notebook 05, which reads it."""
-    from otclir import runner
-    from otclir.experiments import language_sweep
-
-    values = {**runner.declared_defaults("05"), **runner.resolve_parameters(runner.notebook_path("05"), profile)}
-    if values.get("language_sweep") is None:
-        return
-    started = time.time()
-    language_sweep.compute(runner.declared_language_sweep(profile), profile)
-    print(f"language sweep: {time.time() - started:.0f} s -> results/{profile}/{language_sweep.STORE}/", flush=True)
+    module.compute(declared(profile), profile)
+    print(f"{parameter.replace('_', ' ')}: {time.time() - started:.0f} s -> results/{profile}/{module.STORE}/",
+          flush=True)
 
 
 def _summary(args) -> None:
