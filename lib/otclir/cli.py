@@ -72,8 +72,8 @@ def _reproduce(args) -> None:
     if args.store:
         runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
     for path in runner.list_notebooks():
-        if args.recompute and path.stem[:2] in ("04", "05"):  # its probe or sweep first
-            _recompute_declared(args.profile, path.stem[:2], {"04": "regime_probe", "05": "language_sweep"}[path.stem[:2]])
+        if args.recompute and path.stem[:2] in DECLARED_PARTS:  # its probe or sweep first
+            _recompute_declared(args.profile, path.stem[:2], DECLARED_PARTS[path.stem[:2]])
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
@@ -110,6 +110,9 @@ def _stores_current(notebook: str, profile: str) -> bool:
     return bool(names) and all(store_state(stores[name])[0] == "current" for name in names)
 
 
+DECLARED_PARTS = {"04": "regime_probe", "05": "language_sweep"}  # notebook -> the part its parameter declares
+
+
 def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
     """A part a notebook's parameter declares outside the notebook's own run (notebook 04's regime
     probe, notebook 05's language sweep), computed in a recomputing reproduce before the notebook
@@ -117,7 +120,8 @@ def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
     from otclir import runner
     from otclir.experiments import hybrid_regime, language_sweep
 
-    values = {**runner.declared_defaults(notebook), **runner.resolve_parameters(runner.notebook_path(notebook), profile)}
+    path = runner.notebook_path(notebook)
+    values = {**runner.declared_defaults(notebook), **runner.resolve_parameters(path, profile)}
     if values.get(parameter) is None:
         return
     module, declared = {"regime_probe": (hybrid_regime, runner.declared_regime_probe),
