@@ -1,5 +1,7 @@
 """The regime probe trains the single strategies per frozen layers and learning rate on one fixed dev
 sample, stores their dev curves as a part of its own, and names the cheapest setting where they differ."""
+import shutil
+
 import pandas as pd
 import pytest
 
@@ -48,10 +50,35 @@ def test_gaps_and_the_cheapest_setting_where_the_strategies_differ():
 
 @pytest.mark.slow
 @pytest.mark.cost(90)
-def test_the_probe_trains_stores_and_is_kept_when_asked_again(tmp_outputs, tmp_path, monkeypatch):
+def test_the_probe_stages_each_configuration_resumes_stores_and_is_kept(tmp_outputs, tmp_path, monkeypatch):
+    import otclir.training.trainer as trainer
+
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
     probe = RegimeProbe.from_dict({"frozen_layers": [10], "lrs": [1e-4], "training": TINY})
+    real_train, trained = trainer.train, []
+
+    def train_until_alpha_one(config, folder, **kwargs):
+        if config.alpha == 1.0:
+            raise RuntimeError("stopped")  # a session ends after the first configuration
+        trained.append(config.alpha)
+        return real_train(config, folder, **kwargs)
+
+    monkeypatch.setattr(trainer, "train", train_until_alpha_one)
+    with pytest.raises(RuntimeError, match="stopped"):
+        hybrid_regime.compute(probe, "quick", log=lambda m: None)
+    assert len(list(hybrid_regime.parts_folder("quick").iterdir())) == 1  # alpha 0 staged
+    for folder in (tmp_outputs / "regime").iterdir():  # a fresh clone: outputs/ is gone, the staged part is not
+        shutil.rmtree(folder)
+
+    def train_alpha_one_only(config, folder, **kwargs):
+        if config.alpha == 0.0:
+            raise RuntimeError("alpha 0 trained again")
+        trained.append(config.alpha)
+        return real_train(config, folder, **kwargs)
+
+    monkeypatch.setattr(trainer, "train", train_alpha_one_only)
     record = hybrid_regime.compute(probe, "quick", log=lambda m: None)
+    assert trained == [0.0, 1.0] and not hybrid_regime.parts_folder("quick").exists()
     stored = hybrid_regime.load("quick")
     assert stored["settings"] == probe and record["code"]
     curves = stored["curves"]
@@ -61,6 +88,5 @@ def test_the_probe_trains_stores_and_is_kept_when_asked_again(tmp_outputs, tmp_p
     def no_training(*args, **kwargs):
         raise RuntimeError("trained again")
 
-    import otclir.training.trainer as trainer
     monkeypatch.setattr(trainer, "train", no_training)
     assert hybrid_regime.compute(probe, "quick", log=lambda m: None) == record  # same settings, same code: kept

@@ -10,20 +10,24 @@ languages, one fixed dev sample for every configuration). The grid then runs in 
 setting whose gap reaches the margin declared with the probe (:func:`choose_setting`).
 
 Its results are a store of their own, ``results/<profile>/04_hybrid_batch_ablations.regime/``,
-keyed by the code :func:`compute` reaches (``otclir status`` lists it).
+keyed by the code :func:`compute` reaches (``otclir status`` lists it). Each finished configuration
+is staged as it finishes (:func:`stage_finished`), so a probe that spans sessions resumes.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import json
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from otclir.errors import OtclirError
-from otclir.experiments.results import ResultStore
+from otclir.experiments.results import STAGING, ResultStore, results_root
 from otclir.paths import outputs_dir
 from otclir.settings import Settings, as_json, each, mapping, number, positive, setting, whole
 from otclir.training.configs import ContrastiveConfig
@@ -70,6 +74,57 @@ def _folder(config: ContrastiveConfig):
     return outputs_dir("regime", digest)
 
 
+# A finished configuration is staged beside the results (its training log and record, not its
+# student), so a probe that spans sessions resumes from a fresh clone where the last one stopped.
+# Its folder name digests the configuration and the code that trains it: a part trained by other
+# code or settings is never found there.
+PART_RECORD = "config.json"  # written last: its presence marks a staged configuration whole
+
+
+def parts_folder(profile: str) -> Path:
+    return results_root() / STAGING / profile / f"{STORE}.parts"
+
+
+def _part(profile: str, config: ContrastiveConfig) -> Path:
+    from otclir.experiments.provenance import code_fingerprint
+
+    record = {**config.to_record(), "code": code_fingerprint("otclir.training.trainer:train")}
+    return parts_folder(profile) / hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def stage_finished(probe: RegimeProbe, profile: str) -> list[str]:
+    """Stage every configuration of the probe whose training finished in ``outputs/regime/`` and is
+    not staged yet; returns the staged folders' names."""
+    from otclir.experiments.provenance import git_state
+    from otclir.training.checkpoints import LOG, RESULT
+
+    staged = []
+    for point in probe.points():
+        config = probe.config(point)
+        source, target = _folder(config), _part(profile, config)
+        if not (source / RESULT).is_file() or (target / PART_RECORD).is_file():
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / LOG, target / LOG)
+        (target / "part.json").write_text(json.dumps({"git": git_state(), "staged": datetime.datetime.now(
+            datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}, indent=1, sort_keys=True) + "\n")
+        (target / PART_RECORD).write_text(json.dumps(config.to_record(), indent=1, sort_keys=True) + "\n")
+        staged.append(target.name)
+    return staged
+
+
+def _staged_log(profile: str, config: ContrastiveConfig):
+    """A staged configuration's training log (None where none is staged whole for these settings)."""
+    from otclir.training.checkpoints import read_log
+
+    folder = _part(profile, config)
+    try:
+        whole = json.loads((folder / PART_RECORD).read_text()) == json.loads(json.dumps(config.to_record()))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return read_log(folder) if whole else None
+
+
 def compute(probe: RegimeProbe, profile: str, log=print, progress: bool = False) -> dict:
     """Train every configuration (resuming what a stopped run left in ``outputs/regime/``), and
     store each one's dev curve and wall time."""
@@ -87,10 +142,13 @@ def compute(probe: RegimeProbe, profile: str, log=print, progress: bool = False)
         curves, configurations = [], []
         for n, point in enumerate(probe.points(), 1):
             config = probe.config(point)
-            folder = _folder(config)
             began = time.time()
-            train(config, folder, progress=progress)
-            history = read_log(folder)
+            history = _staged_log(profile, config)
+            if history is None:
+                folder = _folder(config)
+                train(config, folder, progress=progress)
+                history = read_log(folder)
+                stage_finished(probe, profile)
             seconds = float(history.step_seconds.sum()) if "step_seconds" in history else time.time() - began
             dev = history[history.dev_AP.notna()][["step", "dev_AP"]].assign(**point)
             curves.append(dev)
@@ -104,7 +162,9 @@ def compute(probe: RegimeProbe, profile: str, log=print, progress: bool = False)
                 f"(best {best.dev_AP:.4f} at step {int(best.step)}), {seconds / 60:.1f} min")
         store.write_table("dev_curves.csv", pd.concat(curves, ignore_index=True)[["step", *AXES, "dev_AP"]])
         store.write_table("configurations.csv", pd.DataFrame(configurations))
-        return store.finish(time.time() - started, probe.to_record())
+        record = store.finish(time.time() - started, probe.to_record())
+    shutil.rmtree(parts_folder(profile), ignore_errors=True)  # stored whole: the staged parts are done
+    return record
 
 
 def load(profile: str) -> dict:
