@@ -72,3 +72,16 @@ def test_the_licence_and_citation_agree_with_the_package():
     assert (root / "LICENSE").read_text().startswith("MIT License")
     assert citation["version"] == project["version"]
     assert {r["authors"][0]["family-names"] for r in citation["references"]} == {"Huang", "Elmahdy"}
+
+
+def test_recorded_files_are_kept_byte_exact_by_git():
+    import subprocess
+
+    from otclir.paths import project_root
+
+    files = ["results/paper/03_distillation_training/results.csv", "data/splits.json", "figures/05_headline_AP.tex",
+             "notebooks/05_map_significance.ipynb"]
+    out = subprocess.run(["git", "check-attr", "text", *files], cwd=project_root(), capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert out.stdout.splitlines() == [f"{f}: text: unset" for f in files]
