@@ -177,11 +177,23 @@ def test_a_hybrid_grid_configuration_runs_only_what_its_key_covers(tmp_outputs):
 
 
 # ---------------------------------------------------------------- otclir status
+# Stored parts whose code changed on purpose and that wait for their recompute, each with why; the
+# test below fails when another part goes stale, or when one of these is current again (then drop it).
+AWAITING_RECOMPUTE = {
+    # the evaluation now measures language fairness at the top of the multilingual ranking and ranks
+    # the pool through two training-free merges; a recompute adds those columns (the stored ones
+    # are computed by unchanged arithmetic)
+    "04_hybrid_batch_ablations": "fairness at the top and the merges",
+    "04_hybrid_batch_ablations.larger_budget": "fairness at the top and the merges",
+}
+
+
 def test_status_of_the_stored_paper_profile_is_current_and_names_each_part():
     from otclir import status
 
     rows = [r for r in status.profile_status("paper") if r.state != "missing"]  # missing: declared, never stored
-    assert {r.state for r in rows} == {"current"}
+    assert {r.store.rstrip("/").rsplit("/", 1)[-1] for r in rows if r.state == "stale"} == set(AWAITING_RECOMPUTE)
+    assert {r.state for r in rows if r.store.rstrip("/").rsplit("/", 1)[-1] not in AWAITING_RECOMPUTE} == {"current"}
     assert {"02 OT alignment", "03 headline", "04 hybrid grid", "05 language sweep"} <= {r.part for r in rows}
     assert all(r.minutes and r.minutes > 0 for r in rows)
 
@@ -189,7 +201,7 @@ def test_status_of_the_stored_paper_profile_is_current_and_names_each_part():
 def test_status_says_stale_with_what_changed_and_missing(tmp_path, monkeypatch, capsys):
     from otclir import cli
 
-    for name in ("02_ot_alignment", "04_hybrid_batch_ablations"):
+    for name in ("02_ot_alignment", "03_distillation_training"):
         shutil.copytree(project_root() / "results" / "paper" / name, tmp_path / "paper" / name)
     monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
     code = tmp_path / "paper" / "02_ot_alignment" / "code.json"
@@ -203,10 +215,10 @@ def test_status_says_stale_with_what_changed_and_missing(tmp_path, monkeypatch, 
     assert set(report["parts"][0]) >= {"part", "store", "state", "minutes"}
     assert by_store["02_ot_alignment"]["state"] == "stale"
     assert by_store["02_ot_alignment"]["changes"] == ["otclir.transport.ot:sinkhorn changed"]
-    assert by_store["04_hybrid_batch_ablations"]["state"] == "current"
-    assert by_store["03_distillation_training"]["state"] == "missing"
+    assert by_store["03_distillation_training"]["state"] == "current"
+    assert by_store["04_hybrid_batch_ablations"]["state"] == "missing"
     assert report["stale_minutes"] == by_store["02_ot_alignment"]["minutes"] > 0
     cli.main(["status", "--profile", "paper"])
     text = capsys.readouterr().out
     assert "02_ot_alignment is stale: 1 change(s)\n  otclir.transport.ot:sinkhorn changed" in text
-    assert f"{len(report['missing'])} missing" in text and "03_distillation_training" in report["missing"]
+    assert f"{len(report['missing'])} missing" in text and "04_hybrid_batch_ablations" in report["missing"]

@@ -29,6 +29,55 @@ def test_language_bias_is_the_rank_distance_between_copies():
     assert language_bias(same, pool, ["en", "sw"])["01000001"] == 1.0
 
 
+def test_fairness_at_the_top_of_the_multilingual_ranking():
+    from otclir.evaluation.retrieval_settings import multilingual_fairness
+
+    pool = toy_pool()
+    scores = np.array([[9.0, 0.9, 0.5, 0.1, 9.0, 0.2, 0.8, 0.3]])  # ranking as in the test above
+    fair = multilingual_fairness(scores, pool, ["en", "sw"], cutoff=3, top=4).loc["01000001"]
+    assert fair["language_bias"] == pytest.approx(2.5)
+    # within the top 3: verse 2 at 1 and 5 -> 1 and 4; verse 3 at 3 and 2: distances 3 and 1
+    assert fair["language_bias@3"] == pytest.approx(2.0)
+    assert (fair["top4:en"], fair["top4:sw"]) == (0.5, 0.5) and fair["top4_skew"] == 0.0  # en:2 sw:3 en:3 sw:4
+    from otclir.evaluation.language_fairness import peer
+
+    assert fair["PEER@3"] == pytest.approx(peer([[1, 3], [5, 2]], 3))
+
+
+def test_merges_rank_each_language_by_its_own_ranking():
+    from otclir.evaluation.retrieval_settings import merged_scores
+
+    # two languages of three documents; sw scores are all lower, so the raw pool puts en first
+    scores = np.array([[0.9, 0.5, 0.7, 0.3, 0.1, 0.2]])
+    robin = merged_scores(scores, 2, "round-robin")
+    assert list(np.argsort(-robin[0], kind="stable")) == [0, 3, 2, 5, 1, 4]  # en best, sw best, en second, ...
+    normal = merged_scores(scores, 2, "normalised")
+    assert np.allclose(normal[0, :3], (scores[0, :3] - scores[0, :3].mean()) / scores[0, :3].std())
+    excluded = merged_scores(scores, 2, "round-robin", lambda i: [0, 3])  # the own verse in both languages
+    assert list(np.argsort(-excluded[0], kind="stable")[:4]) == [2, 5, 1, 4]
+    with pytest.raises(OtclirError, match="equal language blocks"):
+        merged_scores(scores, 4, "round-robin")
+    with pytest.raises(OtclirError, match="unknown merge"):
+        merged_scores(scores, 2, "best")
+
+
+def test_merged_settings_sit_beside_the_multilingual_pool():
+    docs = [f"010000{i:02d}" for i in range(1, 25)]
+    pool = ParallelPool(languages=["en", "sw"], queries=["01000001"], docs=docs,
+                        qrels={"01000001": {"01000002": 1, "01000003": 1}}, texts={}, split="test")
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(24, 8))
+    q = d[1:2] + d[2:3]
+    emb = {"en": (q, d), "sw": (q, 0.1 * d)}  # sw's scores are all closer to 0: below en's best
+    summary, table = evaluate_settings(emb, pool, settings=["multilingual", "multilingual-round-robin",
+                                                             "multilingual-normalised"], depth=None)
+    by = summary.set_index(["setting", "query_language"])
+    assert by.loc[("multilingual", "en"), "top10:en"] > by.loc[("multilingual", "en"), "top10:sw"]
+    for merged in ("multilingual-round-robin", "multilingual-normalised"):
+        assert by.loc[(merged, "en"), "language_bias"] < by.loc[("multilingual", "en"), "language_bias"]
+    assert table.filter(like="PEER").notna().all().all()
+
+
 def test_settings_cover_every_language_and_pair():
     pool = toy_pool()
     rng = np.random.default_rng(0)

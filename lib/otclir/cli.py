@@ -72,8 +72,9 @@ def _reproduce(args) -> None:
     if args.store:
         runner.check_storable(args.profile, overrides={"recompute": True} if args.recompute else None)
     for path in runner.list_notebooks():
-        if args.recompute and path.stem[:2] in DECLARED_PARTS:  # its probe or sweep first
-            _recompute_declared(args.profile, path.stem[:2], DECLARED_PARTS[path.stem[:2]])
+        if args.recompute and path.stem[:2] in DECLARED_PARTS:  # its probe and regime grid, or sweep, first
+            for parameter in DECLARED_PARTS[path.stem[:2]]:
+                _recompute_declared(args.profile, path.stem[:2], parameter)
         started = time.time()
         declared = runner.declared_parameters(path)
         overrides = {"recompute": True} if args.recompute and "recompute" in declared else {}
@@ -110,24 +111,27 @@ def _stores_current(notebook: str, profile: str) -> bool:
     return bool(names) and all(store_state(stores[name])[0] == "current" for name in names)
 
 
-DECLARED_PARTS = {"04": "regime_probe", "05": "language_sweep"}  # notebook -> the part its parameter declares
+# notebook -> the parts its parameters declare, in the order they are computed
+DECLARED_PARTS = {"04": ("regime_probe", "regime_grid"), "05": ("language_sweep",)}
 
 
 def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
     """A part a notebook's parameter declares outside the notebook's own run (notebook 04's regime
-    probe, notebook 05's language sweep), computed in a recomputing reproduce before the notebook
-    that reads it and after those it reads (kept as stored where its settings and code are current)."""
+    probe and regime grid, notebook 05's language sweep), computed in a recomputing reproduce before
+    the notebook that reads it and after those it reads (kept as stored where its settings and code
+    are current)."""
     from otclir import runner
-    from otclir.experiments import hybrid_regime, language_sweep
+    from otclir.experiments import hybrid_regime, language_sweep, regime_grid
 
     path = runner.notebook_path(notebook)
     values = {**runner.declared_defaults(notebook), **runner.resolve_parameters(path, profile)}
     if values.get(parameter) is None:
         return
-    module, declared = {"regime_probe": (hybrid_regime, runner.declared_regime_probe),
-                        "language_sweep": (language_sweep, runner.declared_language_sweep)}[parameter]
+    module, declared = {"regime_probe": (hybrid_regime, lambda p: (runner.declared_regime_probe(p),)),
+                        "regime_grid": (regime_grid, runner.declared_regime_grid),
+                        "language_sweep": (language_sweep, lambda p: (runner.declared_language_sweep(p),))}[parameter]
     started = time.time()
-    module.compute(declared(profile), profile)
+    module.compute(*declared(profile), profile)
     print(f"{parameter.replace('_', ' ')}: {time.time() - started:.0f} s -> results/{profile}/{module.STORE}/",
           flush=True)
 
@@ -206,6 +210,15 @@ def _hybrid_regime(args) -> None:
     print(f"stored: results/{args.profile}/{hybrid_regime.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min); "
           + (f"the cheapest setting where alpha 0 and 1 differ by at least {probe.margin:g} dev AP: {choice}"
              if choice else f"no setting where alpha 0 and 1 differ by {probe.margin:g} dev AP or more"))
+
+
+def _hybrid_grid(args) -> None:
+    from otclir.experiments import regime_grid
+    from otclir.runner import declared_regime_grid
+
+    parameters, declared = declared_regime_grid(args.profile)
+    record = regime_grid.compute(parameters, declared, args.profile, workers=args.workers)
+    print(f"stored: results/{args.profile}/{regime_grid.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
 
 
 def _language_sweep(args) -> None:
@@ -304,6 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", help="the profile that declares regime_probe (default paper)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_hybrid_regime)
+
+    p = sub.add_parser("hybrid-grid", help="train, evaluate and store notebook 04's regime grid: the grid in the setting "
+                                            "the regime probe chose, over its own alphas (resumes from staged "
+                                            "configurations)")
+    p.add_argument("--profile", default="paper", help="the profile that declares regime_grid (default paper)")
+    p.add_argument("--workers", type=int, default=1, help="configurations run at once (default 1)")
+    p.set_defaults(func=_hybrid_grid)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
                                         "for paper, RESULTS.md and the README's headline block) from the stored results")

@@ -66,9 +66,10 @@ def settings_classes(path: Path) -> list:
     from otclir.experiments.language_sweep import LanguageSweep
     from otclir.experiments.larger_budget import LargerBudget
     from otclir.experiments.ot_alignment import AlignmentSettings
+    from otclir.experiments.regime_grid import RegimeGridParameter
 
     classes = {"01": [ExplorationSettings], "02": [AlignmentSettings], "03": [ExperimentSettings],
-               "04": [HybridParameters, QuestionPlan, LargerBudget], "05": [SignificanceSettings, LanguageSweep]}
+               "04": [HybridParameters, QuestionPlan, LargerBudget, RegimeGridParameter], "05": [SignificanceSettings, LanguageSweep]}
     return classes.get(path.stem[:2], []) if path.parent == notebooks_dir() and NOTEBOOK_PATTERN.match(path.name) else []
 
 
@@ -394,6 +395,21 @@ def declared_regime_probe(profile: str):
                           f"{probe!r}")
     grid_training = {k: v for k, v in (values.get("training") or {}).items() if k not in (*AXES, "seed", "dev_seed")}
     return RegimeProbe.from_dict({**probe, "training": {**grid_training, **(probe.get("training") or {})}})
+
+
+def declared_regime_grid(profile: str):
+    """Notebook 04's grid parameters and regime grid as ``profile`` resolves them; an error names the
+    fix where the profile declares none."""
+    from otclir.experiments.ablation import HybridParameters
+    from otclir.experiments.regime_grid import RegimeGridParameter
+
+    values = {**declared_defaults("04"), **resolve_parameters(notebook_path("04"), profile)}
+    declared = RegimeGridParameter.from_dict({"regime_grid": values.get("regime_grid")}).regime_grid
+    if declared is None:
+        raise OtclirError(f"profile '{profile}' declares no regime_grid for notebook 04; add one (grid_name, alphas, "
+                          "training with the probe's frozen_layers and lr, evaluation) to its 04_hybrid_batch_ablations "
+                          "section")
+    return HybridParameters.from_parameters(values), declared
 
 
 def declared_language_sweep(profile: str):

@@ -112,7 +112,8 @@ READERS = {"02_ot_alignment": alignment_part, "03_distillation_training": distil
            "04_hybrid_batch_ablations": lambda s: grid_part(s, "04 hybrid grid"),
            "04_hybrid_batch_ablations.larger_budget": lambda s: grid_part(s, "04 larger budget"),
            "03_distillation_training.languages": sweep_part,
-           "04_hybrid_batch_ablations.regime": regime_part}  # by store folder, in the order a recompute runs them
+           "04_hybrid_batch_ablations.regime": regime_part,
+           "04_hybrid_batch_ablations.regime_grid": lambda s: grid_part(s, "04 regime grid")}  # by store folder, in the order a recompute runs them
 
 
 def store_parts(store) -> list[PartTime]:

@@ -16,7 +16,14 @@ language, so settings and languages differ only in the language of the text.
 Relevant documents are the query's cross-referenced verses; the query's own verse (every copy)
 is removed from its ranking. Language bias (Elmahdy et al. 2024): in the multilingual pool, the
 rank distance between the best- and the worst-ranked copy of the same relevant verse, averaged
-over a query's relevant verses, then over queries. Lower is less biased.
+over a query's relevant verses, then over queries. Lower is less biased. Beside it, measured at
+the top of the ranking (:mod:`otclir.evaluation.language_fairness`): the same distance within the
+top 100, the share of the top 10 each language takes, and PEER at 100.
+
+Two training-free merges of the per-language rankings rival a trained model's fairness: they rank
+the multilingual pool from each language's own ranking of its copies. ``multilingual-round-robin``
+takes each language's next best in turn (the pool's language order); ``multilingual-normalised``
+ranks by each score standardised within its language (mean 0, unit spread per query and language).
 """
 from __future__ import annotations
 
@@ -31,11 +38,14 @@ from otclir.data import trec
 from otclir.data.languages import TIERS, check_languages, language
 from otclir.data.tasks import judged_queries, sample_ids, sample_pool, split_verses
 from otclir.errors import OtclirError
+from otclir.evaluation import language_fairness
 from otclir.retrieval.measures import per_query
 from otclir.settings import choice, each
 
 DEFAULT_SETTINGS = ("monolingual", "cross-lingual", "multilingual")  # evaluated unless a grid names its settings
-RETRIEVAL_SETTINGS = DEFAULT_SETTINGS + ("bitext",)
+MERGED_SETTINGS = ("multilingual-round-robin", "multilingual-normalised")  # training-free merges of the pool
+RETRIEVAL_SETTINGS = DEFAULT_SETTINGS + ("bitext",) + MERGED_SETTINGS
+FAIRNESS_CUTOFF, FAIRNESS_TOP = 100, 10  # PEER and the rank distance within the top 100; shares of the top 10
 MEASURES = ("AP", "R@1", "R@10", "nDCG@10")
 TIER_RANK = {tier: i for i, tier in enumerate(TIERS)}
 
@@ -213,18 +223,67 @@ def full_pool_measures(scores: np.ndarray, doc_ids: list[str], query_ids: list[s
 def language_bias(scores: np.ndarray, pool: ParallelPool, languages: list[str]) -> pd.Series:
     """Per query: mean over its relevant verses of (worst rank - best rank) among the verse's copies
     in the multilingual pool (columns ordered language by language, ``pool.docs`` within each)."""
-    n_docs = len(pool.docs)
+    return multilingual_fairness(scores, pool, languages, cutoff=None)["language_bias"]
+
+
+def multilingual_fairness(scores: np.ndarray, pool: ParallelPool, languages: list[str],
+                          cutoff: int | None = FAIRNESS_CUTOFF, top: int = FAIRNESS_TOP) -> pd.DataFrame:
+    """Per query, the language fairness of its ranking of the multilingual pool (columns ordered
+    language by language, ``pool.docs`` within each; the query's own verse removed): the rank
+    distance over the whole pool (``language_bias``) and, with ``cutoff``, within the top
+    ``cutoff`` (``language_bias@<cutoff>``), the share of the top ``top`` slots each language takes
+    (``top<top>:<language>``) and how far those shares are from equal (``top<top>_skew``), and
+    PEER at ``cutoff`` (``PEER@<cutoff>``). Ties go by column order, as in the measures."""
+    n_docs, n_languages = len(pool.docs), len(languages)
     position = {v: i for i, v in enumerate(pool.docs)}
-    out = {}
+    rows = {}
     for i, query in enumerate(pool.queries):
         row = scores[i].astype(np.float64).copy()
         if query in position:
-            row[[k * n_docs + position[query] for k in range(len(languages))]] = -np.inf
-        verses = list(pool.qrels[query])
-        copies = np.array([[k * n_docs + position[v] for k in range(len(languages))] for v in verses])
-        rank = _stable_ranks(row, copies)
-        out[query] = float(np.mean(rank.max(1) - rank.min(1)))
-    return pd.Series(out, name="language_bias").rename_axis("query")
+            row[[k * n_docs + position[query] for k in range(n_languages)]] = -np.inf
+        copies = np.array([[k * n_docs + position[v] for k in range(n_languages)] for v in pool.qrels[query]])
+        ranks = _stable_ranks(row, copies)
+        out = {"language_bias": language_fairness.rank_distance(ranks)}
+        if cutoff is not None:
+            out[f"language_bias@{cutoff}"] = language_fairness.rank_distance(ranks, cutoff)
+            k = min(top, len(row))
+            candidates = np.flatnonzero(row >= -np.partition(-row, k - 1)[k - 1])
+            best = candidates[np.lexsort((candidates, -row[candidates]))][:k]
+            shares = language_fairness.top_shares(best // n_docs, n_languages)
+            out.update({f"top{top}:{code}": float(share) for code, share in zip(languages, shares)})
+            out[f"top{top}_skew"] = language_fairness.share_skew(shares)
+            out[f"PEER@{cutoff}"] = language_fairness.peer(ranks.T, cutoff)
+        rows[query] = out
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("query")
+
+
+def merged_scores(scores: np.ndarray, n_languages: int, how: str, excluded=None) -> np.ndarray:
+    """Scores that rank the multilingual pool by merging each language's own ranking of its block
+    of columns (``scores``: queries x (languages x documents), language by language): ``round-robin``
+    interleaves the blocks' rankings (best of each language in the pool's language order, then the
+    second best, ...); ``normalised`` standardises each block's scores per query. ``excluded(i)``
+    gives the columns query ``i`` must not see (they rank last in their block)."""
+    if how not in ("round-robin", "normalised"):
+        raise OtclirError(f"unknown merge {how!r}; use round-robin or normalised")
+    n_queries, width = scores.shape
+    if n_languages < 1 or width % n_languages:
+        raise OtclirError(f"{width} columns do not split into {n_languages} equal language blocks")
+    n_docs = width // n_languages
+    blocks = scores.astype(np.float64).reshape(n_queries, n_languages, n_docs).copy()
+    if excluded is not None:
+        for i in range(n_queries):
+            for column in excluded(i):
+                blocks[i, column // n_docs, column % n_docs] = -np.inf
+    if how == "normalised":
+        finite = np.where(np.isfinite(blocks), blocks, np.nan)
+        spread = np.nanstd(finite, axis=2, keepdims=True)
+        merged = (blocks - np.nanmean(finite, axis=2, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+        return merged.reshape(n_queries, width)
+    order = np.argsort(-blocks, axis=2, kind="stable")  # ties by column order within a block
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(n_docs)[None, None, :], axis=2)
+    merged = -(ranks * n_languages + np.arange(n_languages)[None, :, None]).astype(np.float64)
+    return merged.reshape(n_queries, width)
 
 
 def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SETTINGS, measures=MEASURES,
@@ -246,15 +305,15 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SET
     own = [position.get(q) for q in pool.queries]
     rows, tables = [], []
 
-    def record(setting, q_lang, d_lang, scores, doc_ids, query_ids, excluded, qrels, tier, bias=None):
+    def record(setting, q_lang, d_lang, scores, doc_ids, query_ids, excluded, qrels, tier, fairness=None):
         run = None
         if depth is None:
             table = full_pool_measures(scores, doc_ids, query_ids, excluded, qrels, measures)
         else:
             run = _rank_scores(scores, doc_ids, query_ids, excluded, depth)
             table = per_query(qrels, run, measures)
-        if bias is not None:
-            table["language_bias"] = bias.reindex(table.index)
+        if fairness is not None:
+            table = table.join(fairness)
         table.insert(0, "setting", setting)
         table.insert(1, "query_language", q_lang)
         table.insert(2, "doc_language", d_lang)
@@ -280,16 +339,23 @@ def evaluate_settings(embeddings: dict, pool: ParallelPool, settings=DEFAULT_SET
     for setting, a, b in pairs:
         record(setting, a, b, embeddings[a][0] @ embeddings[b][1].T, pool.docs, pool.queries, not_own, pool.qrels,
                pair_tier(a, b))
-    if "multilingual" in settings:
+    pooled = [s for s in ("multilingual", *MERGED_SETTINGS) if s in settings]
+    if pooled:
         ids = [f"{code}:{d}" for code in langs for d in pool.docs]
         docs = np.concatenate([embeddings[code][1] for code in langs], 0)
         qrels = setting_qrels(pool, "multilingual")
         n = len(pool.docs)
+
+        def own_copies(i):
+            return [k * n + own[i] for k in range(len(langs))] if own[i] is not None else []
+
         for a in asking:
             scores = embeddings[a][0] @ docs.T
-            record("multilingual", a, "all", scores, ids, pool.queries,
-                   lambda i: [k * n + own[i] for k in range(len(langs))] if own[i] is not None else [], qrels,
-                   tier_of(a), language_bias(scores, pool, langs))
+            for setting in pooled:
+                ranked = scores if setting == "multilingual" else \
+                    merged_scores(scores, len(langs), setting.removeprefix("multilingual-"), own_copies)
+                record(setting, a, "all", ranked, ids, pool.queries, own_copies, qrels, tier_of(a),
+                       multilingual_fairness(ranked, pool, langs))
     if "bitext" in settings and len(asking) == len(langs):  # document to document: the same for every task
         qrels = setting_qrels(pool, "bitext")
         for a, b in bitext_language_pairs(langs):
@@ -316,7 +382,7 @@ def setting_qrels(pool: ParallelPool, setting: str) -> dict[str, dict[str, int]]
     document verse's own translation."""
     if setting == "bitext":
         return {d: {d: 1} for d in pool.docs}
-    if setting != "multilingual":
+    if setting not in ("multilingual", *MERGED_SETTINGS):
         return pool.qrels
     return {q: {f"{code}:{d}": r for code in pool.languages for d, r in rel.items()} for q, rel in pool.qrels.items()}
 

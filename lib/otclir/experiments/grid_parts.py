@@ -107,3 +107,23 @@ def staged_parts(profile: str, store: str = NOTEBOOK) -> dict[str, dict]:
 def remove_parts(profile: str, store: str = NOTEBOOK) -> None:
     """Drop the staged configurations once the grid's results are stored whole."""
     shutil.rmtree(parts_folder(profile, store), ignore_errors=True)
+
+
+def store_staged(grid, store, profile: str, log=print, workers: int = 1) -> dict:
+    """Train (or resume), evaluate and store a grid whose results go to ``store`` alone:
+    configurations an earlier session staged are restored first, each one is staged as it
+    finishes, and the parts are dropped once the results are stored whole."""
+    from otclir.experiments.ablation import store_grid
+
+    name = store.folder.name
+    restored = restore_staged(grid.folder(), profile, name)
+    if restored:
+        log(f"{len(restored)} finished configuration(s) restored from the staging folder")
+
+    def staged(message: str) -> None:
+        log(message)
+        stage_finished(grid.folder(), profile, store.git_at_start(), store=name)
+
+    record = store_grid(grid, store, log=staged, progress=False, workers=workers)
+    remove_parts(profile, name)
+    return record

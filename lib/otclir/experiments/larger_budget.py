@@ -86,22 +86,9 @@ class LargerBudgetStore(ResultStore):
 
 
 def compute(parameters: HybridParameters, larger: dict, profile: str, log=print, workers: int = 1) -> dict:
-    """Train (or resume), evaluate and store the larger-budget grid alone: configurations staged by
-    an earlier session are restored first, each one is staged as it finishes, and the parts are
-    dropped once the results are stored whole. The grid's own results are not touched."""
+    """Train (or resume), evaluate and store the larger-budget grid alone, staged as it goes
+    (:func:`otclir.experiments.grid_parts.store_staged`); the grid's own results are not touched."""
     from otclir.experiments import grid_parts
-    from otclir.experiments.ablation import store_grid
 
-    grid = larger_grid(parameters, larger)
-    store = LargerBudgetStore(profile)
-    restored = grid_parts.restore_staged(grid.folder(), profile, STORE)
-    if restored:
-        log(f"{len(restored)} finished configuration(s) restored from the staging folder")
-
-    def staged(message: str) -> None:
-        log(message)
-        grid_parts.stage_finished(grid.folder(), profile, store.git_at_start(), store=STORE)
-
-    record = store_grid(grid, store, log=staged, progress=False, workers=workers)
-    grid_parts.remove_parts(profile, STORE)
-    return record
+    return grid_parts.store_staged(larger_grid(parameters, larger), LargerBudgetStore(profile), profile, log=log,
+                                   workers=workers)

@@ -136,7 +136,8 @@ COMPUTING = {"02_ot_alignment": ("otclir.experiments.alignment_results:compute",
              "03_distillation_training.languages": ("otclir.experiments.language_sweep:compute",),
              "04_hybrid_batch_ablations": ("otclir.experiments.ablation:store_grid",),
              "04_hybrid_batch_ablations.larger_budget": ("otclir.experiments.larger_budget:compute",),
-             "04_hybrid_batch_ablations.regime": ("otclir.experiments.hybrid_regime:compute",)}
+             "04_hybrid_batch_ablations.regime": ("otclir.experiments.hybrid_regime:compute",),
+             "04_hybrid_batch_ablations.regime_grid": ("otclir.experiments.regime_grid:compute",)}
 
 
 def store_key(store: str):

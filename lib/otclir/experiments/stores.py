@@ -11,6 +11,7 @@ def stored_results(profile: str = PAPER_PROFILE) -> dict:
     from otclir.experiments.hybrid_regime import STORE as REGIME
     from otclir.experiments.language_sweep import SweepStore
     from otclir.experiments.larger_budget import LargerBudgetStore
+    from otclir.experiments.regime_grid import RegimeGridStore
     from otclir.experiments.results import ResultStore
 
     return {"02_ot_alignment": AlignmentStore(profile),
@@ -18,4 +19,5 @@ def stored_results(profile: str = PAPER_PROFILE) -> dict:
             "03_distillation_training.languages": SweepStore(profile),
             "04_hybrid_batch_ablations": ResultStore(profile, "04_hybrid_batch_ablations"),
             "04_hybrid_batch_ablations.larger_budget": LargerBudgetStore(profile),
-            REGIME: ResultStore(profile, REGIME)}
+            REGIME: ResultStore(profile, REGIME),
+            "04_hybrid_batch_ablations.regime_grid": RegimeGridStore(profile)}
