@@ -11,7 +11,7 @@ STAGES = [
     {"models"},
     {"transport"},
     {"retrieval"},
-    {"training", "samplers"},
+    {"training", "samplers", "losses"},
     {"evaluation"},
     {"experiments"},
     {"plots", "tables", "runner", "wall_times", "summary", "status", "cli"},
