@@ -222,3 +222,18 @@ def test_status_says_stale_with_what_changed_and_missing(tmp_path, monkeypatch, 
     text = capsys.readouterr().out
     assert "02_ot_alignment is stale: 1 change(s)\n  otclir.transport.ot:sinkhorn changed" in text
     assert f"{len(report['missing'])} missing" in text and "04_hybrid_batch_ablations" in report["missing"]
+
+
+def test_status_says_stale_where_the_profile_declares_other_settings(tmp_path, monkeypatch):
+    from otclir.experiments.alignment_results import AlignmentStore
+    from otclir.runner import declared_settings
+    from otclir.status import store_state
+
+    shutil.copytree(project_root() / "results" / "paper" / "02_ot_alignment", tmp_path / "paper" / "02_ot_alignment")
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path))
+    declared = declared_settings("paper")["02_ot_alignment"]
+    store = AlignmentStore("paper")
+    assert store_state(store, declared) == ("current", [])
+    key = next(k for k, v in declared.items() if isinstance(v, int) and not isinstance(v, bool))
+    state, changes = store_state(store, {**declared, key: declared[key] + 1})
+    assert state == "stale" and changes == [f"setting {key}: stored {declared[key]!r}, declared {declared[key] + 1!r}"]

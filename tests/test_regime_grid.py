@@ -77,3 +77,34 @@ def test_probe_choice_reads_a_table_like_the_stored_one():
     from otclir.experiments.hybrid_regime import choose_setting
 
     check_probe_choice(REGIME, choose_setting(table, 0.01))
+
+
+@pytest.mark.slow
+@pytest.mark.cost(150)
+def test_a_small_regime_grid_is_computed_staged_stored_and_read(tmp_outputs, tmp_path, monkeypatch):
+    """The whole path the paper's regime grid takes, at toy size: trained and untrained systems in
+    the multilingual pool and its merges, with the fairness columns, stored and read back."""
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    from otclir.evaluation.alpha_reading import FAIRNESS, fairness_table, measures_by_system
+    from otclir.experiments import regime_grid as module
+    from otclir.experiments.ablation import read_stored_grid
+
+    small = HybridParameters(grid_name="quick", alphas=[0.0, 1.0], ot_weights=[0.0], budgets=[16], seeds=[0],
+                             training={"languages": ["en", "sw"], "steps": 2, "batch_size": 4, "eval_every": 2,
+                                       "dev_queries": 5, "dev_docs": 15, "checkpoint_every": 2, "max_length": 32},
+                             evaluation={"max_queries": 6, "max_docs": 30, "depth": None})
+    declared = {**REGIME, "alphas": [0.0, 1.0],
+                "evaluation": {"settings": ["multilingual", "multilingual-round-robin", "multilingual-normalised"]}}
+    staged = []
+    record = module.compute(small, declared, "quick", log=staged.append)
+    assert record["files"] and not grid_parts.staged_parts("quick", STORE)  # stored whole: the parts are gone
+    assert sum("trained in" in line for line in staged) == 3  # the untrained student and two alphas
+    grid = regime_grid(small, declared)
+    summary, per_query = read_stored_grid(RegimeGridStore("quick"), grid)
+    assert set(per_query.setting) == {"multilingual", "multilingual-round-robin", "multilingual-normalised"}
+    assert per_query[list(FAIRNESS)].notna().all().all()
+    table = measures_by_system(per_query, ["multilingual"], ["AP", "PEER@100"], n_resamples=50)
+    assert set(table.system) == {"untrained", "alpha=0", "alpha=1"}
+    assert list(fairness_table(per_query, n_resamples=50).index) == ["untrained", "alpha=0", "alpha=1"]
+    again = module.compute(small, declared, "quick", log=staged.append)  # the same settings and code: kept
+    assert again["files"] == record["files"]

@@ -412,6 +412,37 @@ def declared_regime_grid(profile: str):
     return HybridParameters.from_parameters(values), declared
 
 
+def declared_settings(profile: str) -> dict[str, dict]:
+    """The settings each store of ``profile`` is computed with, as the profile resolves them now
+    (what its notebook or command records in the store's ``settings.json``), by store name; a
+    declared part the profile leaves out (a larger budget, a regime probe or grid) is absent, and
+    so is notebook 05's sweep, whose record holds what notebook 03 stored."""
+    from otclir.experiments.ablation import HybridParameters
+    from otclir.experiments.alignment_results import stored_settings
+    from otclir.experiments.distillation import ExperimentSettings
+    from otclir.experiments.larger_budget import LargerBudget, larger_grid
+    from otclir.experiments.ot_alignment import AlignmentSettings
+    from otclir.experiments.regime_grid import RegimeGridParameter, regime_grid
+
+    def values(notebook):
+        return {**declared_defaults(notebook), **resolve_parameters(notebook_path(notebook), profile)}
+
+    out = {"02_ot_alignment": stored_settings(AlignmentSettings.from_parameters(values("02"))),
+           "03_distillation_training": ExperimentSettings.from_parameters(values("03")).to_record()}
+    hybrid = values("04")
+    parameters = HybridParameters.from_parameters(hybrid)
+    out["04_hybrid_batch_ablations"] = parameters.grid().to_record()
+    larger = LargerBudget.from_dict({"larger_budget": hybrid.get("larger_budget")}).larger_budget
+    if larger is not None:
+        out["04_hybrid_batch_ablations.larger_budget"] = larger_grid(parameters, larger).to_record()
+    if hybrid.get("regime_probe") is not None:
+        out["04_hybrid_batch_ablations.regime"] = declared_regime_probe(profile).to_record()
+    regime = RegimeGridParameter.from_dict({"regime_grid": hybrid.get("regime_grid")}).regime_grid
+    if regime is not None:
+        out["04_hybrid_batch_ablations.regime_grid"] = regime_grid(parameters, regime).to_record()
+    return out
+
+
 def declared_language_sweep(profile: str):
     """Notebook 05's language sweep as ``profile`` resolves it; an error names the fix where the
     profile declares none."""

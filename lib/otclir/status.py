@@ -37,17 +37,34 @@ def recorded_key(store) -> dict:
         return {}
 
 
-def store_state(store) -> tuple[str, list[str]]:
-    """One store's state ("current", "stale" or "missing") and, for a stale one, what changed."""
+def store_state(store, declared: dict | None = None) -> tuple[str, list[str]]:
+    """One store's state ("current", "stale" or "missing") and, for a stale one, what changed:
+    its code's key, or (with ``declared``, the settings the profile declares for it now) its
+    settings."""
     from otclir.experiments.provenance import store_key
 
     if not store.exists():
         return "missing", []
+    changes = settings_changes(store, declared) if declared is not None else []
     now, recorded = store_key(store.notebook), recorded_key(store)
-    if now is None or recorded.get("code") == now.fingerprint:
-        return "current", []
-    return "stale", (now.changes(recorded) if "units" in recorded else
-                     [f"recorded key {recorded.get('code')} names no units: recompute it"])
+    if now is not None and recorded.get("code") != now.fingerprint:
+        changes += (now.changes(recorded) if "units" in recorded else
+                    [f"recorded key {recorded.get('code')} names no units: recompute it"])
+    return ("stale", changes) if changes else ("current", [])
+
+
+def settings_changes(store, declared: dict) -> list[str]:
+    """The settings a store was computed with that differ from those the profile declares now."""
+    from otclir.settings import as_json
+
+    path = store.path("settings.json")
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError:
+        stored = {}
+    asked = as_json(declared)
+    return [f"setting {key}: stored {stored.get(key)!r}, declared {asked.get(key)!r}"
+            for key in sorted(set(stored) | set(asked)) if stored.get(key) != asked.get(key)]
 
 
 def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
@@ -55,11 +72,13 @@ def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
     from otclir.experiments.stores import stored_results
     from otclir.wall_times import READERS, store_parts
 
-    stores = stored_results(profile)
+    from otclir.runner import declared_settings
+
+    stores, declared = stored_results(profile), declared_settings(profile)
     rows = []
     for name in [n for n in READERS if n in stores] + [n for n in stores if n not in READERS]:
         store = stores[name]
-        state, changes = store_state(store)
+        state, changes = store_state(store, declared.get(name))
         if state == "missing":
             rows.append(PartState(name, name, "missing", None))
             continue
