@@ -205,7 +205,7 @@ def _hybrid_regime(args) -> None:
     probe = declared_regime_probe(args.profile)
     record = hybrid_regime.compute(probe, args.profile, progress=not args.quiet)
     table = hybrid_regime.gaps(hybrid_regime.load(args.profile)["configurations"])
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(table.assign(lr=table.lr.map(lambda v: f"{v:g}")).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     choice = hybrid_regime.choose_setting(table, probe.margin)
     print(f"stored: results/{args.profile}/{hybrid_regime.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min); "
           + (f"the cheapest setting where alpha 0 and 1 differ by at least {probe.margin:g} dev AP: {choice}"

@@ -439,6 +439,38 @@ def hybrid_summary(profile: str = PAPER_PROFILE, read: dict | None = None) -> li
         lines += ["", "Does the answer change with the budget?", ""]
         lines += [f"- {line}" for line in analysis.budget_change_lines(
             {analysis.budget_label(budget): answers, label: larger_answers})]
+    return lines + regime_summary(profile)
+
+
+def regime_summary(profile: str = PAPER_PROFILE) -> list[str]:
+    """Where alpha can matter: the stored regime probe's gaps and the setting it chose, and how far
+    the regime grid declared in that setting has come (nothing where no probe is stored)."""
+    from otclir.experiments import hybrid_regime, results
+    from otclir.experiments.regime_grid import RegimeGridStore
+
+    store = results.ResultStore(profile, hybrid_regime.STORE)
+    if not store.exists():
+        return []
+    probe = hybrid_regime.load(profile)
+    table = hybrid_regime.gaps(probe["configurations"])
+    margin = probe["settings"].margin
+    choice = hybrid_regime.choose_setting(table, margin)
+    most = table[table.frozen_layers == table.frozen_layers.max()]
+    widest = table.loc[table.best_gap.abs().idxmax()]
+    lines = ["", f"Where alpha can matter (a dev-only probe: alpha 0 against alpha 1, one seed, one dev sample), "
+                 f"{stored_by(store.provenance())} {recorded_time(store)}", "",
+             f"- With {int(most.frozen_layers.iloc[0])} frozen layers the best-step dev AP gap is at most "
+             f"{most.best_gap.abs().max():.4f} in size, below the declared margin {margin:g}.",
+             f"- The widest gap: {widest.best_gap:+.4f} with {int(widest.frozen_layers)} frozen layers at lr "
+             f"{widest.lr:g}."]
+    if choice is None:
+        return lines + ["- No setting reaches the margin: alpha cannot matter in the settings probed."]
+    lines.append(f"- The cheapest setting that reaches it: {choice['frozen_layers']} frozen layers at lr {choice['lr']:g} "
+                 f"(gap {choice['best_gap']:+.4f}, {choice['minutes_per_configuration']:.1f} min of training steps a "
+                 "configuration); the regime grid runs there.")
+    if not RegimeGridStore(profile).exists():
+        lines.append(f"- The regime grid is declared and not stored yet (`otclir hybrid-grid --profile {profile}` "
+                     "computes it, resuming from the configurations staged so far).")
     return lines
 
 
