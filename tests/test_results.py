@@ -42,6 +42,23 @@ def test_results_round_trip_with_provenance(store):
     assert record["files"]["perquery.csv.gz"]["rows"] == 2 and len(record["files"]["perquery.csv.gz"]["sha256"]) == 64
 
 
+def test_results_carry_the_key_of_the_code_that_started_them(store, monkeypatch):
+    """An edit made while a long recomputation runs is not credited with its results: they carry
+    the key the code had at start, so `otclir status` calls them stale and names the edit."""
+    from otclir.status import store_state
+
+    started = store.code
+    with store.recomputing():
+        store.start({"languages": ["sw"]})
+        store.write_table("results.csv", pd.DataFrame({"AP": [0.5]}))
+        monkeypatch.setattr(results, "notebook_code", lambda notebook: "edited-while-running")
+        record = store.finish(1.0, {"languages": ["sw"]})
+    assert record["code"] == started != "edited-while-running"
+    assert json.loads((store.folder / "code.json").read_text())["code"] == started
+    monkeypatch.undo()
+    assert store_state(store)[0] == "current"
+
+
 def test_missing_results_say_how_to_compute_them(store):
     with pytest.raises(OtclirError, match="no results of profile 'demo'.*otclir run 03 --profile demo -p recompute true"):
         store.read_json("recipes.json")

@@ -58,6 +58,7 @@ class ResultStore:
         self.profile, self.notebook = profile, notebook
         root = results_root()
         self.folder = root / profile / notebook
+        self._code_at_start = None  # set by start(): the key of the code a recomputation runs
         self.staging = root / STAGING / profile / notebook
         self._previous = root / STAGING / profile / f"{notebook}.previous"
         self._lock = FolderLock(root / STAGING / profile / f"{notebook}.lock", self.folder)
@@ -210,7 +211,9 @@ class ResultStore:
         self._writing, self._written = True, {}
         self._git = git_state()
         self.write_json(SETTINGS_FILE, settings)
-        self.write_json(CODE_FILE, self.key_record())
+        key = self.key_record()
+        self._code_at_start = key.get("code")  # the code this process loaded and computes with
+        self.write_json(CODE_FILE, key)
 
     @property
     def code(self) -> str | None:
@@ -300,7 +303,10 @@ class ResultStore:
         for path in sorted(p for p in self.staging.rglob("*") if p.is_file()):
             name = str(path.relative_to(self.staging))
             files[name] = {"sha256": sha256_of(path), **self._written.get(name, {})}
-        record = {**provenance(wall_seconds, settings, self.git_at_start()), **extra, "files": files, "code": self.code}
+        # the key of the code that computed the results: the code at start, not an edit made while it ran
+        # (otclir status then says the results are stale, and what changed)
+        code = self._code_at_start or self.code
+        record = {**provenance(wall_seconds, settings, self.git_at_start()), **extra, "files": files, "code": code}
         self.write_json(PROVENANCE_FILE, record)
         self._swap()
         self._writing = False

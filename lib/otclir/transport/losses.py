@@ -8,7 +8,13 @@ from otclir.transport.ot import TransportResult, scale_cost, sinkhorn
 
 
 def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """1 - cosine similarity between every token of x (B, n, H) and of y (B, m, H): values in [0, 2]."""
+    """1 - cosine similarity between every token of x (B, n, H) and of y (B, m, H): values in [0, 2].
+
+    >>> import torch
+    >>> cosine_cost(torch.eye(2).unsqueeze(0), torch.eye(2).unsqueeze(0))
+    tensor([[[0., 1.],
+             [1., 0.]]])
+    """
     return 1.0 - F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).transpose(1, 2)
 
 
@@ -47,6 +53,18 @@ def optical_loss(
     only; otherwise also through the unrolled Sinkhorn iterations (of the plan's own cost).
     ``plan`` (B, n, m) is a plan given from elsewhere (zero outside the masks): the loss weighs it
     and nothing is solved.
+
+    Shapes: tokens (B, n, H) and (B, m, H), masks (B, n) and (B, m); returns the batch mean and
+    the :class:`~otclir.transport.ot.TransportResult`. Reference: Huang, Yu and Allan (2023),
+    OPTICAL, WSDM.
+
+    >>> import torch
+    >>> teacher = torch.eye(3).unsqueeze(0)
+    >>> student = torch.eye(3)[[1, 2, 0]].unsqueeze(0)   # the teacher's tokens, reordered
+    >>> mask = torch.ones(1, 3, dtype=torch.bool)
+    >>> loss, result = optical_loss(teacher, mask, student, mask, epsilon=0.01, max_iter=200)
+    >>> round(float(loss), 4), result.plan[0].argmax(1).tolist()
+    (0.0, [2, 0, 1])
     """
     if cost not in COSTS:
         raise ValueError(f"unknown cost '{cost}'; costs: {', '.join(COSTS)}")
@@ -70,7 +88,13 @@ def optical_loss(
 def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor, temperature: float,
              mask: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of each anchor's cosine scores over all candidates (L2-normalised inside), its
-    positive at ``labels``; ``mask`` (anchors x candidates, True = leave out) removes false negatives."""
+    positive at ``labels``; ``mask`` (anchors x candidates, True = leave out) removes false negatives.
+
+    >>> import torch
+    >>> anchors = torch.eye(2)
+    >>> round(float(info_nce(anchors, anchors, torch.tensor([0, 1]), temperature=0.05)), 6)
+    0.0
+    """
     scores = F.normalize(anchors, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
     if mask is not None:
         scores = scores.masked_fill(mask, float("-inf"))
@@ -81,7 +105,12 @@ def alignment_and_uniformity(student: torch.Tensor, teacher: torch.Tensor) -> di
     """Collapse diagnostics of a batch of sentence vectors (Wang and Isola 2020): alignment is the
     mean cosine of each student vector with its teacher vector (1 = on target); uniformity is
     log mean exp(-2 |s_i - s_j|^2) over pairs of normalised student vectors (0 = all equal, lower =
-    more spread). A student that drifts toward the teacher's mean direction raises uniformity."""
+    more spread). A student that drifts toward the teacher's mean direction raises uniformity.
+
+    >>> import torch
+    >>> {k: round(v, 4) for k, v in alignment_and_uniformity(torch.eye(2), torch.eye(2)).items()}
+    {'alignment': 1.0, 'uniformity': -4.0}
+    """
     with torch.no_grad():
         s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float(), dim=-1)
         alignment = float((s * t).sum(-1).mean())

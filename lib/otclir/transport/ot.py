@@ -90,6 +90,28 @@ def sinkhorn(
     same sequence in exact arithmetic, at the cost of matrix-vector products instead of a
     log-sum-exp per iteration. If a scaling still overflows, the batch is solved again fully in
     the log domain.
+
+    Args:
+        cost: (n, m) or (B, n, m), float32 or float64.
+        x_mask, y_mask: (B, n), (B, m) booleans; None: every row or column is real.
+        epsilon: entropic regularisation, in the cost's units (default 0.05; see :func:`scale_cost`).
+        max_iter: iterations at most (default 100); tol: marginal error to stop at (default 0: never).
+        a, b: (B, n), (B, m) non-negative marginal weights; None: uniform over the real tokens.
+
+    Returns a :class:`TransportResult`: ``plan`` (B, n, m) with rows summing to ``a`` and columns
+    to ``b`` (each item's plan sums to 1), ``cost`` (B,) the plan's transport cost, ``iterations``,
+    and the log potentials. It equals POT's ``ot.sinkhorn_log`` to float precision (tests).
+
+    Reference: Cuturi (2013), Sinkhorn distances; Schmitzer (2019), stabilised scaling algorithms.
+
+    >>> import torch
+    >>> cost = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    >>> result = sinkhorn(cost, epsilon=0.05)
+    >>> result.plan.round(decimals=3)
+    tensor([[[0.5000, 0.0000],
+             [0.0000, 0.5000]]])
+    >>> float(result.plan.sum())
+    1.0
     """
     if cost.dim() == 2:
         result = sinkhorn(cost.unsqueeze(0), None if x_mask is None else x_mask.unsqueeze(0),
@@ -213,7 +235,14 @@ def scale_cost(cost: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: t
     """Cost matrices rescaled per item so that one epsilon means one sharpness on any model and
     layer: ``std`` centres each item's real entries and divides them by their standard deviation
     (a constant shift leaves the plan unchanged; the division sets epsilon relative to the spread);
-    ``none`` returns the cost as it is. Padding is ignored and left at 0."""
+    ``none`` returns the cost as it is. Padding is ignored and left at 0.
+
+    >>> import torch
+    >>> scaled = scale_cost(torch.tensor([[1.0, 3.0], [3.0, 1.0]]))
+    >>> scaled
+    tensor([[-1.,  1.],
+            [ 1., -1.]])
+    """
     if method not in COST_SCALES:
         raise ValueError(f"unknown cost scale '{method}'; scales: {', '.join(COST_SCALES)}")
     if method == "none":
@@ -231,7 +260,14 @@ def scale_cost(cost: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: t
 def plan_diagnostics(plan: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: torch.Tensor | None = None) -> dict[str, float]:
     """Whether a batch of plans is an alignment or a blur, averaged over real rows: the entropy of
     each row's conditional distribution as a share of its maximum (1 = uniform, 0 = one partner) and
-    the share of each row's mass on its best column (1/m for the uniform plan)."""
+    the share of each row's mass on its best column (1/m for the uniform plan).
+
+    >>> import torch
+    >>> plan_diagnostics(torch.eye(2) / 2)
+    {'plan_entropy': 0.0, 'plan_argmax_mass': 1.0}
+    >>> plan_diagnostics(torch.full((2, 2), 0.25))
+    {'plan_entropy': 1.0, 'plan_argmax_mass': 0.5}
+    """
     plan, x_mask, y_mask, _ = _batched(plan, x_mask, y_mask)
     x_mask, y_mask = _masks(plan, x_mask, y_mask)
     plan = plan.detach().double()
@@ -247,7 +283,13 @@ def plan_diagnostics(plan: torch.Tensor, x_mask: torch.Tensor | None = None, y_m
 
 def exact_transport(cost: torch.Tensor, x_mask=None, y_mask=None, a=None, b=None) -> torch.Tensor:
     """Unregularised plans from POT's network simplex (``ot.emd``), item by item, on the CPU.
-    For small problems and tests; no gradient."""
+    For small problems and tests; no gradient. Shapes as :func:`sinkhorn`'s; returns the plans.
+
+    >>> import torch
+    >>> exact_transport(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+    tensor([[0.5000, 0.0000],
+            [0.0000, 0.5000]])
+    """
     import ot
 
     cost, x_mask, y_mask, squeeze = _batched(cost, x_mask, y_mask)
@@ -266,7 +308,13 @@ def exact_transport(cost: torch.Tensor, x_mask=None, y_mask=None, a=None, b=None
 
 
 def pad_costs(costs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack cost matrices of different shapes into (B, n_max, m_max) with row/column masks."""
+    """Stack cost matrices of different shapes into (B, n_max, m_max) with row/column masks.
+
+    >>> import torch
+    >>> batch, x_mask, y_mask = pad_costs([torch.zeros(2, 3), torch.zeros(1, 2)])
+    >>> tuple(batch.shape), x_mask.tolist(), y_mask.tolist()
+    ((2, 2, 3), [[True, True], [True, False]], [[True, True, True], [True, True, False]])
+    """
     n = max(c.shape[0] for c in costs)
     m = max(c.shape[1] for c in costs)
     batch = costs[0].new_zeros((len(costs), n, m))
