@@ -176,3 +176,39 @@ def test_per_query_counts_ignore_floating_point_ties_and_say_same_scores():
 
     assert up_and_down([1.1e-16, -1e-17, 0.0]) == "same scores"
     assert up_and_down([0.02, -0.01, 1e-16, 0.0]) == "1 up, 1 down"
+
+
+def test_text_over_a_legend_or_a_page_too_wide_is_refused_and_nothing_is_kept(tmp_path):
+    """The layout the training figures had: the figure's title placed by guess above a legend
+    that grows upward, here with six rows of labels; and a legend of long labels in one row."""
+    from otclir.errors import OtclirError
+    from otclir.plots.style import layout_problems, save_figure
+
+    fig, ax = plt.subplots(figsize=(plots.DOUBLE_COLUMN, 2))
+    for i in range(24):
+        ax.plot([0, 1], [i, i + 1], label=f"student {i}")
+    fig.legend(loc="lower center", ncols=4, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle("a title placed by guess", y=1.09)
+    assert any("the figure's title overlaps the figure's legend" in p for p in layout_problems(fig))
+    with pytest.raises(OtclirError, match="not fit for a paper: the figure's title overlaps the figure's legend"):
+        save_figure(fig, "crowded", folder=tmp_path)
+    assert not list(tmp_path.iterdir())
+    wide, ax = plt.subplots(figsize=(plots.DOUBLE_COLUMN, 2))
+    for i in range(6):
+        ax.plot([0, 1], [i, i], label=f"a long legend label for system number {i}")
+    wide.legend(loc="lower center", ncols=6, frameon=False, bbox_to_anchor=(0.5, 1.0))
+    assert any("in wide, more than the 6.9 in" in p for p in layout_problems(wide))
+    plt.close("all")
+
+
+def test_the_training_figure_puts_its_legend_clear_of_its_title():
+    from otclir.plots.style import layout_problems
+
+    rng = np.random.default_rng(0)
+    logs = pd.DataFrame([{"config": f"distill-{objective}-sw-{budget}", "seed": seed, "step": step,
+                          "loss": rng.random(), "dev_bitext_MRR": rng.random() if step % 5 == 0 else np.nan}
+                         for objective in ("sentence_mse", "contrastive", "ot") for budget in (500, 2000)
+                         for seed in (0, 1, 2) for step in range(0, 20)])
+    fig = plots.training_curves(logs, title="en→sw: the headline students")
+    assert layout_problems(fig) == []
+    plt.close(fig)

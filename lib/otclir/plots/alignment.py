@@ -22,9 +22,23 @@ def row_shares(plan) -> np.ndarray:
     return plan / np.clip(plan.sum(axis=1, keepdims=True), 1e-300, None)
 
 
-def _token_axes(ax, row_labels, col_labels, fontsize: float = 5):
-    ax.set_xticks(range(len(col_labels)), [_piece_label(p) for p in col_labels], rotation=90, fontsize=fontsize)
-    ax.set_yticks(range(len(row_labels)), [_piece_label(p) for p in row_labels], fontsize=fontsize)
+def _every(count: int, inches: float | None, fontsize: float) -> int:
+    """Label every how-many-th token so that labels of ``fontsize`` points fit in ``inches``."""
+    if not inches:
+        return 1
+    room = max(1, int(inches * 72 / (fontsize * 1.35)))
+    return max(1, -(-count // room))
+
+
+def _token_axes(ax, row_labels, col_labels, fontsize: float = 5, width: float | None = None,
+                height: float | None = None):
+    """Tokens on both axes; on a long verse every k-th token is labelled (``width``, ``height``:
+    the panel's inches), so that no two labels collide."""
+    for set_ticks, labels, step, extra in ((ax.set_xticks, col_labels, _every(len(col_labels), width, fontsize),
+                                            {"rotation": 90}),
+                                           (ax.set_yticks, row_labels, _every(len(row_labels), height, fontsize), {})):
+        shown = list(range(0, len(labels), step))
+        set_ticks(shown, [_piece_label(labels[i]) for i in shown], fontsize=fontsize, **extra)
     ax.grid(False)
 
 
@@ -39,7 +53,7 @@ def cost_and_plan(cost, plan, row_labels, col_labels, title: str = "", gold=None
     for ax, matrix, name, cmap, limits in panels:
         image = ax.imshow(matrix, cmap=cmap, aspect="auto", interpolation="nearest",
                           **({"vmin": limits[0], "vmax": limits[1]} if limits else {}))
-        _token_axes(ax, row_labels, col_labels)
+        _token_axes(ax, row_labels, col_labels, width=DOUBLE_COLUMN / 2 - 0.9, height=min(8.5, 1.2 + 0.11 * n) - 0.9)
         ax.set_title(name)
         fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02)
     if gold:
@@ -66,7 +80,8 @@ def plans_by_epsilon(plans: dict, row_labels, col_labels):
         image = ax.imshow(row_shares(plans[eps]), cmap=PLAN_CMAP, aspect="auto", interpolation="nearest",
                           vmin=0, vmax=1)
         ax.set_title(f"epsilon = {eps:g}")
-        _token_axes(ax, row_labels, col_labels, fontsize=4)
+        _token_axes(ax, row_labels, col_labels, fontsize=4, width=(DOUBLE_COLUMN - 1.2) / len(keys) - 0.1,
+                    height=min(6.0, 1.3 + 0.09 * n) - 0.9)
     for ax in axes[0][1:]:
         ax.tick_params(axis="y", left=False, labelleft=False)
     fig.colorbar(image, ax=list(axes[0]), fraction=0.03, pad=0.01, label="share of the row's mass")

@@ -49,12 +49,12 @@ def training_curves(logs: pd.DataFrame, title: str = "", panels=TRAINING_PANELS,
             if label not in labels:
                 handles.append(handle)
                 labels.append(label)
-    fig.legend(handles, labels, loc="lower center", ncols=min(4, len(labels)), frameon=False,
-               bbox_to_anchor=(0.5, 1.0))
     if title:
-        fig.suptitle(title + (" (one line per training seed)" if seeds else ""), y=1.0 + 0.045 * (1 + len(labels) // 4),
-                     fontsize=8)
+        fig.suptitle(title + (" (one line per training seed)" if seeds else ""), fontsize=8)
     fig.tight_layout()
+    # below the panels, so it can never run into the title however many students it names
+    fig.legend(handles, labels, loc="upper center", ncols=min(4, len(labels)), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
     return fig
 
 

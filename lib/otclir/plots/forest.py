@@ -57,7 +57,7 @@ def difference_forest(rows: pd.DataFrame, measure_label: str = "AP", goal_label:
     if "significant" in rows:
         handles.append(plt.Line2D([], [], color="#333333", marker="o", markerfacecolor="white", linestyle="none", ms=3))
         labels.append("open: not significant after correction")
-    fig.legend(handles, labels, loc="lower center", ncols=len(labels), frameon=False, bbox_to_anchor=(0.5, 1.0))
+    fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 2), frameon=False, bbox_to_anchor=(0.5, 1.0))
     fig.supxlabel(f"{measure_label} difference", fontsize=7)  # one label: a label per panel runs into its neighbours'
     fig.tight_layout()
     return fig

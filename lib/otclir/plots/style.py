@@ -10,7 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from otclir.paths import PAPER_PROFILE, figures_dir, plain_name, relative_to_root
+from otclir.errors import OtclirError
+from otclir.paths import PAPER_PROFILE, figures_dir, plain_name, project_root, relative_to_root
 from otclir.retrieval.system_names import (BM25_DICTIONARY, BM25_ENGLISH, BM25_FREEDICT, CEILING, MINILM_ON_TARGET,
                                            ORACLE, RRF_DICTIONARY, ZERO_SHOT, parse, split_seed)
 
@@ -110,6 +111,14 @@ def save_figure(fig, name: str, profile: str = PAPER_PROFILE, folder: Path | Non
         path = folder / f"{name}.{ext}"
         fig.savefig(path, metadata=metadata, bbox_inches="tight", pad_inches=0.02)
         written.append(relative_to_root(path))
+    problems = layout_problems(fig)
+    if problems:  # checked on the figure as written (drawing it first can change a PDF's bytes)
+        for path in written:
+            (project_root() / path).unlink(missing_ok=True)
+        raise OtclirError(f"figure {name} is not fit for a paper: " + "; ".join(problems[:5])
+                          + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+                          + ". Fix the plotting function's layout (legend below the panels, fewer labels, a "
+                          "narrower legend); nothing was kept")
     return written
 
 
@@ -163,3 +172,63 @@ def pdf_width_inches(pdf: bytes | Path) -> float:
     box = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", data)
     return (float(box.group(3)) - float(box.group(1))) / 72
 
+
+
+def _text_boxes(fig) -> list[tuple[str, object]]:
+    """Every piece of text a reader sees, named, with its box in display pixels: the figure's
+    title and legends, and per axes its titles, legend, axis labels and tick labels."""
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+
+    def add(name, artist):
+        if artist is not None and artist.get_visible() and (not hasattr(artist, "get_text") or artist.get_text()):
+            boxes.append((name, artist.get_window_extent(renderer)))
+
+    add("the figure's title", getattr(fig, "_suptitle", None))
+    for legend in fig.legends:
+        add("the figure's legend", legend)
+    for index, ax in enumerate(fig.axes):
+        if not ax.get_visible() or _is_colourbar(ax):
+            continue
+        name = f"panel {ax.get_title()!r}" if ax.get_title() else f"panel {index}"
+        for title in (ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None)):
+            add(f"the title of {name}", title)
+        add(f"the legend of {name}", ax.get_legend())
+        add(f"the x label of {name}", ax.xaxis.label)
+        add(f"the y label of {name}", ax.yaxis.label)
+        for axis_name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            for tick in axis._update_ticks():  # the ticks drawn: those within the view limits
+                for label in (tick.label1, tick.label2):
+                    add(f"the {axis_name} tick {label.get_text()!r} of {name}", label)
+    return boxes
+
+
+def text_overlaps(fig, slack: float = 1.0) -> list[str]:
+    """Pairs of texts of ``fig`` that overlap once drawn (by more than ``slack`` pixels each way):
+    a title printed over a legend, two panel titles run together, tick labels that collide."""
+    fig.canvas.draw()
+    boxes = _text_boxes(fig)
+    found = []
+    for i, (a_name, a) in enumerate(boxes):
+        for b_name, b in boxes[i + 1:]:
+            width = min(a.x1, b.x1) - max(a.x0, b.x0)
+            height = min(a.y1, b.y1) - max(a.y0, b.y0)
+            if width > slack and height > slack:
+                found.append(f"{a_name} overlaps {b_name}")
+    return found
+
+
+def layout_problems(fig, max_width: float = DOUBLE_COLUMN) -> list[str]:
+    """What keeps a figure out of a two-column paper: overlapping text (:func:`text_overlaps`) and
+    a saved width beyond the text width (``max_width`` inches, 0.05 in of slack)."""
+    problems = text_overlaps(fig)
+    width = drawn_width(fig)
+    if width > max_width + 0.05:
+        problems.append(f"it is {width:.2f} in wide, more than the {max_width:g} in of a page's text width")
+    return problems
+
+
+def drawn_width(fig) -> float:
+    """The width in inches a figure is saved at (its tight bounding box, as save_figure writes it)."""
+    fig.canvas.draw()
+    return float(fig.get_tightbbox(fig.canvas.get_renderer()).width) + 2 * 0.02
