@@ -1,4 +1,5 @@
 """The environment files agree, and a missing data package names its install command."""
+import json
 import re
 import tomllib
 
@@ -85,3 +86,19 @@ def test_recorded_files_are_kept_byte_exact_by_git():
     if out.returncode != 0:
         pytest.skip("not a git checkout")
     assert out.stdout.splitlines() == [f"{f}: text: unset" for f in files]
+
+
+def test_stored_notebooks_show_no_settings_dumps_and_no_cut_tables():
+    """What a reader sees in a stored notebook: tables whole (no '...' column or row elision) and
+    no repr of a settings object or of an object's address."""
+    found = []
+    for path in sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for number, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            for output in cell.get("outputs", []):
+                texts = ["".join(output.get("text", ""))] + ["".join(output.get("data", {}).get("text/plain", ""))]
+                for text in texts:
+                    if re.search(r"object at 0x|\b\w+(Settings|Config|Parameters)\(", text):
+                        found.append(f"{path.name} cell {number}: a repr dump")
+                    if re.search(r"^\s*\.\.\.\s*$|\s\.\.\.\s{2,}", text, re.M):
+                        found.append(f"{path.name} cell {number}: a cut table")
+    assert not found, found
