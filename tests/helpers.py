@@ -52,3 +52,14 @@ def bible_collection(root, name: str, languages, split: str = "test", queries: i
                         rows.append(f"{q}\t{d}\t{others[int(rng.integers(len(others)))]}\n")
             (folder / "docpairs.tsv").write_text("".join(rows))
     return root / name
+
+
+# Stored parts whose code changed on purpose and that wait for their recompute, each with why; the
+# test below fails when another part goes stale, or when one of these is current again (then drop it).
+AWAITING_RECOMPUTE = {
+    # the evaluation now measures language fairness at the top of the multilingual ranking and ranks
+    # the pool through two training-free merges; a recompute adds those columns (the stored ones
+    # are computed by unchanged arithmetic)
+    "04_hybrid_batch_ablations": "fairness at the top and the merges",
+    "04_hybrid_batch_ablations.larger_budget": "fairness at the top and the merges",
+}

@@ -6,6 +6,8 @@ import textwrap
 
 import pytest
 
+from helpers import AWAITING_RECOMPUTE
+
 from otclir.experiments import code_reach
 from otclir.experiments.code_reach import CodeIndex
 from otclir.paths import project_root
@@ -177,17 +179,6 @@ def test_a_hybrid_grid_configuration_runs_only_what_its_key_covers(tmp_outputs):
 
 
 # ---------------------------------------------------------------- otclir status
-# Stored parts whose code changed on purpose and that wait for their recompute, each with why; the
-# test below fails when another part goes stale, or when one of these is current again (then drop it).
-AWAITING_RECOMPUTE = {
-    # the evaluation now measures language fairness at the top of the multilingual ranking and ranks
-    # the pool through two training-free merges; a recompute adds those columns (the stored ones
-    # are computed by unchanged arithmetic)
-    "04_hybrid_batch_ablations": "fairness at the top and the merges",
-    "04_hybrid_batch_ablations.larger_budget": "fairness at the top and the merges",
-}
-
-
 def test_status_of_the_stored_paper_profile_is_current_and_names_each_part():
     from otclir import status
 

@@ -9,6 +9,8 @@ from otclir import summary
 from otclir.experiments.stores import stored_results
 from otclir.paths import project_root
 
+from helpers import AWAITING_RECOMPUTE
+
 NAMES = sorted(stored_results())
 
 
@@ -18,6 +20,9 @@ def test_each_stored_result_carries_the_fingerprint_of_the_code_that_computes_it
     if not store.exists():
         pytest.skip(f"results/paper/{name}/ is not stored")
     recorded = json.loads(store.path("provenance.json").read_text(encoding="utf-8"))["code"]
+    if name in AWAITING_RECOMPUTE:  # stale on purpose, named with why; current again: drop it from the list
+        assert recorded != store.code, f"results/paper/{name}/ is current again: drop it from AWAITING_RECOMPUTE"
+        return
     assert recorded == store.code, (f"results/paper/{name}/ was computed by code {recorded}, this checkout's is "
                                     f"{store.code}: recompute it")
 

@@ -8,7 +8,7 @@ def test_every_stored_part_has_its_recorded_time_and_the_table_sums_them():
     parts = part_times("paper")
     names = [p.part for p in parts]
     assert names == ["02 OT alignment", "03 recipe study", "03 headline", "04 hybrid grid", "04 larger budget",
-                     "05 language sweep"]
+                     "05 language sweep", "04 regime probe"]
     assert all(p.seconds and p.seconds > 0 and p.commits for p in parts)
     table = "\n".join(wall_time_table("paper"))
     total = float(re.search(r"together ([\d.]+) h", table).group(1))
