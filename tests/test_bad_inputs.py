@@ -107,8 +107,8 @@ def _sinkhorn_cases():
     return [
         ("marginal weights that sum to 0", lambda: sinkhorn(cost, a=torch.zeros(1, 3, dtype=torch.float64)), "sum to 0"),
         ("a float16 cost", lambda: sinkhorn(cost.half()), "float32 or float64"),
-        ("an integer cost", lambda: sinkhorn(cost.long()), "convert it with cost.float()"),
-        ("epsilon 0", lambda: sinkhorn(cost, epsilon=0), "epsilon must be positive"),
+        ("an integer cost", lambda: sinkhorn(cost.long()), "convert it with .float()"),
+        ("epsilon 0", lambda: sinkhorn(cost, epsilon=0), "epsilon must be > 0"),
     ]
 
 

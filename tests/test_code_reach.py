@@ -92,6 +92,57 @@ def test_a_new_unused_function_a_docstring_and_a_comment_change_no_key_a_stateme
     assert _digests(_library(tmp_path / "e", **{"hybrid.py": sibling}), "otclir.distill:run") == before
 
 
+GUARDS = """
+from otclir.errors import InputError
+
+
+def whole(value, name):
+    if not isinstance(value, int):
+        raise InputError(name)
+"""
+
+
+def test_a_guard_statement_changes_no_key_and_a_guard_whose_value_is_used_does(tmp_path):
+    before = _digests(_library(tmp_path / "a", **{"checks.py": GUARDS}), "otclir.distill:run")
+    guarded = LIBRARY["distill.py"].replace("from otclir.base import LIMIT, Trainer",
+                                            "from otclir import checks\nfrom otclir.base import LIMIT, Trainer")
+    guarded = guarded.replace('"""One step."""', '"""One step."""\n        checks.whole(LIMIT, "LIMIT")')
+    index = _library(tmp_path / "b", **{"checks.py": GUARDS, "distill.py": guarded})
+    assert _digests(index, "otclir.distill:run") == before
+    assert not any(u.startswith("otclir.checks") for u in index.reach("otclir.distill:run"))
+    # the guard module's own change keys nothing: it only refuses
+    assert _digests(_library(tmp_path / "c", **{"checks.py": GUARDS.replace("int", "(int, float)"),
+                                                 "distill.py": guarded}), "otclir.distill:run") == before
+    # a guard whose value is used, or whose argument calls a function, is computation: keyed
+    for statement in ('x = checks.whole(LIMIT, "LIMIT")', 'checks.whole(unused(), "LIMIT")'):
+        used = guarded.replace('checks.whole(LIMIT, "LIMIT")', statement)
+        after = _digests(_library(tmp_path / "d", **{"checks.py": GUARDS, "distill.py": used}), "otclir.distill:run")
+        assert after["otclir.distill:Distiller.step"] != before["otclir.distill:Distiller.step"]
+
+
+def test_the_librarys_guards_return_nothing_and_assign_nothing():
+    """What lets a guard stay out of the key: it can stop a computation, never change its value."""
+    import ast
+    import inspect
+
+    from otclir import checks
+
+    tree = ast.parse(inspect.getsource(checks))
+    guards = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    assert len(guards) >= 8
+    for guard in guards:
+        parameters = {a.arg for a in guard.args.args + guard.args.kwonlyargs}
+        for node in ast.walk(guard):
+            assert not (isinstance(node, ast.Return) and node.value is not None), guard.name
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:  # no item or attribute of an argument is written
+                if isinstance(target, (ast.Subscript, ast.Attribute)):
+                    base = target.value
+                    while isinstance(base, (ast.Subscript, ast.Attribute)):
+                        base = base.value
+                    assert not (isinstance(base, ast.Name) and base.id in parameters), guard.name
+
+
 def test_a_key_names_what_changed_and_the_data_files_its_code_reads():
     key = code_reach.code_key("otclir.experiments.alignment_results:compute")
     assert "data/splits.json" in key.data and "otclir.data.splits:<module>" in key.units

@@ -6,7 +6,7 @@ import otclir
 
 PACKAGE = Path(otclir.__file__).parent
 STAGES = [
-    {"paths", "errors", "settings"},
+    {"paths", "errors", "checks", "settings"},
     {"data"},
     {"models"},
     {"transport"},
@@ -14,7 +14,7 @@ STAGES = [
     {"training", "samplers", "losses"},
     {"evaluation"},
     {"experiments"},
-    {"plots", "tables", "runner", "wall_times", "summary", "status", "cli"},
+    {"plots", "tables", "runner", "wall_times", "summary", "status", "cli", "api"},
 ]
 
 

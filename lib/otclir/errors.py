@@ -24,3 +24,7 @@ class UnknownParameterError(OtclirError, ValueError):
 
 class ModelBuildError(OtclirError, RuntimeError):
     pass
+
+
+class InputError(OtclirError, ValueError):
+    """An argument a public function cannot use: the message names the argument, the value and the fix."""

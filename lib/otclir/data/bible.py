@@ -12,6 +12,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from otclir import checks
 from otclir.data.languages import bible_versions, language
 from otclir.data.packages import package_file
 from otclir.errors import OtclirError
@@ -27,6 +28,12 @@ def verse_id(key: VerseKey) -> str:
 
 
 def parse_verse_id(vid: str) -> VerseKey:
+    """(book, chapter, verse) of a verse id BBCCCVVV (book 01-66, chapter and verse from 1).
+
+    >>> parse_verse_id("43003016")
+    (43, 3, 16)
+    """
+    checks.verse_id(vid)
     if len(vid) != 8 or not vid.isdigit():
         raise ValueError(f"malformed verse id '{vid}': expected 8 digits BBCCCVVV")
     return int(vid[:2]), int(vid[2:5]), int(vid[5:])

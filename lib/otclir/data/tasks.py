@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from otclir import checks
 from otclir.data import trec
 from otclir.data.bible import cross_references, read_language, verse_id
 from otclir.data.languages import check_languages, known_languages
@@ -282,6 +283,9 @@ def check_tasks(names) -> list[str]:
 def bible_task(name: str, language: str, split: str = "test", query_language: str = "en",
                max_queries: int | None = None, seed: int = 0) -> RetrievalTask:
     """A Bible task by name (:data:`BIBLE_TASKS`)."""
+    checks.one_of(name, "name", tuple(BIBLE_TASKS))
+    checks.whole(max_queries, "max_queries", 1, optional=True)
+    checks.whole(seed, "seed", 0)
     if name not in BIBLE_TASKS:
         raise OtclirError(f"unknown task '{name}'; tasks: {', '.join(BIBLE_TASKS)}")
     return BIBLE_TASKS[name](language, split, query_language, max_queries=max_queries, seed=seed)
@@ -368,6 +372,8 @@ def bitext_pairs(language: str, query_language: str = "en", split: str = "train"
                  seed: int = 0, source: Path | str | None = None) -> list[tuple[str, str]]:
     """(English, target) verse pairs of a split, in a seeded order, the first ``budget`` of them;
     from a TSV file instead when ``source`` names one (every line is training data then)."""
+    checks.whole(budget, "budget (pairs)", 1, optional=True)
+    checks.whole(seed, "seed", 0)
     if source is not None:
         pairs = read_bitext(source)
     else:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from otclir import checks
 from otclir.errors import TrecFormatError
 
 Qrels = dict[str, dict[str, int]]
@@ -78,6 +79,16 @@ def read_qrels(path: os.PathLike | str) -> Qrels:
 
 
 def write_qrels(path: os.PathLike | str, qrels: Mapping[str, Mapping[str, int]]) -> Path:
+    """Judgments as TREC qrels lines, read back equal by :func:`read_qrels`.
+
+    >>> import tempfile, pathlib
+    >>> path = write_qrels(pathlib.Path(tempfile.mkdtemp()) / 'qrels.txt', {'q1': {'d1': 1}})
+    >>> read_qrels(path)
+    {'q1': {'d1': 1}}
+    """
+    checks.path(path)
+    checks.judgments(qrels)
+    checks.trec_ids(qrels, "qrels")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
@@ -110,14 +121,32 @@ def read_run(path: os.PathLike | str) -> Run:
 
 def ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     """Documents in the order trec_eval (and so ir_measures) ranks them: by descending score, ties
-    by descending document id (two stable sorts)."""
+    by descending document id (two stable sorts).
+
+    >>> ranked({'d1': 0.5, 'd2': 0.9, 'd3': 0.5})
+    [('d2', 0.9), ('d3', 0.5), ('d1', 0.5)]
+    """
+    checks.scores(scores)
     by_id = sorted(scores.items(), key=lambda item: item[0], reverse=True)
     return sorted(by_id, key=lambda item: -item[1])
 
 
 def write_run(path: os.PathLike | str, run: Mapping[str, Mapping[str, float]], tag: str) -> Path:
     """Ranks in the order evaluation reads them (:func:`ranked`), scores written exactly (the
-    shortest text that reads back as the same number), so a file scores as the run it came from."""
+    shortest text that reads back as the same number), so a file scores as the run it came from.
+    Ids with white space and scores that are not finite are refused (:func:`read_run` would).
+
+    >>> import tempfile, pathlib
+    >>> path = write_run(pathlib.Path(tempfile.mkdtemp()) / 'a.run', {'q1': {'d1': 0.5, 'd2': 0.9}}, tag='bm25')
+    >>> path.read_text().splitlines()
+    ['q1 Q0 d2 1 0.9 bm25', 'q1 Q0 d1 2 0.5 bm25']
+    >>> read_run(path)
+    {'q1': {'d2': 0.9, 'd1': 0.5}}
+    """
+    checks.path(path)
+    checks.run_scores(run)
+    checks.trec_ids(run, "run")
+    checks.text(tag, "run tag", forbidden=" \t\n\r\f\v")
     if any(ch.isspace() for ch in tag) or not tag:
         raise ValueError(f"run tag must be one word without spaces, got {tag!r}")
     path = Path(path)
@@ -144,6 +173,17 @@ def read_tsv(path: os.PathLike | str) -> dict[str, str]:
 
 
 def write_tsv(path: os.PathLike | str, table: Mapping[str, str], keys: Sequence[str] | None = None) -> Path:
+    """``id<TAB>text`` lines, read back by :func:`read_tsv`. Each text is written in normal form
+    (runs of white space as one space: tabs and newlines would break the format), so a text reads
+    back equal when it is in that form; a key with white space is refused.
+
+    >>> import tempfile, pathlib
+    >>> path = write_tsv(pathlib.Path(tempfile.mkdtemp()) / 'topics.tsv', {'q1': 'In the beginning'})
+    >>> read_tsv(path)
+    {'q1': 'In the beginning'}
+    """
+    checks.path(path)
+    checks.keys_without_space(table if keys is None else keys, "the table's keys")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:

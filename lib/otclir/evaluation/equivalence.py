@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as sps
 
+from otclir import checks
 from otclir.evaluation.stats import StatisticsError, level_of, seed_matrix
 
 POWER = 0.8
@@ -89,7 +90,15 @@ class Equivalence:
 def detectable_difference(se: float, df: float, alpha: float = 0.05, power: float = POWER) -> float:
     """(t_{1-alpha/2, df} + t_{power, df}) x se: the difference a two-sided t-test detects with
     probability about ``power`` (t quantiles with the comparison's own degrees of freedom; normal
-    quantiles understate it where the seeds' part dominates and df is small)."""
+    quantiles understate it where the seeds' part dominates and df is small).
+
+    >>> round(detectable_difference(0.01, 20), 4)
+    0.0295
+    """
+    checks.number(se, "se (a standard error)", 0, low_open=True)
+    checks.number(df, "df (degrees of freedom)", 0, low_open=True)
+    checks.level(alpha, "alpha")
+    checks.level(power, "power")
     level_of(1 - alpha, "1 - alpha")
     level_of(power, "power")
     return float((sps.t.ppf(1 - alpha / 2, df) + sps.t.ppf(power, df)) * se)
@@ -103,6 +112,8 @@ def tost(a, b, margin: float, alpha: float = 0.05, paired_seeds: bool = False) -
     >>> found.verdict, round(found.p_equivalence, 4)
     ('equivalent within ±0.2', 0.0076)
     """
+    checks.number(margin, "margin (the equivalence margin, declared before the run)", 0, low_open=True)
+    checks.level(alpha, "alpha")
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating)) or not margin > 0:
         raise StatisticsError(f"the equivalence margin is a positive difference (declared before the run), got {margin!r}")
     alpha = 1 - level_of(1 - alpha, "1 - alpha")

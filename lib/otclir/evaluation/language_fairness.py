@@ -28,12 +28,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as scipy_stats
 
+from otclir import checks
 from otclir.errors import OtclirError
 
 TAILS = ("after_cutoff", "package")
 
 
 def _ranks(ranks) -> np.ndarray:
+    checks.array(ranks, "ranks", finite=False)
     ranks = np.asarray(ranks, dtype=float)
     if ranks.ndim != 2 or ranks.shape[0] == 0 or ranks.shape[1] < 2:
         raise OtclirError(f"ranks must be a table of relevant verses x languages (at least one verse, two "
@@ -87,6 +89,7 @@ def share_skew(shares) -> float:
     >>> round(share_skew([0.75, 0.25, 0.0]), 4)
     0.4167
     """
+    checks.array(shares, "shares", finite=False)
     shares = np.asarray(shares, dtype=float)
     if shares.ndim != 1 or len(shares) < 2 or not np.isclose(shares.sum(), 1.0):
         raise OtclirError("shares must be one share per language (at least two) that sum to 1")
@@ -107,6 +110,7 @@ def peer(ranks_by_language, cutoff: int, tail: str = "after_cutoff") -> float:
     cutoff = _cutoff(cutoff)
     if tail not in TAILS:
         raise OtclirError(f"tail must be one of {', '.join(TAILS)}, got {tail!r}")
+    checks.groups(ranks_by_language, "ranks_by_language")
     groups = [np.asarray(g, dtype=float).ravel() for g in ranks_by_language]
     if any(np.isnan(g).any() or (g < 1).any() for g in groups):
         raise OtclirError("ranks are 1-based positions in the ranking; found a rank below 1 or an empty one")

@@ -16,6 +16,7 @@ import math
 from scipy import optimize
 from scipy import stats as sps
 
+from otclir import checks
 from otclir.evaluation.stats import StatisticsError, seed_matrix
 
 POWER = 0.8
@@ -29,7 +30,15 @@ def _power(effect: float, se: float, df: int, alpha: float) -> float:
 
 def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float = POWER) -> float:
     """The smallest mean difference a two-sided paired t-test over ``n`` queries with differences of
-    standard deviation ``sd`` detects with probability ``power`` at level ``alpha``."""
+    standard deviation ``sd`` detects with probability ``power`` at level ``alpha``.
+
+    >>> round(detectable_difference(0.1, 100), 4)
+    0.0283
+    """
+    checks.number(sd, "sd", 0)
+    checks.whole(n, "n (queries)", 0)
+    checks.level(alpha, "alpha")
+    checks.level(power, "power")
     if n < 2 or not sd > 0:
         raise StatisticsError(f"a detectable difference needs at least 2 queries and a positive spread, got {n}, {sd}")
     se = sd / math.sqrt(n)
@@ -56,18 +65,25 @@ def minimum_detectable_effect(a, b, alpha: float = 0.05, power: float = POWER) -
     ``mde`` at ``power`` and two-sided ``alpha`` (the family's corrected level), and
     ``queries_needed`` to detect a difference of the observed size (inf where even endless queries
     would not: the seed part alone is too large; 0 where there is no observed difference; NaN, both,
-    where every query differs by the same non-zero amount, so the differences have no spread)."""
+    where every query differs by the same non-zero amount, so the differences have no spread).
+
+    >>> found = minimum_detectable_effect([0.2, 0.4, 0.5, 0.1, 0.3], [0.1, 0.3, 0.45, 0.12, 0.2])
+    >>> round(found['mde'], 4), found['queries_needed'], found['queries']
+    (0.0887, 8, 5)
+    """
+    checks.level(alpha, "alpha")
+    checks.level(power, "power")
     a, b = seed_matrix(a), seed_matrix(b)
     observed = abs(float(a.mean() - b.mean()))
     n = a.shape[1]
     sd = float((a.mean(0) - b.mean(0)).std(ddof=1))
     z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
     if len(a) == 1 and len(b) == 1:
-        mde = detectable_difference(sd, n, alpha, power) if sd > 0 else 0.0
+        mde = detectable_difference(sd, n, alpha, power) if sd > 0 else math.nan  # no spread: undefined
         seed_part = 0.0
     else:
         total, _, seed_part = two_level_standard_error(a, b)
-        mde = z * total
+        mde = z * total if total > 0 else math.nan  # identical systems: nothing to detect with
     if len(a) == 1 and len(b) == 1 and sd <= 1e-12 * observed and observed != 0:
         # every query differs by the same amount: no spread, so power is undefined (not infinite)
         return {"mde": math.nan, "queries_needed": math.nan, "queries": int(n)}
@@ -90,5 +106,11 @@ def _exact_queries(sd: float, effect: float, alpha: float, power: float, guess: 
 
 def family_level(alpha: float, size: int) -> float:
     """The level each comparison of a Holm family of ``size`` must meet in the worst case (its
-    first step, alpha / size): the level a detectable difference is stated at."""
+    first step, alpha / size): the level a detectable difference is stated at.
+
+    >>> family_level(0.05, 5)
+    0.01
+    """
+    checks.level(alpha, "alpha")
+    checks.whole(size, "size (comparisons in the family)", 0)
     return alpha / max(1, size)

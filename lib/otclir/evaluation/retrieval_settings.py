@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from otclir import checks
 from otclir.data import trec
 from otclir.data.languages import TIERS, check_languages, language
 from otclir.data.tasks import judged_queries, sample_ids, sample_pool, split_verses
@@ -262,7 +263,16 @@ def merged_scores(scores: np.ndarray, n_languages: int, how: str, excluded=None)
     of columns (``scores``: queries x (languages x documents), language by language): ``round-robin``
     interleaves the blocks' rankings (best of each language in the pool's language order, then the
     second best, ...); ``normalised`` standardises each block's scores per query. ``excluded(i)``
-    gives the columns query ``i`` must not see (they rank last in their block)."""
+    gives the columns query ``i`` must not see (they rank last in their block).
+
+    >>> import numpy as np
+    >>> scores = np.array([[0.9, 0.8, 0.3, 0.2]])  # one query; two languages of two documents
+    >>> merged_scores(scores, 2, 'round-robin').argsort()[0, ::-1].tolist()
+    [0, 2, 1, 3]
+    """
+    checks.array(scores, "scores", ndim=2)
+    checks.whole(n_languages, "n_languages", 1)
+    checks.one_of(how, "how", ("round-robin", "normalised"))
     if how not in ("round-robin", "normalised"):
         raise OtclirError(f"unknown merge {how!r}; use round-robin or normalised")
     n_queries, width = scores.shape

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from otclir import checks
 from otclir.errors import OtclirError
 
 CORRECTIONS = ("holm", "bonferroni", "none")
@@ -22,6 +23,7 @@ class StatisticsError(OtclirError, ValueError):
 def finite(values, what: str = "per-query values") -> np.ndarray:
     """``values`` as float64, refused when any is NaN or infinite: a NaN difference would make a
     randomisation test count no permutation as extreme and report its smallest p-value."""
+    checks.array(values, what, finite=False, min_size=0)
     values = np.asarray(values, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -115,6 +117,11 @@ def bootstrap(statistic, n_items: int, n_resamples: int = 10_000, seed: int = 0,
     drawn with replacement, the same draw for every system and language the statistic reads).
     ``statistic`` maps a (k, n_items) array of item indices to k values; resamples are drawn
     ``block`` at a time (the same seed gives the same draws for any block size)."""
+    checks.whole(n_items, "n_items", 1)
+    checks.whole(n_resamples, "n_resamples", 1)
+    checks.whole(seed, "seed", 0)
+    checks.whole(block, "block", 1)
+    checks.function(statistic, "statistic (a function of a (k, n_items) array of indices)")
     rng = np.random.default_rng(seed)
     draws = np.empty(n_resamples)
     for start in range(0, n_resamples, block):
@@ -124,13 +131,25 @@ def bootstrap(statistic, n_items: int, n_resamples: int = 10_000, seed: int = 0,
 
 
 def percentile_interval(draws, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap ``draws`` (1-d, finite).
+
+    >>> percentile_interval([0.0, 1.0, 2.0, 3.0, 4.0], level=0.5)
+    (1.0, 3.0)
+    """
+    checks.level(level)
+    checks.array(draws, "draws", ndim=1)
     alpha = (1 - level) / 2
     return float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
 
 
 def bootstrap_p(draws) -> float:
     """Two-sided bootstrap p-value of a difference: twice the smaller share of resampled
-    differences on either side of 0 (at most 1)."""
+    differences on either side of 0 (at most 1).
+
+    >>> bootstrap_p([0.1, 0.2, -0.05, 0.3])
+    0.5
+    """
+    checks.array(draws, "draws", ndim=1)
     draws = np.asarray(draws)
     return float(min(1.0, 2 * min((draws <= 0).mean(), (draws >= 0).mean())))
 
@@ -197,10 +216,16 @@ def verdict(diff: float, p_adjusted: float, alpha: float = 0.05, low: float | No
 
 
 def effect_size(x, y) -> float:
-    """Cohen's d for paired samples (d_z): mean difference over the standard deviation of differences."""
+    """Cohen's d for paired samples (d_z): mean difference over the standard deviation of differences.
+
+    >>> round(effect_size([0.2, 0.4, 0.5, 0.1], [0.1, 0.3, 0.45, 0.12]), 4)
+    1.0125
+    """
     d = _pair(x, y)
     sd = d.std(ddof=1)
-    return float(d.mean() / sd) if sd > 0 else 0.0
+    if sd > 0:
+        return float(d.mean() / sd)
+    return 0.0 if d.mean() == 0 else float("nan")  # equal systems: no effect; a constant shift: undefined
 
 
 def correct(pvalues, method: str = "holm") -> np.ndarray:
@@ -211,6 +236,7 @@ def correct(pvalues, method: str = "holm") -> np.ndarray:
     """
     if method not in CORRECTIONS:
         raise StatisticsError(f"unknown correction '{method}'; corrections: {', '.join(CORRECTIONS)}")
+    checks.array(pvalues, "pvalues", ndim=1, min_size=0, low=0, high=1)
     p = finite(pvalues, "p-values")
     m = p.size
     if method == "none" or m == 0:
@@ -303,6 +329,7 @@ def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: s
 def seed_matrix(values) -> np.ndarray:
     """Per-query values of one system as (seeds, queries): a 1-d array is a system trained once
     (or never), a single row."""
+    checks.array(values, "per-query values", ndim=(1, 2), finite=False)
     values = finite(values)
     return values[None, :] if values.ndim == 1 else values
 
@@ -327,7 +354,16 @@ def two_level_bootstrap(a, b, n_resamples: int = 10_000, seed: int = 0, level: f
     draw for both systems) and, independently per system, its seeds with replacement (different
     training runs of the two systems are independent). With one seed each, this is the paired
     bootstrap over queries. Also: each seed's own difference and how many agree in sign with
-    the whole. ``form`` computes a block of resamples' means (default :class:`GatheredMeans`)."""
+    the whole. ``form`` computes a block of resamples' means (default :class:`GatheredMeans`).
+
+
+    >>> found = two_level_bootstrap([[0.2, 0.4, 0.5, 0.1], [0.3, 0.4, 0.4, 0.2]], [[0.1, 0.3, 0.45, 0.12]], n_resamples=500)
+    >>> round(found['diff'], 4), found['seeds']
+    (0.07, 2)
+    """
+    checks.whole(n_resamples, "n_resamples", 1)
+    checks.whole(seed, "seed", 0)
+    checks.level(level)
     a, b = seed_matrix(a), seed_matrix(b)
     if a.shape[1] != b.shape[1] or a.shape[1] < 2:
         raise StatisticsError(f"a two-level bootstrap needs the same queries (at least 2) for both systems, got "

@@ -19,7 +19,11 @@ superset of what runs; ``tests/test_code_reach.py`` runs small parts under a cal
 when a function that ran is missing from the reach.
 
 Each unit is digested as its syntax tree without docstrings (a comment, a docstring or a moved
-line changes nothing; any statement does). A data file of ``data/`` belongs to the reach when a
+line changes nothing; any statement does). One kind of statement is left out: a call of a guard of
+:mod:`otclir.checks` whose value is unused and whose arguments have no effects (and the import of
+that module). A guard only refuses input, so it can stop a computation but never change its
+value: adding a check to a function whose results are stored keeps them current. The limit this
+accepts: a result stored before a check was added is not re-checked against it. A data file of ``data/`` belongs to the reach when a
 reached unit names it (``"splits.json"``), so a changed split stales what reads it.
 """
 from __future__ import annotations
@@ -37,6 +41,12 @@ MODULE_UNIT = "<module>"
 # (else every change to how keys are made or results are written would stale what they hold).
 BOOKKEEPING = {"otclir.experiments.code_reach", "otclir.experiments.provenance", "otclir.experiments.results",
                "otclir.experiments.locks"}
+# Guards only refuse input (they return nothing and change nothing): a statement that only calls one
+# is left out of a unit's digest, so a check added to a function keeps what it computed current.
+GUARDS = "otclir.checks"
+# calls a guard's arguments may make and stay a guard statement (no effects)
+PURE_CALLS = frozenset({"len", "isinstance", "type", "getattr", "hasattr", "tuple", "list", "set", "sorted"})
+UNKEYED = BOOKKEEPING | {GUARDS}
 IMPLICIT_METHODS = {"forward", "backward"}  # called by torch through __call__ / autograd, never by name
 
 
@@ -417,7 +427,7 @@ class CodeIndex:
                 name = f"{name}:{MODULE_UNIT}"
                 if name in seen:
                     continue
-            if name.split(":")[0] in BOOKKEEPING:
+            if name.split(":")[0] in UNKEYED:
                 continue
             owner = self._owner_class(name)
             if owner and owner not in seen and name not in entry_set:
@@ -437,8 +447,51 @@ class CodeIndex:
         return owner if owner != unit_name else None
 
     def digest(self, unit_name: str) -> str:
-        tree = _strip_docstrings(self.units[unit_name].node)
+        unit = self.units[unit_name]
+        tree = self._strip_guards(_strip_docstrings(unit.node), self.modules[unit.module])
         return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+    def _strip_guards(self, tree: ast.AST, module: _Module) -> ast.AST:
+        """``tree`` (a copy) without guard statements: imports of :data:`GUARDS` and statements that
+        only call a guard with arguments free of effects (see :meth:`is_guard_statement`)."""
+        for node in ast.walk(tree):
+            for field_name in ("body", "orelse", "finalbody"):
+                statements = getattr(node, field_name, None)
+                if not isinstance(statements, list) or not statements or not isinstance(statements[0], ast.stmt):
+                    continue
+                kept = [s for s in statements if not self.is_guard_statement(s, module)]
+                if len(kept) < len(statements):
+                    setattr(node, field_name, kept or [ast.Pass()])
+        return tree
+
+    def is_guard_statement(self, statement: ast.stmt, module: _Module) -> bool:
+        if isinstance(statement, ast.ImportFrom):
+            return statement.level == 0 and (statement.module == GUARDS or (
+                statement.module == PACKAGE and all(a.name == GUARDS.split(".")[1] for a in statement.names)))
+        if isinstance(statement, ast.Import):
+            return all(a.name == GUARDS for a in statement.names)
+        if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
+            return False
+        call = statement.value
+        func = call.func
+        if isinstance(func, ast.Name):
+            source = module.imports.get(func.id)
+            is_guard = source is not None and source[0] == GUARDS
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            source = module.imports.get(func.value.id)
+            is_guard = source in ((GUARDS, None), (PACKAGE, GUARDS.split(".")[1]))
+        else:
+            is_guard = False
+        if not is_guard:
+            return False
+        for argument in [*call.args, *(k.value for k in call.keywords)]:
+            for inner in ast.walk(argument):
+                if isinstance(inner, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom, ast.Lambda)):
+                    return False
+                if isinstance(inner, ast.Call) and not (isinstance(inner.func, ast.Name)
+                                                        and inner.func.id in PURE_CALLS):
+                    return False
+        return True
 
     def lines(self, unit_name: str) -> int:
         node = self.units[unit_name].node
@@ -602,7 +655,7 @@ def traced_units(function, *args, index: CodeIndex | None = None, **kwargs) -> t
     ran: set[str] = set()
     seen_code: set = set()
 
-    bookkeeping = tuple(str(index.modules[m].path) for m in BOOKKEEPING if m in index.modules)
+    bookkeeping = tuple(str(index.modules[m].path) for m in UNKEYED if m in index.modules)
 
     here = sys._getframe()
 

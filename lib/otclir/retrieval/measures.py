@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from otclir import checks
 from otclir.data import trec
 from otclir.errors import OtclirError
 
@@ -44,6 +45,8 @@ def ranked_measures(qrels: trec.Qrels, run: trec.Run, measures) -> pd.DataFrame 
     ties by another rule, so RR@k can differ from it where a relevant document ties in score."""
     import numpy as np
 
+    checks.judgments(qrels)
+    checks.run_scores(run)
     names = [str(m) for m in parse_measures(measures)]
     if not all(FAST.match(n) for n in names):
         return None
@@ -100,7 +103,11 @@ def ranked_measures(qrels: trec.Qrels, run: trec.Run, measures) -> pd.DataFrame 
 def per_query(qrels: trec.Qrels, run: trec.Run, measures=DEFAULT_MEASURES) -> pd.DataFrame:
     """One row per judged query, one column per measure; a query missing from the run scores 0
     (as trec_eval -c). The usual measures are computed from the ranks directly (equal to
-    pytrec_eval's, a test checks it); any other goes through ir_measures."""
+    pytrec_eval's, a test checks it); any other goes through ir_measures.
+
+    >>> per_query({'q1': {'d1': 1}, 'q2': {'d3': 1}}, {'q1': {'d1': 0.9, 'd2': 0.5}}, ['AP']).to_dict()
+    {'AP': {'q1': 1.0, 'q2': 0.0}}
+    """
     fast = ranked_measures(qrels, run, measures)
     return fast if fast is not None else trec_eval_measures(qrels, run, measures)
 
@@ -109,6 +116,8 @@ def trec_eval_measures(qrels: trec.Qrels, run: trec.Run, measures=DEFAULT_MEASUR
     """:func:`per_query` through ir_measures' pytrec_eval backend (the reference)."""
     import ir_measures
 
+    checks.judgments(qrels)
+    checks.run_scores(run)
     parsed = parse_measures(measures)
     judged = sorted(q for q, docs in qrels.items() if any(r > 0 for r in docs.values()))
     table = pd.DataFrame(0.0, index=pd.Index(judged, name="query"), columns=[str(m) for m in parsed])
@@ -123,7 +132,11 @@ def trec_eval_measures(qrels: trec.Qrels, run: trec.Run, measures=DEFAULT_MEASUR
 
 
 def evaluate(qrels: trec.Qrels, run: trec.Run, measures=DEFAULT_MEASURES) -> dict[str, float]:
-    """Mean of each measure over every judged query (missing ones scored 0)."""
+    """Mean of each measure over every judged query (missing ones scored 0).
+
+    >>> evaluate({'q1': {'d1': 1}}, {'q1': {'d2': 0.9, 'd1': 0.5}}, ['AP', 'RR@10'])
+    {'AP': 0.5, 'RR@10': 0.5}
+    """
     return per_query(qrels, run, measures).mean().to_dict()
 
 
@@ -131,6 +144,9 @@ def save_system(folder: Path, system: str, run: trec.Run, qrels: trec.Qrels, mea
                 run_depth: int | None = None) -> dict:
     """Write ``<system>.run`` (TREC; each query's top ``run_depth``, all it ranks by default) and
     ``<system>.perquery.tsv`` (measured on the whole run) under ``folder``; return the means."""
+    checks.plain_name(system, "a system's name")
+    checks.run_scores(run)
+    checks.judgments(qrels)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = run if run_depth is None else {q: dict(trec.ranked(docs)[:run_depth]) for q, docs in run.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from otclir import checks
 from otclir.transport.ot import TransportResult, scale_cost, sinkhorn
 
 
@@ -15,10 +16,15 @@ def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     tensor([[[0., 1.],
              [1., 0.]]])
     """
+    checks.tensor(x, "x", 3)
+    checks.tensor(y, "y", 3)
     return 1.0 - F.normalize(x, dim=-1) @ F.normalize(y, dim=-1).transpose(1, 2)
 
 
 def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distance between every token of x (B, n, H) and of y (B, m, H)."""
+    checks.tensor(x, "x", 3)
+    checks.tensor(y, "y", 3)
     return torch.cdist(x, y).pow(2)
 
 
@@ -66,6 +72,14 @@ def optical_loss(
     >>> round(float(loss), 4), result.plan[0].argmax(1).tolist()
     (0.0, [2, 0, 1])
     """
+    checks.tensor(teacher_tokens, "teacher_tokens", 3)
+    checks.tensor(student_tokens, "student_tokens", 3)
+    checks.tensor(teacher_mask, "teacher_mask", 2, floating=False)
+    checks.tensor(student_mask, "student_mask", 2, floating=False)
+    checks.number(epsilon, "epsilon", 0, low_open=True)
+    checks.whole(max_iter, "max_iter", 1)
+    checks.one_of(cost, "cost", tuple(COSTS))
+    checks.tensor(plan, "plan", 3, low=0, optional=True)
     if cost not in COSTS:
         raise ValueError(f"unknown cost '{cost}'; costs: {', '.join(COSTS)}")
     matrix = COSTS[cost](teacher_tokens, student_tokens)
@@ -95,6 +109,10 @@ def info_nce(anchors: torch.Tensor, candidates: torch.Tensor, labels: torch.Tens
     >>> round(float(info_nce(anchors, anchors, torch.tensor([0, 1]), temperature=0.05)), 6)
     0.0
     """
+    checks.tensor(anchors, "anchors", 2)
+    checks.tensor(candidates, "candidates", 2)
+    checks.tensor(labels, "labels", 1, floating=False)
+    checks.number(temperature, "temperature", 0, low_open=True)
     scores = F.normalize(anchors, dim=-1) @ F.normalize(candidates, dim=-1).T / temperature
     if mask is not None:
         scores = scores.masked_fill(mask, float("-inf"))
@@ -111,6 +129,8 @@ def alignment_and_uniformity(student: torch.Tensor, teacher: torch.Tensor) -> di
     >>> {k: round(v, 4) for k, v in alignment_and_uniformity(torch.eye(2), torch.eye(2)).items()}
     {'alignment': 1.0, 'uniformity': -4.0}
     """
+    checks.tensor(student, "student", 2)
+    checks.tensor(teacher, "teacher", 2)
     with torch.no_grad():
         s, t = F.normalize(student.float(), dim=-1), F.normalize(teacher.float(), dim=-1)
         alignment = float((s * t).sum(-1).mean())

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from otclir import checks
+
 NEG = -1e30  # finite stand-in for log 0: keeps log-sum-exp free of inf - inf
 UNCONVERGED = 0.1  # a marginal error (L1, both marginals) above this after the last iteration is warned about
 
@@ -113,6 +115,13 @@ def sinkhorn(
     >>> float(result.plan.sum())
     1.0
     """
+    checks.tensor(cost, "cost", (2, 3))
+    checks.number(epsilon, "epsilon", 0, low_open=True)
+    checks.whole(max_iter, "max_iter", 1)
+    checks.number(tol, "tol", 0)
+    checks.whole(check_every, "check_every", 1)
+    checks.tensor(a, "a (the row marginal weights)", (1, 2), low=0, optional=True)
+    checks.tensor(b, "b (the column marginal weights)", (1, 2), low=0, optional=True)
     if cost.dim() == 2:
         result = sinkhorn(cost.unsqueeze(0), None if x_mask is None else x_mask.unsqueeze(0),
                           None if y_mask is None else y_mask.unsqueeze(0), epsilon, max_iter, tol,
@@ -243,6 +252,8 @@ def scale_cost(cost: torch.Tensor, x_mask: torch.Tensor | None = None, y_mask: t
     tensor([[-1.,  1.],
             [ 1., -1.]])
     """
+    checks.tensor(cost, "cost", (2, 3))
+    checks.one_of(method, "method", COST_SCALES)
     if method not in COST_SCALES:
         raise ValueError(f"unknown cost scale '{method}'; scales: {', '.join(COST_SCALES)}")
     if method == "none":
@@ -268,6 +279,7 @@ def plan_diagnostics(plan: torch.Tensor, x_mask: torch.Tensor | None = None, y_m
     >>> plan_diagnostics(torch.full((2, 2), 0.25))
     {'plan_entropy': 1.0, 'plan_argmax_mass': 0.5}
     """
+    checks.tensor(plan, "plan", (2, 3), low=0)
     plan, x_mask, y_mask, _ = _batched(plan, x_mask, y_mask)
     x_mask, y_mask = _masks(plan, x_mask, y_mask)
     plan = plan.detach().double()
@@ -292,6 +304,9 @@ def exact_transport(cost: torch.Tensor, x_mask=None, y_mask=None, a=None, b=None
     """
     import ot
 
+    checks.tensor(cost, "cost", (2, 3))
+    checks.tensor(a, "a (the row marginal weights)", (1, 2), low=0, optional=True)
+    checks.tensor(b, "b (the column marginal weights)", (1, 2), low=0, optional=True)
     cost, x_mask, y_mask, squeeze = _batched(cost, x_mask, y_mask)
     x_mask, y_mask = _masks(cost, x_mask, y_mask)
     log_a, log_b = _log_marginal(a, x_mask), _log_marginal(b, y_mask)
@@ -315,6 +330,7 @@ def pad_costs(costs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, to
     >>> tuple(batch.shape), x_mask.tolist(), y_mask.tolist()
     ((2, 2, 3), [[True, True], [True, False]], [[True, True, True], [True, True, False]])
     """
+    checks.tensors(costs, "costs", 2)
     n = max(c.shape[0] for c in costs)
     m = max(c.shape[1] for c in costs)
     batch = costs[0].new_zeros((len(costs), n, m))
