@@ -109,3 +109,24 @@ def test_the_committed_runs_export_with_their_qrels_and_compare_on_a_fresh_clone
     assert "distill-ot@2000" in capsys.readouterr().out
     assert cli.main(["export", "--profile", "paper", "--folder", str(tmp_path), "--languages", "xx"]) == 2
     assert "no stored runs for tasks any and languages ['xx']" in capsys.readouterr().err
+
+
+def test_a_stored_run_altered_since_it_was_written_is_not_exported(tmp_path, monkeypatch, capsys):
+    """Export checks each run against the checksums provenance.json holds, before writing anything."""
+    import gzip
+    import shutil
+
+    from otclir import cli
+    from otclir.paths import project_root
+
+    results = tmp_path / "results"
+    source = project_root() / "results" / "paper" / "03_distillation_training"
+    shutil.copytree(source, results / "paper" / "03_distillation_training")
+    monkeypatch.setenv("OTCLIR_RESULTS", str(results))
+    run = results / "paper" / "03_distillation_training" / "runs" / "crossref" / "en-sw" / "student-zero-shot.maxsim.run.gz"
+    lines = gzip.decompress(run.read_bytes()).decode().splitlines()
+    negated = [" ".join([*f[:4], repr(-float(f[4])), f[5]]) for f in (line.split() for line in lines)]
+    run.write_bytes(gzip.compress(("\n".join(negated) + "\n").encode(), mtime=0))
+    assert cli.main(["export", "--profile", "paper", "--folder", str(tmp_path / "out"), "--languages", "sw"]) == 2
+    assert "student-zero-shot.maxsim.run.gz is not the file that was written" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -157,3 +157,40 @@ def test_names_that_become_paths_stay_inside_their_folders(name, tmp_path):
         save_figure(fig, name, folder=tmp_path)
     plt.close(fig)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_a_kernel_would_fail_on_is_refused_before_it_starts(tmp_path, monkeypatch):
+    """A layer the model lacks, an unregistered collection, a relative file read from the wrong folder."""
+    from otclir.errors import OtclirError
+    from otclir.runner import notebook_path, resolve_parameters
+
+    with pytest.raises(OtclirError, match="layer 99 does not exist: the model has 12 layers"):
+        resolve_parameters(notebook_path("02"), "quick", None, {"layer": 99})
+    with pytest.raises(OtclirError, match="unknown ir_datasets id 'nosuch/thing'"):
+        resolve_parameters(notebook_path("03"), "quick", None, {"collection": "nosuch/thing"})
+    (tmp_path / "pairs.tsv").write_text("In the beginning\tMwanzo\nAnd God said\tMungu akasema\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    resolved = resolve_parameters(notebook_path("03"), "quick", None, {"bitext": "pairs.tsv"})
+    assert resolved["bitext"] == str(tmp_path / "pairs.tsv")  # the kernel runs in notebooks/: the file the user meant
+
+
+def test_workers_below_one_are_refused_by_the_command(capsys):
+    from otclir.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["larger-budget", "--profile", "paper", "--workers", "0"])
+    assert "--workers: must be a whole number of at least 1, got 0" in capsys.readouterr().err
+
+
+def test_a_read_only_folder_is_named_with_the_fix(monkeypatch, capsys):
+    import errno
+
+    from otclir import cli
+
+    def refused(args):
+        raise OSError(errno.EROFS, "Read-only file system", "outputs/notebooks/quick")
+
+    monkeypatch.setattr(cli, "_status", refused)
+    assert cli.main(["status", "--profile", "quick"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write outputs/notebooks/quick (Read-only file system)" in err and "OTCLIR_OUTPUTS" in err

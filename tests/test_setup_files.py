@@ -102,3 +102,27 @@ def test_stored_notebooks_show_no_settings_dumps_and_no_cut_tables():
                     if re.search(r"^\s*\.\.\.\s*$|\s\.\.\.\s{2,}", text, re.M):
                         found.append(f"{path.name} cell {number}: a cut table")
     assert not found, found
+
+
+def test_changed_bytes_in_a_data_package_are_found_against_its_record(tmp_path, monkeypatch):
+    """Setup reinstalls a package whose files differ from its wheel's RECORD: same size or not."""
+    import base64
+    import hashlib
+    import importlib.metadata as metadata
+
+    from otclir.data import packages
+
+    content = b"In the beginning" * 64
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "bible.db").write_bytes(content)
+    info = tmp_path / "pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    (info / "RECORD").write_text(f"pkg/bible.db,sha256={digest},{len(content)}\npkg-1.0.dist-info/RECORD,,\n")
+    monkeypatch.setattr(packages.metadata, "distribution", lambda name: metadata.PathDistribution(info))
+    assert packages.damaged_files("pkg") == []
+    (tmp_path / "pkg" / "bible.db").write_bytes(content[:-4] + b"XXXX")  # bit rot, size kept
+    assert packages.damaged_files("pkg") == ["pkg/bible.db"]
+    (tmp_path / "pkg" / "bible.db").write_bytes(content[:100])  # truncated
+    assert packages.damaged_files("pkg") == ["pkg/bible.db"]

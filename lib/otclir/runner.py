@@ -88,6 +88,58 @@ def check_parameters(path: Path, params: dict) -> None:
     values = {**declared_defaults(str(path)), **params}
     for cls in settings_classes(path):
         cls.from_dict({k: v for k, v in values.items() if k not in RUN_PARAMETERS and k in cls.names()})
+    check_resources(values)
+
+
+PATH_PARAMETERS = ("bitext",)  # parameters that name a file the kernel reads
+LAYER_PARAMETERS = ("layer", "layers", "plan_layer")
+COLLECTION_PARAMETERS = ("collection", "pairs_collection")
+
+
+def check_resources(values: dict) -> None:
+    """What the settings classes cannot know, checked before a kernel starts: files exist, layers
+    exist in the model, ir_datasets ids are registered."""
+    from otclir.errors import OtclirError
+
+    for name in PATH_PARAMETERS:
+        given = values.get(name)
+        if isinstance(given, str) and not Path(given).is_file():
+            raise OtclirError(f"{name}: no file {given!r} (relative paths are read from the folder the command runs "
+                              "in); give an existing file")
+    layers = [v for name in LAYER_PARAMETERS for v in ([values.get(name)] if not isinstance(values.get(name), list)
+                                                        else values[name]) if isinstance(v, int)]
+    if layers:
+        count = model_layers(values.get("model") or "e5-small-student")
+        if count is not None and max(layers) > count:
+            raise OtclirError(f"layer {max(layers)} does not exist: the model has {count} layers (hidden states 0 to "
+                              f"{count}, 0 the embeddings); choose one of them")
+    for name in COLLECTION_PARAMETERS:
+        template = values.get(name)
+        if isinstance(template, str):
+            from otclir.data.external import check_collection_id
+
+            for language in values.get("languages") or [None]:
+                check_collection_id(template, language)
+
+
+def model_layers(model: str) -> int | None:
+    """The number of transformer layers of a model the registry resolves (None: not known)."""
+    import json
+
+    from otclir.models.registry import resolve
+
+    try:
+        config = Path(resolve(model).path) / "config.json"
+        return int(json.loads(config.read_text(encoding="utf-8"))["num_hidden_layers"])
+    except Exception:  # noqa: BLE001 - a model the check cannot read is checked where it loads
+        return None
+
+
+def resolved_paths(params: dict) -> dict:
+    """Parameters that name files, made absolute from the folder the command runs in (the kernel
+    runs in notebooks/, where a relative path would mean another file)."""
+    return {k: str(Path(v).resolve()) if k in PATH_PARAMETERS and isinstance(v, str) else v
+            for k, v in params.items()}
 
 
 def known_profiles() -> list[str]:
@@ -191,7 +243,7 @@ def resolve_parameters(path: Path, profile: str = "quick", params_file: str | No
             f"{path.name} has no parameter(s) {', '.join(unknown)}; its parameters are: {', '.join(sorted(declared))}"
         )
     check_parameters(path, params)
-    return params
+    return resolved_paths(params)
 
 
 def _tidy_metadata(nb_path: Path) -> None:

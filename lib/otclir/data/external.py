@@ -79,6 +79,19 @@ def collection_id(template: str, language: str) -> str:
     return template.format(language=language) if "{language}" in template else template
 
 
+def check_collection_id(template: str, language: str | None = None) -> None:
+    """Refuse an ir_datasets id (``{language}`` filled in) that is not registered, before anything
+    runs; the error names close ids."""
+    dataset_id = collection_id(template, language) if language else template.replace("{language}", "en")
+    ir_datasets = _ir_datasets()
+    register_local_collections()
+    if dataset_id not in ir_datasets.registry:
+        close = difflib.get_close_matches(dataset_id, list(ir_datasets.registry), n=5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise OtclirError(f"unknown ir_datasets id '{dataset_id}'{hint} (local folders go under "
+                          f"{collections_dir()} as {LOCAL}/<folder>)")
+
+
 def open_dataset(dataset_id: str, needs=("queries", "docs", "qrels")):
     ir_datasets = _ir_datasets()
     register_local_collections()

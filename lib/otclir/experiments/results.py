@@ -120,6 +120,11 @@ class ResultStore:
         record = self.provenance().get("files")
         return sorted(record) if record else self.files()
 
+    def checked_path(self, name: str) -> Path:
+        """The path of a stored file, refused (:class:`DamagedResults`) when it is missing or its
+        bytes differ from the checksum provenance.json records: read files through this."""
+        return self._checked(name)
+
     def _checked(self, name: str) -> Path:
         self.require()  # completes a swap a killed run left half done
         path = self.path(name)
