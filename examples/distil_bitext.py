@@ -59,7 +59,10 @@ def main(argv=None):
         output_dir=str(Path(args.out) / "checkpoints"), num_train_epochs=args.epochs, max_steps=args.max_steps,
         per_device_train_batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed, save_strategy="no",
         report_to=[], use_cpu=args.device == "cpu", logging_steps=10)
-    SentenceTransformerTrainer(model=student, args=training, train_dataset=train, loss=loss).train()
+    trainer = SentenceTransformerTrainer(model=student, args=training, train_dataset=train, loss=loss)
+    trainer.train()
+    if not trainer.is_world_process_zero():  # under torchrun one process writes
+        return
     student.save(str(Path(args.out) / "model"))
     print(f"trained on {len(pairs)} pairs; last batch: {loss.last_terms}; student in {Path(args.out) / 'model'}")
 

@@ -54,3 +54,25 @@ def _env():
     import os
 
     return {k: v for k, v in os.environ.items()}
+
+
+@pytest.mark.cost(120)
+def test_the_example_runs_unchanged_under_torchrun_with_a_teacher_of_another_tokenizer(tmp_path):
+    """Two data-parallel processes on the CPU (gloo): the trainer hands the loss its wrapped
+    student; one process writes the model and the run."""
+    pairs = bitext_pairs("sw", budget=8, seed=0)
+    bitext = _tsv(tmp_path / "pairs.tsv", pairs)
+    held_out = bitext_pairs("sw", split="dev", budget=4, seed=0)
+    queries = _tsv(tmp_path / "queries.tsv", [(f"q{i}", english) for i, (english, _) in enumerate(held_out)])
+    docs = _tsv(tmp_path / "docs.tsv", [(f"d{i}", target) for i, (_, target) in enumerate(held_out)])
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                           str(project_root() / "examples" / "distil_bitext.py"),
+                           "--student", resolve("e5-small-student").path, "--teacher", resolve("minilm-teacher").path,
+                           "--bitext", str(bitext), "--out", str(tmp_path / "out"), "--queries", str(queries),
+                           "--docs", str(docs), "--max-steps", "1", "--batch-size", "2", "--max-length", "32",
+                           "--device", "cpu"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**_env(), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("trained on 8 pairs") == 1 and done.stdout.count("run: ") == 1  # rank 0 writes
+    assert (tmp_path / "out" / "model").is_dir() and (tmp_path / "out" / "run.txt").is_file()

@@ -26,9 +26,23 @@ def test_environment_yml_pins_the_same_packages_as_pyproject():
     env = yaml.safe_load((root / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "python=3.11" in env["dependencies"]
-    assert "-e ." in pip_section
-    assert _pins(r for r in pip_section if r != "-e .") == _pins(project["dependencies"])
-    assert _pins(project["dependencies"])["torch"] == "2.13.0"
+    assert "-e .[compendium]" in pip_section
+    compendium = _pins(project["optional-dependencies"]["compendium"])
+    assert _pins(r for r in pip_section if not r.startswith("-e ")) == compendium
+    assert compendium["torch"] == "2.13.0"
+
+
+def test_the_librarys_ranges_admit_the_compendiums_pins():
+    """The library installs alone with ranges (a user's own torch kept); the compendium's exact
+    pins are one point inside them, so the stored numbers were computed by an admitted set."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((project_root() / "pyproject.toml").read_text())["project"]
+    compendium = _pins(project["optional-dependencies"]["compendium"])
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        assert "==" not in text, f"the library pins {text}: a user's own version would be replaced"
+        assert requirement.specifier.contains(compendium[requirement.name.lower()]), text
 
 
 def test_makefile_and_ci_use_the_readme_commands():

@@ -63,9 +63,17 @@ def _mean_pool(tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tens
     return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+def _unwrapped(module):
+    """The model inside a data-parallel wrapper (the trainer hands the loss its wrapped model under
+    torchrun): its tokenizer and kind are the inner model's, its forward the wrapper's."""
+    return module.module if isinstance(module, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else module
+
+
 def _tokens(module, features: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token states and attention mask of a sentence-transformers module or Hugging Face encoder."""
-    if hasattr(module, "tokenize") and not hasattr(module, "get_input_embeddings"):
+    """Token states and attention mask of a sentence-transformers module or Hugging Face encoder
+    (called through a data-parallel wrapper where there is one, so gradients are synchronised)."""
+    inner = _unwrapped(module)
+    if hasattr(inner, "tokenize") and not hasattr(inner, "get_input_embeddings"):
         out = module(dict(features))
         return out["token_embeddings"], features["attention_mask"]
     out = module(input_ids=features["input_ids"], attention_mask=features["attention_mask"])
@@ -73,7 +81,7 @@ def _tokens(module, features: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _tokenizer_of(module):
-    return getattr(module, "tokenizer", None)
+    return getattr(_unwrapped(module), "tokenizer", None)
 
 
 def _width_of(module) -> int:
