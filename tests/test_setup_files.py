@@ -140,3 +140,39 @@ def test_changed_bytes_in_a_data_package_are_found_against_its_record(tmp_path, 
     assert packages.damaged_files("pkg") == ["pkg/bible.db"]
     (tmp_path / "pkg" / "bible.db").write_bytes(content[:100])  # truncated
     assert packages.damaged_files("pkg") == ["pkg/bible.db"]
+
+
+LIBRARY_MODULES = ("otclir.losses", "otclir.samplers", "otclir.checks", "otclir.api", "otclir.evaluation.compare",
+                   "otclir.evaluation.stats", "otclir.evaluation.power", "otclir.evaluation.equivalence",
+                   "otclir.evaluation.language_fairness", "otclir.retrieval.measures", "otclir.data.trec",
+                   "otclir.transport.ot", "otclir.transport.losses", "otclir.training.samplers")
+
+
+def test_what_the_library_imports_is_in_its_own_dependencies():
+    """A library install (no compendium extra) runs the losses, samplers, statistics and `otclir
+    eval`/`compare`: every third-party module those import, at the top or inside a function, comes
+    from a distribution the library depends on."""
+    import ast
+    import importlib.metadata as metadata
+    import importlib.util
+    import sys
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((project_root() / "pyproject.toml").read_text())["project"]
+    allowed = {Requirement(r).name.lower().replace("_", "-") for r in project["dependencies"]}
+    owners = metadata.packages_distributions()
+    missing = {}
+    for name in LIBRARY_MODULES:
+        tree = ast.parse(open(importlib.util.find_spec(name).origin, encoding="utf-8").read())
+        for node in ast.walk(tree):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for module in modules:
+                top = module.split(".")[0]
+                if top == "otclir" or top in sys.stdlib_module_names:
+                    continue
+                distributions = {d.lower().replace("_", "-") for d in owners.get(top, [top])}
+                if not distributions & allowed:
+                    missing.setdefault(name, set()).add(top)
+    assert not missing, f"imported but not a library dependency: {missing}"
