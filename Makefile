@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml
 # Data-only packages (--no-deps) and the student checkpoint; each step skips what is done.
 setup: $(STAMP)
 	$(BIN)/otclir setup
+	$(BIN)/python -m ipykernel install --user --name otclir --display-name "Python (otclir)" > /dev/null \
+		|| echo "note: the Jupyter kernel otclir was not installed (no writable ~/.local); make lab works without it"
 
 test: setup
 	$(BIN)/python -m pytest tests notebooks lib/otclir --doctest-modules --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider --durations=12 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
@@ -40,7 +42,8 @@ data: setup
 
 # Jupyter refuses to start as root unless told; the flag is added only there.
 lab: setup
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab notebooks/ --FileContentsManager.pre_save_hook=otclir.lab.refuse_stored_notebook_save \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf outputs

@@ -14,7 +14,7 @@ STAGES = [
     {"training", "samplers", "losses"},
     {"evaluation"},
     {"experiments"},
-    {"plots", "tables", "runner", "wall_times", "summary", "status", "cli", "api"},
+    {"plots", "tables", "runner", "wall_times", "summary", "status", "cli", "api", "lab"},
 ]
 
 

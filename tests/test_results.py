@@ -83,8 +83,11 @@ def test_a_recomputation_stages_afresh_for_other_settings_and_resumes_for_the_sa
 def test_only_the_paper_profile_writes_into_figures(tmp_path, monkeypatch):
     monkeypatch.delenv("OTCLIR_FIGURES", raising=False)
     monkeypatch.setenv("OTCLIR_OUTPUTS", str(tmp_path / "outputs"))
+    monkeypatch.setenv("OTCLIR_COMMAND", "1")  # the otclir command and the kernels it runs
     assert figures_dir("paper").name == "figures" and figures_dir("paper").parent.joinpath("pyproject.toml").is_file()
     assert figures_dir("quick") == tmp_path / "outputs" / "figures" / "quick"
+    monkeypatch.delenv("OTCLIR_COMMAND")  # JupyterLab or a script: the committed figures are not theirs
+    assert figures_dir("paper") == tmp_path / "outputs" / "figures" / "paper+lab"
     monkeypatch.setenv("OTCLIR_FIGURES", str(tmp_path / "elsewhere"))
     assert figures_dir("paper") == tmp_path / "elsewhere" / "paper"
 
@@ -118,3 +121,14 @@ def test_a_copied_tree_without_git_names_its_commit(monkeypatch, tmp_path):
     assert provenance.git_state() == {"commit": None, "uncommitted_changes": None}
     monkeypatch.setenv("OTCLIR_SOURCE_COMMIT", "0123abcd")
     assert provenance.git_state() == {"commit": "0123abcd", "uncommitted_changes": False}
+
+
+def test_the_paper_results_are_written_by_the_command_only(monkeypatch):
+    """A paper notebook run in JupyterLab with recompute = True is refused before anything is written."""
+    monkeypatch.delenv("OTCLIR_RESULTS", raising=False)
+    monkeypatch.delenv("OTCLIR_COMMAND", raising=False)
+    store = results.ResultStore("paper", "03_distillation_training")
+    before = sorted(p.name for p in store.folder.iterdir())
+    with pytest.raises(OtclirError, match="written by the otclir command .*otclir run 03 --profile paper --store"):
+        store.start({"x": 1})
+    assert sorted(p.name for p in store.folder.iterdir()) == before

@@ -379,6 +379,7 @@ def main(argv=None) -> int:
     # offline unless the user says otherwise: an unset flag makes a Hugging Face name retry the
     # network for about a minute before a raw error; offline, a name not on disk is named at once
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["OTCLIR_COMMAND"] = "1"  # this process and its kernels may write the paper's committed files
     args = build_parser().parse_args(argv)
     try:
         from otclir.runner import stop_signals_call

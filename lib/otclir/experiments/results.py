@@ -30,7 +30,8 @@ import pandas as pd
 from otclir.errors import OtclirError
 from otclir.experiments.locks import FolderLock
 from otclir.experiments.provenance import git_state, notebook_code, provenance, sha256_of, store_key
-from otclir.paths import PAPER_PROFILE, env_path, plain_name, project_root, relative_to_root  # noqa: F401
+from otclir.paths import (PAPER_PROFILE, env_path, plain_name, project_root, relative_to_root,  # noqa: F401
+                          under_command)
 from otclir.settings import as_json, jsonable
 
 PROVENANCE_FILE = "provenance.json"
@@ -205,10 +206,20 @@ class ResultStore:
             self._writing = False
             self._lock.release()
 
+    def _check_writer(self) -> None:
+        """The committed paper results are written by the otclir command only: a paper notebook run
+        in JupyterLab with ``recompute = True`` is refused before anything is written."""
+        if self.profile == PAPER_PROFILE and not under_command() and not os.environ.get("OTCLIR_RESULTS"):
+            raise OtclirError(f"results/{PAPER_PROFILE}/ holds the committed results and is written by the otclir "
+                              f"command (`otclir run {self.notebook[:2]} --profile paper --store`), not from "
+                              "JupyterLab or a script: set recompute = False to read them, or run the quick "
+                              "profile (set OTCLIR_COMMAND=1 only where you mean to overwrite them)")
+
     def start(self, settings: dict) -> None:
         """Begin writing: keep what a stopped run with the same settings and code staged, else stage
         afresh; record the code's state now (commits made while a long run goes on must not be
         credited with its results)."""
+        self._check_writer()
         staged_code = _read_json(self.staged(CODE_FILE))
         if self.staged_settings() != as_json(settings) or (staged_code or {}).get("code") != self.code:
             _remove(self.staging)
