@@ -16,7 +16,11 @@ from otclir.retrieval.measures import parse_measures, per_query
 
 
 def system_name(path: Path | str) -> str:
-    return Path(path).name.removesuffix(".run").removesuffix(".txt")
+    """A run file's name without its file suffixes: ``bm25.run.gz`` -> ``bm25``."""
+    name = Path(path).name
+    for suffix in (".gz", ".run", ".txt", ".trec", ".tsv"):
+        name = name.removesuffix(suffix)
+    return name or Path(path).name
 
 
 def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -> tuple[dict[str, pd.DataFrame], list[str]]:

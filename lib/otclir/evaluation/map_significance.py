@@ -421,6 +421,22 @@ def headline_table(pivots: dict[tuple, pd.DataFrame], measure: str) -> pd.DataFr
     return table
 
 
+def headline_for_page(headline: pd.DataFrame) -> pd.DataFrame:
+    """The headline (:func:`headline_table`) in the shape a page holds: a row per scorer, task and
+    language, a column per comparison ("OT@2000 vs zero-shot"), the same cells."""
+    if headline.empty:
+        return headline
+    cells = headline.stack().rename("cell").reset_index()
+    scorer, against, student, column = cells.columns[:4]
+    cells[["task", "language"]] = cells[column].str.split(" ", n=1, expand=True)
+    cells["comparison"] = [f"{s.removeprefix('distill-').replace('ot', 'OT', 1)} vs "
+                           f"{'zero-shot' if a.startswith('zero') else 'rival'}" for s, a in zip(cells[student], cells[against])]
+    rows = list(dict.fromkeys(zip(cells[scorer], cells.task, cells.language)))
+    wide = cells.pivot(index=[scorer, "task", "language"], columns="comparison", values="cell")
+    return wide.reindex(pd.MultiIndex.from_tuples(rows, names=[scorer, "task", "language"]))[
+        list(dict.fromkeys(cells.comparison))].rename_axis(columns=None)
+
+
 def declared_per_query(per_query: pd.DataFrame, scorer: str = "maxsim", measure: str = "AP",
                        task: str | None = None) -> tuple[dict[str, pd.Series], dict[str, tuple[str, str]]]:
     """The per-query comparison notebook 05 draws, fixed before the run: per language, the OT
