@@ -12,16 +12,21 @@ import importlib
 
 PUBLIC = {
     "otclir.transport.ot": ("sinkhorn", "scale_cost", "plan_diagnostics", "exact_transport", "pad_costs"),
-    "otclir.transport.losses": ("cosine_cost", "optical_loss", "info_nce", "alignment_and_uniformity"),
+    "otclir.transport.losses": ("cosine_cost", "squared_euclidean_cost", "optical_loss", "info_nce",
+                                "alignment_and_uniformity"),
     "otclir.evaluation.stats": ("paired_t_test", "randomization_test", "bootstrap_ci", "correct",
-                                "percentile_interval", "bootstrap_p", "effect_size", "two_level_bootstrap"),
+                                "percentile_interval", "bootstrap_p", "effect_size", "two_level_bootstrap",
+                                "compare_to_baseline", "seed_matrix", "paired_bootstrap_ci", "gap_share_interval"),
+    "otclir.evaluation.compare": ("significance", "system_name"),
     "otclir.evaluation.equivalence": ("standard_error", "tost", "detectable_difference"),
-    "otclir.evaluation.power": ("detectable_difference", "minimum_detectable_effect", "family_level"),
+    "otclir.evaluation.power": ("detectable_difference", "minimum_detectable_effect", "family_level",
+                                "two_level_standard_error"),
     "otclir.evaluation.language_fairness": ("rank_distance", "top_shares", "share_skew", "peer"),
     "otclir.evaluation.retrieval_settings": ("merged_scores",),
     "otclir.retrieval.measures": ("evaluate", "per_query"),
     "otclir.data.trec": ("write_run", "write_qrels", "write_tsv", "ranked"),
     "otclir.data.bible": ("parse_verse_id",),
+    "otclir.samplers": ("language_pairs",),
 }
 
 

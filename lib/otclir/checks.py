@@ -158,6 +158,26 @@ def groups(values, name: str) -> None:
         array(group, f"{name}[{i}]", ndim=1, min_size=0)
 
 
+def frame(value, name: str, min_columns: int = 1) -> None:
+    """A pandas DataFrame with at least ``min_columns`` columns."""
+    import pandas as pd
+
+    if not isinstance(value, pd.DataFrame):
+        raise InputError(f"{name} must be a pandas DataFrame (queries x systems), got {type(value).__name__}")
+    if value.shape[1] < min_columns:
+        raise InputError(f"{name} must have at least {min_columns} column(s), got {value.shape[1]}")
+
+
+def named_frames(value, name: str) -> None:
+    """A non-empty dict of names (text) to DataFrames, like {measure: queries x systems}."""
+    if not isinstance(value, Mapping) or not value:
+        raise InputError(f"{name} must be a non-empty dict {{measure: DataFrame of queries x systems}}, got "
+                         f"{_shown(value)}")
+    for key, table in value.items():
+        text(key, f"a key of {name}")
+        frame(table, f"{name}[{key!r}]")
+
+
 def function(value, name: str) -> None:
     """Something callable."""
     if not callable(value):

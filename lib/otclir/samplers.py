@@ -33,7 +33,12 @@ from otclir.training.samplers import HybridSampler
 
 def language_pairs(names) -> tuple[list[str], dict[tuple[str, str], int]]:
     """The languages of ``"<query>-<passage>"`` dataset names and each combination's position;
-    refused unless every combination hybrid batches can draw is there."""
+    refused unless every combination hybrid batches can draw is there.
+
+    >>> languages, positions = language_pairs(['en-en', 'en-sw', 'sw-en', 'sw-sw'])
+    >>> languages, positions[('sw', 'en')]
+    (['en', 'sw'], 2)
+    """
     positions = {}
     for position, name in enumerate(names):
         parts = str(name).split("-")
@@ -63,6 +68,16 @@ class HybridBatchSampler(MultiDatasetDefaultBatchSampler):
 
     Every dataset must have the same number of rows (row ``i`` is one pair in every combination).
     An epoch has ``rows // batch_size`` batches of exactly ``batch_size`` distinct pairs.
+
+    >>> from datasets import Dataset
+    >>> from torch.utils.data import BatchSampler, ConcatDataset, SequentialSampler
+    >>> names = ['en-en', 'en-sw', 'sw-en', 'sw-sw']
+    >>> parts = [Dataset.from_dict({'anchor': [f'{n} q{i}' for i in range(8)],
+    ...                             'positive': [f'{n} p{i}' for i in range(8)]}) for n in names]
+    >>> samplers = [BatchSampler(SequentialSampler(range(8)), batch_size=4, drop_last=True) for _ in parts]
+    >>> sampler = HybridBatchSampler.with_alpha(names, alpha=0.5)(ConcatDataset(parts), samplers, seed=0)
+    >>> len(sampler), [len(batch) for batch in sampler]
+    (2, [4, 4])
     """
 
     def __init__(self, dataset, batch_samplers, generator=None, seed: int = 0, *, names, alpha: float = 0.5):

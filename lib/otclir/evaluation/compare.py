@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from otclir import checks
 from otclir.data import trec
 from otclir.errors import OtclirError
 from otclir.evaluation.stats import compare_to_baseline
@@ -16,7 +17,12 @@ from otclir.retrieval.measures import parse_measures, per_query
 
 
 def system_name(path: Path | str) -> str:
-    """A run file's name without its file suffixes: ``bm25.run.gz`` -> ``bm25``."""
+    """A run file's name without its file suffixes: ``bm25.run.gz`` -> ``bm25``.
+
+    >>> system_name('runs/distill-ot@2000.run.gz')
+    'distill-ot@2000'
+    """
+    checks.path(path, "a run's path")
     name = Path(path).name
     for suffix in (".gz", ".run", ".txt", ".trec", ".tsv"):
         name = name.removesuffix(suffix)
@@ -26,7 +32,17 @@ def system_name(path: Path | str) -> str:
 def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Per measure, a (queries x systems) table. A judged query a run misses scores 0 (as
     trec_eval -c) and is reported in the notes; with ``allow_missing=False`` it is an error instead
-    (a comparison would count the missing queries as losses)."""
+    (a comparison would count the missing queries as losses).
+
+    >>> import tempfile, pathlib
+    >>> from otclir.data.trec import write_qrels, write_run
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> qrels = write_qrels(folder / 'qrels.txt', {'q1': {'d1': 1}, 'q2': {'d2': 1}})
+    >>> run = write_run(folder / 'bm25.run', {'q1': {'d1': 0.9, 'd2': 0.1}, 'q2': {'d1': 0.8, 'd2': 0.5}}, tag='bm25')
+    >>> tables, notes = load_measures(qrels, [run], ['AP'])
+    >>> tables['AP'].to_dict()
+    {'bm25': {'q1': 1.0, 'q2': 0.5}}
+    """
     parse_measures(measures)
     duplicated = sorted({m for m in measures if list(measures).count(m) > 1})
     if duplicated:
@@ -71,7 +87,19 @@ def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "ra
     bootstrap interval, the corrected p-value and a marker (+ better, - worse, significant).
     ``power`` adds what each comparison could have seen: the minimum detectable difference at 80%
     power (``mde``, at the corrected level of the family's first Holm or Bonferroni step) and the
-    queries that would detect the observed difference (``queries_needed``)."""
+    queries that would detect the observed difference (``queries_needed``).
+
+    >>> import pandas as pd
+    >>> per_query = pd.DataFrame({'bm25': [0.1, 0.2, 0.3, 0.4, 0.5], 'ot': [0.3, 0.4, 0.4, 0.6, 0.7]})
+    >>> table = significance({'AP': per_query}, 'bm25', n_permutations=999)
+    >>> table.loc['ot', ('AP', 'sig')], round(float(table.loc['ot', ('AP', 'diff')]), 2)
+    ('+', 0.18)
+    """
+    checks.named_frames(tables, "tables")
+    checks.level(alpha, "alpha")
+    checks.whole(n_permutations, "--permutations", 0)
+    checks.whole(seed, "--seed", None)
+    checks.one_of(test, "test", ("t", "randomization"))
     if not 0 < alpha < 1:
         raise OtclirError(f"alpha is a significance level in (0, 1), got {alpha}")
     if n_permutations < 100:

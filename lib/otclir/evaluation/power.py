@@ -49,7 +49,12 @@ def detectable_difference(sd: float, n: int, alpha: float = 0.05, power: float =
 def two_level_standard_error(a, b) -> tuple[float, float, float]:
     """(total, query part, seed part) of the standard error of mean(a) - mean(b) for (seeds,
     queries) arrays over the same queries: the paired spread of the seed-averaged differences over
-    queries, and each system's between-seed variance of its means over its number of seeds."""
+    queries, and each system's between-seed variance of its means over its number of seeds.
+
+    >>> total, query, seed = two_level_standard_error([[0.2, 0.4, 0.5, 0.1], [0.3, 0.4, 0.4, 0.2]], [[0.1, 0.3, 0.45, 0.12]])
+    >>> round(total, 4), round(query, 4), round(seed, 4)
+    (0.0361, 0.0339, 0.0125)
+    """
     a, b = seed_matrix(a), seed_matrix(b)
     differences = a.mean(0) - b.mean(0)
     query = float(differences.std(ddof=1) / math.sqrt(len(differences)))

@@ -22,7 +22,11 @@ class StatisticsError(OtclirError, ValueError):
 
 def finite(values, what: str = "per-query values") -> np.ndarray:
     """``values`` as float64, refused when any is NaN or infinite: a NaN difference would make a
-    randomisation test count no permutation as extreme and report its smallest p-value."""
+    randomisation test count no permutation as extreme and report its smallest p-value.
+
+    >>> finite([0.1, 0.2]).dtype
+    dtype('float64')
+    """
     checks.array(values, what, finite=False, min_size=0)
     values = np.asarray(values, dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -33,14 +37,23 @@ def finite(values, what: str = "per-query values") -> np.ndarray:
 
 
 def whole_number(value, name: str, minimum: int = 0) -> int:
-    """``value`` as an int (numpy integers accepted), refused unless a whole number >= ``minimum``."""
+    """``value`` as an int (numpy integers accepted), refused unless a whole number >= ``minimum``.
+
+    >>> import numpy as np
+    >>> whole_number(np.int64(200), 'n_resamples', 1)
+    200
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise StatisticsError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
     return int(value)
 
 
 def level_of(level, name: str = "level") -> float:
-    """A confidence level strictly between 0 and 1."""
+    """A confidence level strictly between 0 and 1.
+
+    >>> level_of(0.95)
+    0.95
+    """
     if isinstance(level, (bool, np.bool_)) or not isinstance(level, (int, float, np.number)) or not 0 < level < 1:
         raise StatisticsError(f"{name} must be a confidence level between 0 and 1 (like 0.95), got {level!r}")
     return float(level)
@@ -119,7 +132,14 @@ def bootstrap(statistic, n_items: int, n_resamples: int = 10_000, seed: int = 0,
     """``statistic`` over ``n_resamples`` bootstrap resamples of ``n_items`` paired items (queries
     drawn with replacement, the same draw for every system and language the statistic reads).
     ``statistic`` maps a (k, n_items) array of item indices to k values; resamples are drawn
-    ``block`` at a time (the same seed gives the same draws for any block size)."""
+    ``block`` at a time (the same seed gives the same draws for any block size).
+
+    >>> import numpy as np
+    >>> values = np.array([0.1, 0.2, 0.3, 0.4])
+    >>> draws = bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples=1000)
+    >>> draws.shape, bool(0.1 <= draws.min() and draws.max() <= 0.4)
+    ((1000,), True)
+    """
     checks.whole(n_items, "n_items", 1)
     checks.whole(n_resamples, "n_resamples", 1)
     checks.whole(seed, "seed", 0)
@@ -172,7 +192,12 @@ def bootstrap_ci(values, n_resamples: int = 10_000, level: float = 0.95, seed: i
 
 
 def paired_bootstrap_ci(x, y, **kwargs) -> tuple[float, float]:
-    """Bootstrap interval of the mean paired difference x - y (queries resampled together)."""
+    """Bootstrap interval of the mean paired difference x - y (queries resampled together).
+
+    >>> low, high = paired_bootstrap_ci([0.3, 0.5, 0.6, 0.2], [0.1, 0.3, 0.45, 0.12], n_resamples=2000)
+    >>> bool(0 < low < high)
+    True
+    """
     return bootstrap_ci(_pair(x, y), **kwargs)
 
 
@@ -180,7 +205,12 @@ def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: 
                        seed: int = 0) -> tuple[float, float, float]:
     """A system's share of the gap from ``zero`` (the untrained student) to ``ceiling``, in means
     over the same queries, with a percentile bootstrap interval (queries resampled together).
-    Resamples whose gap is not positive are dropped from the interval."""
+    Resamples whose gap is not positive are dropped from the interval.
+
+    >>> share, low, high = gap_share_interval([0.3, 0.4, 0.5, 0.3], [0.2, 0.3, 0.4, 0.2], [0.4, 0.5, 0.6, 0.4], n_resamples=500)
+    >>> round(share, 2)
+    0.5
+    """
     system, zero, ceiling = (finite(v) for v in (system, zero, ceiling))
     if not system.shape == zero.shape == ceiling.shape or system.ndim != 1 or system.size < 2:
         raise StatisticsError(f"gap shares need three 1-d arrays of one length >= 2, got {system.shape}, {zero.shape}, {ceiling.shape}")
@@ -200,6 +230,11 @@ def gap_share_interval(system, zero, ceiling, n_resamples: int = 10_000, level: 
 
 
 def check_alpha(alpha) -> float:
+    """A significance level strictly between 0 and 1, as a float.
+
+    >>> check_alpha(0.05)
+    0.05
+    """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise StatisticsError(f"alpha is a significance level in (0, 1), got {alpha!r}")
     return float(alpha)
@@ -208,7 +243,11 @@ def check_alpha(alpha) -> float:
 def verdict(diff: float, p_adjusted: float, alpha: float = 0.05, low: float | None = None,
             high: float | None = None) -> int:
     """+1 (significantly higher), -1 (significantly lower) or 0: the corrected p below ``alpha``
-    and, when an interval is given, the whole interval on the side of the difference."""
+    and, when an interval is given, the whole interval on the side of the difference.
+
+    >>> verdict(0.01, 0.003), verdict(0.01, 0.2), verdict(-0.01, 0.003, low=-0.02, high=0.001)
+    (1, 0, 0)
+    """
     if not p_adjusted < alpha:
         return 0
     if diff > 0 and (low is None or low > 0):
@@ -254,6 +293,11 @@ def correct(pvalues, method: str = "holm") -> np.ndarray:
 
 
 def p_value(x, y, test: str = "randomization", n_permutations: int = 10_000, seed: int = 0) -> float:
+    """The two-sided p-value of ``test`` ('t' or 'randomization') for paired per-query values.
+
+    >>> p_value([0.2, 0.4, 0.5, 0.1], [0.1, 0.3, 0.45, 0.12], test='randomization', n_permutations=999)
+    0.244
+    """
     if test == "t":
         return paired_t_test(x, y)
     if test == "randomization":
@@ -266,7 +310,15 @@ def compare_to_baseline(per_query: pd.DataFrame, baseline: str, test: str = "ran
                         n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """Each system (column) against ``baseline`` on one measure: means with bootstrap intervals,
     the difference with its interval, effect size, raw and corrected p-values over the family of
-    comparisons, and whether the difference is significant at ``alpha`` after correction."""
+    comparisons, and whether the difference is significant at ``alpha`` after correction.
+
+    >>> import pandas as pd
+    >>> per_query = pd.DataFrame({'bm25': [0.1, 0.2, 0.3, 0.4, 0.5], 'ot': [0.3, 0.4, 0.4, 0.6, 0.7]})
+    >>> table = compare_to_baseline(per_query, 'bm25', n_permutations=999, n_resamples=1000)
+    >>> round(float(table.loc['ot', 'mean']), 2), round(float(table.loc['ot', 'diff']), 2), bool(table.loc['ot', 'significant'])
+    (0.48, 0.18, True)
+    """
+    checks.frame(per_query, "per_query", 2)
     check_alpha(alpha)
     if baseline not in per_query.columns:
         raise StatisticsError(f"baseline '{baseline}' is not among the systems: {', '.join(per_query.columns)}")
@@ -293,7 +345,13 @@ def compare_to_baseline(per_query: pd.DataFrame, baseline: str, test: str = "ran
 
 def pairwise_p_values(per_query: pd.DataFrame, test: str = "randomization", correction: str = "holm",
                       n_permutations: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Corrected p-values of every pair of systems (the family is all pairs); symmetric, NaN diagonal."""
+    """Corrected p-values of every pair of systems (the family is all pairs); symmetric, NaN diagonal.
+
+    >>> import pandas as pd
+    >>> per_query = pd.DataFrame({'a': [0.1, 0.2, 0.3, 0.4], 'b': [0.3, 0.4, 0.4, 0.6], 'c': [0.1, 0.25, 0.3, 0.4]})
+    >>> pairwise_p_values(per_query, n_permutations=999).shape
+    (3, 3)
+    """
     systems = list(per_query.columns)
     pairs = [(a, b) for i, a in enumerate(systems) for b in systems[i + 1:]]
     raw = [p_value(per_query[a].to_numpy(), per_query[b].to_numpy(), test, n_permutations, seed) for a, b in pairs]
@@ -309,7 +367,14 @@ def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: s
                   n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """A family of paired comparisons (treatment, baseline) over the same queries: the mean
     difference with its paired bootstrap interval, raw and corrected p-values (the correction runs
-    over the whole family) and whether each is significant at ``alpha`` after correction."""
+    over the whole family) and whether each is significant at ``alpha`` after correction.
+
+    >>> import pandas as pd
+    >>> per_query = pd.DataFrame({'a': [0.1, 0.2, 0.3, 0.4], 'b': [0.3, 0.4, 0.4, 0.6]})
+    >>> found = compare_pairs(per_query, [('b', 'a')], n_permutations=999, n_resamples=500)
+    >>> found.treatment[0], found.baseline[0], round(float(found['diff'][0]), 3)
+    ('b', 'a', 0.175)
+    """
     check_alpha(alpha)
     missing = sorted({s for pair in pairs for s in pair} - set(per_query.columns))
     if missing:
@@ -331,7 +396,11 @@ def compare_pairs(per_query: pd.DataFrame, pairs: list[tuple[str, str]], test: s
 # ------------------------------------------------------------ training seeds inside the test
 def seed_matrix(values) -> np.ndarray:
     """Per-query values of one system as (seeds, queries): a 1-d array is a system trained once
-    (or never), a single row."""
+    (or never), a single row.
+
+    >>> seed_matrix([0.1, 0.2]).shape, seed_matrix([[0.1, 0.2], [0.3, 0.4]]).shape
+    ((1, 2), (2, 2))
+    """
     checks.array(values, "per-query values", ndim=(1, 2), finite=False)
     values = finite(values)
     return values[None, :] if values.ndim == 1 else values
@@ -410,7 +479,12 @@ def two_level_gap_share(system, zero, ceiling, n_resamples: int = 10_000, seed: 
                         level: float = 0.95, form=None) -> tuple[float, float, float]:
     """A system's share of the zero-shot-to-ceiling gap (:func:`gap_share_interval`) with its
     training seeds inside: ``system`` is (seeds, queries); each resample draws queries (shared by
-    the three) and the system's seeds with replacement. ``form`` as in :func:`two_level_bootstrap`."""
+    the three) and the system's seeds with replacement. ``form`` as in :func:`two_level_bootstrap`.
+
+    >>> found = two_level_gap_share([[0.3, 0.4, 0.5, 0.3]], [0.2, 0.3, 0.4, 0.2], [0.4, 0.5, 0.6, 0.4], n_resamples=500)
+    >>> round(found[0], 2)
+    0.5
+    """
     system = seed_matrix(system)
     zero, ceiling = finite(zero), finite(ceiling)
     if system.shape[1] != zero.size or zero.size != ceiling.size or zero.size < 2:

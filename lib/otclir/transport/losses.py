@@ -22,7 +22,12 @@ def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def squared_euclidean_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distance between every token of x (B, n, H) and of y (B, m, H)."""
+    """Squared Euclidean distance between every token of x (B, n, H) and of y (B, m, H).
+
+    >>> import torch
+    >>> squared_euclidean_cost(torch.eye(2).unsqueeze(0), torch.eye(2).unsqueeze(0)).round().tolist()
+    [[[0.0, 2.0], [2.0, 0.0]]]
+    """
     checks.tensor(x, "x", 3)
     checks.tensor(y, "y", 3)
     return torch.cdist(x, y).pow(2)

@@ -98,7 +98,11 @@ OBJECTIVES = {
 
 
 def terms_of(objective: str) -> tuple[Term, ...]:
-    """The terms of an objective, in the registry's order."""
+    """The terms of an objective, in the registry's order.
+
+    >>> [term.name for term in terms_of('ot+contrastive')]
+    ['infonce', 'ot']
+    """
     from otclir.errors import OtclirError
 
     if objective not in OBJECTIVES:
@@ -107,9 +111,18 @@ def terms_of(objective: str) -> tuple[Term, ...]:
 
 
 def transports(objective: str) -> bool:
-    """Whether an objective has the transport term (its students are the OT students)."""
+    """Whether an objective has the transport term (its students are the OT students).
+
+    >>> transports('ot'), transports('sentence_mse')
+    (True, False)
+    """
     return TRANSPORT_TERM in OBJECTIVES.get(objective, ())
 
 
 def needs(objective: str, state: str) -> bool:
+    """Whether a term of the objective reads ``state`` ("plan_states", "candidates").
+
+    >>> needs('ot', 'plan_states'), needs('sentence_mse', 'plan_states')
+    (True, False)
+    """
     return any(state in term.needs for term in terms_of(objective))
