@@ -89,3 +89,17 @@ def test_the_controls_redraw_with_their_new_values():
     assert (verse.value, language.value, layer.value, epsilon.value, cost.value) == ("01001001", "tl", 8, 0.05, "raw")
     language.value = "grc"  # Genesis has no gold alignment: the view says so instead of failing
     layer.value = None
+
+
+def test_the_ranking_explorer_searches_queries_by_text_and_shows_the_students_first():
+    runs = {"sw": {"bm25": {"q1": {"d1": 1.0}}, "ceiling": {"q1": {"d1": 1.0}},
+                   "distill-ot@2000.maxsim": {"q1": {"d2": 1.0, "d1": 0.5}}, "student-zero-shot.maxsim": {"q1": {"d1": 0.9}}},
+            "tl": {"distill-ot@2000.maxsim": {"q1": {"d1": 0.7}}}}
+    box = explorers.ranking_explorer(runs, {"q1": {"d1": 1}, "q2": {"d3": 1}}, ["q1", "q2"],
+                                     query_labels={"q1": "John 3:16 For God so loved", "q2": "Rom 3:23 all have sinned"})
+    query, language, systems = box.children
+    assert set(query.options) == {"q1  John 3:16 For God so loved", "q2  Rom 3:23 all have sinned"}
+    assert query.ensure_option and query.value.startswith("q1")  # typing "sinned" narrows the list to q2
+    assert systems.value == ("distill-ot@2000.maxsim", "student-zero-shot.maxsim")
+    assert list(language.options) == ["sw", "tl"]
+    query.value = "q2  Rom 3:23 all have sinned"  # redraws without error

@@ -173,21 +173,33 @@ def alignment_explorer(model: str, verses, languages, layers, epsilons, epsilon:
     return explore(lambda **values: alignment_figure(model, **values), controls)
 
 
+TRAINED = ("distill-", "student-zero-shot")  # what the explorer shows first: the students, not the baselines
+
+
 def ranking_explorer(runs_by_language: dict[str, dict[str, dict]], qrels: dict[str, dict], queries,
-                     labels_by_language: dict[str, dict[str, str]] | None = None, depth: int = 10):
+                     labels_by_language: dict[str, dict[str, str]] | None = None, depth: int = 10,
+                     query_labels: dict[str, str] | None = None):
     """Query, language and systems → each system's top ``depth`` with relevance marks (documents
-    shown by ``labels_by_language[language]`` where given)."""
+    shown by ``labels_by_language[language]`` where given). The query box searches the queries by
+    id and by ``query_labels`` (their text, say) as one types; the trained students are shown
+    first (every system can be added)."""
     import ipywidgets as widgets
 
     languages = list(runs_by_language)
     systems = sorted({s for runs in runs_by_language.values() for s in runs})
-    controls = {"query": widgets.Dropdown(options=list(queries), description="query"),
+    trained = [s for s in systems if s.startswith(TRAINED)]
+    choices = {f"{q}  {(query_labels or {}).get(str(q), '')}".strip(): q for q in queries}
+    controls = {"query": widgets.Combobox(options=list(choices), value=next(iter(choices)), ensure_option=True,
+                                          placeholder="words of a query, or its id", description="query"),
                 "language": widgets.Dropdown(options=languages, description="language"),
-                "systems": widgets.SelectMultiple(options=systems, value=tuple(systems[:4]), description="systems")}
+                "systems": widgets.SelectMultiple(options=systems, value=tuple((trained or systems)[:4]),
+                                                  description="systems")}
 
     def draw(query, language, systems):
+        if query not in choices:
+            raise ValueError("type words of a query (or its id) and pick one of the matches")
         chosen = {s: runs_by_language[language][s] for s in systems if s in runs_by_language[language]}
-        return top_results(chosen, qrels, query, depth, (labels_by_language or {}).get(language))
+        return top_results(chosen, qrels, choices[query], depth, (labels_by_language or {}).get(language))
 
     return explore(draw, controls)
 
