@@ -44,7 +44,7 @@ CLI_CASES = [
     ("no permutations", ["compare", "{d}/qrels.txt", "{d}/B.run", "--baseline", "{d}/A.run", "--permutations", "0"],
      "--permutations must be at least 100"),
     ("alpha outside (0, 1)", ["compare", "{d}/qrels.txt", "{d}/B.run", "--baseline", "{d}/A.run", "--alpha", "5"],
-     "alpha is a significance level in (0, 1), got 5.0"),
+     "alpha must be < 1, got 5.0"),
     ("compare with the baseline alone", ["compare", "{d}/qrels.txt", "{d}/A.run", "--baseline", "{d}/A.run"],
      "needs at least one run besides the baseline"),
     ("the baseline named by another path", ["compare", "{d}/qrels.txt", "{d}/./A.run", "--baseline", "{d}/A.run"],

@@ -57,7 +57,7 @@ def test_merges_rank_each_language_by_its_own_ranking():
     assert list(np.argsort(-excluded[0], kind="stable")[:4]) == [2, 5, 1, 4]
     with pytest.raises(OtclirError, match="equal language blocks"):
         merged_scores(scores, 4, "round-robin")
-    with pytest.raises(OtclirError, match="unknown merge"):
+    with pytest.raises(OtclirError, match="how must be one of 'round-robin', 'normalised'"):
         merged_scores(scores, 2, "best")
 
 
