@@ -199,21 +199,27 @@ def plain_name(value, what: str) -> None:
                          "becomes a file or folder name inside the project's folders")
 
 
-def run_scores(run, name: str = "run") -> None:
-    """A run held in memory: {query id: {document id: score}} with text ids and finite scores (a NaN
-    would be ranked first by a sort, an infinite score tie every other)."""
-    if not isinstance(run, Mapping):
-        raise InputError(f"{name} must be a dict {{query id: {{document id: score}}}}, got {type(run).__name__}")
-    for qid, scores in run.items():
+def _id_table(table, name: str, entry: str) -> None:
+    """{query id: {document id: ``entry``}} with text ids at both levels."""
+    if not isinstance(table, Mapping):
+        raise InputError(f"{name} must be a dict {{query id: {{document id: {entry}}}}}, got {type(table).__name__}")
+    for qid, row in table.items():
         if not isinstance(qid, str):
             raise InputError(f"{name} has query id {qid!r} of type {type(qid).__name__}: ids are text in TREC files "
                              "and runs; convert them with str()")
-        if not isinstance(scores, Mapping):
-            raise InputError(f"{name}[{qid!r}] must be a dict {{document id: score}}, got {type(scores).__name__}")
-        doc = next((d for d in scores if not isinstance(d, str)), None)
+        if not isinstance(row, Mapping):
+            raise InputError(f"{name}[{qid!r}] must be a dict {{document id: {entry}}}, got {type(row).__name__}")
+        doc = next((d for d in row if not isinstance(d, str)), None)
         if doc is not None:
             raise InputError(f"{name}[{qid!r}] has document id {doc!r} of type {type(doc).__name__}: ids are "
                              "text; convert them with str()")
+
+
+def run_scores(run, name: str = "run") -> None:
+    """A run held in memory: {query id: {document id: score}} with text ids and finite scores (a NaN
+    would be ranked first by a sort, an infinite score tie every other)."""
+    _id_table(run, name, "score")
+    for qid, scores in run.items():
         try:
             values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
         except (TypeError, ValueError):
@@ -245,18 +251,9 @@ def keys_without_space(keys, name: str) -> None:
 
 def judgments(qrels, name: str = "qrels") -> None:
     """Relevance judgments held in memory: {query id: {document id: whole-number grade}}, text ids."""
-    if not isinstance(qrels, Mapping):
-        raise InputError(f"{name} must be a dict {{query id: {{document id: grade}}}}, got {type(qrels).__name__}")
+    _id_table(qrels, name, "grade")
     for qid, grades in qrels.items():
-        if not isinstance(qid, str):
-            raise InputError(f"{name} has query id {qid!r} of type {type(qid).__name__}: ids are text in TREC files "
-                             "and runs; convert them with str()")
-        if not isinstance(grades, Mapping):
-            raise InputError(f"{name}[{qid!r}] must be a dict {{document id: grade}}, got {type(grades).__name__}")
         for doc, grade in grades.items():
-            if not isinstance(doc, str):
-                raise InputError(f"{name}[{qid!r}] has document id {doc!r} of type {type(doc).__name__}: ids are "
-                                 "text; convert them with str()")
             if isinstance(grade, (bool, np.bool_)) or not isinstance(grade, numbers.Integral):
                 raise InputError(f"{name}[{qid!r}][{doc!r}] is {_shown(grade)}: grades are whole numbers")
 
