@@ -184,12 +184,6 @@ def function(value, name: str) -> None:
         raise InputError(f"{name} must be a function, got {_shown(value)}")
 
 
-def same_length(first, second, names: str) -> None:
-    """Two sequences of one length (``names``: how the message calls them, like "x and y")."""
-    if len(first) != len(second):
-        raise InputError(f"{names} must have one length (they are paired), got {len(first)} and {len(second)}")
-
-
 def plain_name(value, what: str) -> None:
     """A name that becomes one file or folder inside a project folder: text, no path separator,
     no leading dot (so no ``..``), no NUL."""
@@ -257,16 +251,6 @@ def judgments(qrels, name: str = "qrels") -> None:
             if isinstance(grade, (bool, np.bool_)) or not isinstance(grade, numbers.Integral):
                 raise InputError(f"{name}[{qid!r}][{doc!r}] is {_shown(grade)}: grades are whole numbers")
 
-
-def series_pair(x, y, names: str = "x and y") -> None:
-    """Two pandas Series paired by label hold the same labels once each (others are paired by position)."""
-    import pandas as pd
-
-    if isinstance(x, pd.Series) and isinstance(y, pd.Series) and not x.index.equals(y.index):
-        if x.index.has_duplicates or y.index.has_duplicates or set(x.index) != set(y.index):
-            raise InputError(f"{names} are indexed by different queries ({len(x)} and {len(y)} labels, "
-                             f"{len(set(x.index) ^ set(y.index))} in one only); pair them by query first, for "
-                             "example x.align(y, join='inner')")
 
 
 def tensor(value, name: str, ndim: int | tuple[int, ...] | None = None, *, floating: bool = True,
