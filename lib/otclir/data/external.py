@@ -82,10 +82,17 @@ def collection_id(template: str, language: str) -> str:
 def check_collection_id(template: str, language: str | None = None) -> None:
     """Refuse an ir_datasets id (``{language}`` filled in) that is not registered, before anything
     runs; the error names close ids."""
-    dataset_id = collection_id(template, language) if language else template.replace("{language}", "en")
+    import fnmatch
+
     ir_datasets = _ir_datasets()
     register_local_collections()
-    if dataset_id not in ir_datasets.registry:
+    if language is None and "{language}" in template:  # no language named: some language's id must exist
+        dataset_id = template.replace("{language}", "*")
+        known = fnmatch.filter(list(ir_datasets.registry), dataset_id)
+    else:
+        dataset_id = collection_id(template, language) if language else template
+        known = [dataset_id] if dataset_id in ir_datasets.registry else []
+    if not known:
         close = difflib.get_close_matches(dataset_id, list(ir_datasets.registry), n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise OtclirError(f"unknown ir_datasets id '{dataset_id}'{hint} (local folders go under "
