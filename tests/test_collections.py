@@ -62,6 +62,9 @@ def test_notebooks_03_and_05_run_on_a_collection_with_the_same_tables_and_figure
         assert {f"{stem}.png", f"{stem}.pdf"} <= figures
     assert {"05_significance_collection_en-sw_maxsim_AP.tex", "05_significance_collection_en-sw_mean_nDCG10.csv",
             "03_results.csv"} <= figures
+    unknown = otclir("run", "05", "-p", "collection", "local/nosuch/{language}")  # refused before a kernel starts
+    assert unknown.returncode == 2 and "unknown ir_datasets id 'local/nosuch/*'" in unknown.stderr
+    bible_collection(collections / "collections", "other", ["sw"], queries=5, docs=20)
     other = otclir("run", "05", "-p", "collection", "local/other/{language}")
     assert other.returncode != 0 and "computed on local/verses/{language}, not on local/other/{language}" in other.stderr
 
