@@ -84,16 +84,20 @@ def check_collection_id(template: str, language: str | None = None) -> None:
     runs; the error names close ids."""
     import fnmatch
 
-    ir_datasets = _ir_datasets()
-    register_local_collections()
+    root = collections_dir()
+    # the local folders are found, not registered: registering here would tie this process's
+    # registry to folders that may move (the kernel registers them where it runs)
+    local = [f"{LOCAL}/{docs.parent.relative_to(root).as_posix()}" for docs in sorted(root.rglob("docs.tsv"))] \
+        if root.is_dir() else []
+    ids = [*_ir_datasets().registry, *local]
     if language is None and "{language}" in template:  # no language named: some language's id must exist
         dataset_id = template.replace("{language}", "*")
-        known = fnmatch.filter(list(ir_datasets.registry), dataset_id)
+        known = fnmatch.filter(ids, dataset_id)
     else:
         dataset_id = collection_id(template, language) if language else template
-        known = [dataset_id] if dataset_id in ir_datasets.registry else []
+        known = [dataset_id] if dataset_id in ids else []
     if not known:
-        close = difflib.get_close_matches(dataset_id, list(ir_datasets.registry), n=5)
+        close = difflib.get_close_matches(dataset_id, ids, n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise OtclirError(f"unknown ir_datasets id '{dataset_id}'{hint} (local folders go under "
                           f"{collections_dir()} as {LOCAL}/<folder>)")
