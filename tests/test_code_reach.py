@@ -229,6 +229,24 @@ def test_a_hybrid_grid_configuration_runs_only_what_its_key_covers(tmp_outputs):
     assert _missing(ran, "otclir.experiments.ablation:store_grid") == []
 
 
+@pytest.mark.slow
+@pytest.mark.cost(60)
+def test_a_student_part_runs_only_what_its_key_covers(tmp_outputs, tmp_path, monkeypatch):
+    from otclir.experiments import student_parts
+    from otclir.experiments.student_parts import StudentEvaluation
+    from otclir.training.configs import DistillConfig
+
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    config = DistillConfig(language="tl", objective="ot", train_pairs=8, steps=2, batch_size=4, max_length=24,
+                           eval_every=1, checkpoint_every=1, dev_queries=5, dev_docs=20, balance_batches=1)
+    evaluation = StudentEvaluation(tasks=["crossref"], scorers=["mean", "maxsim"], rerank_depth=10, test_queries=5,
+                                   test_docs=20)
+    ran, folder = code_reach.traced_units(student_parts.compute_part, config, evaluation, log=lambda message: None)
+    assert student_parts.is_finished(folder)
+    assert {"otclir.training.distillation:Distiller.batch_losses", "otclir.transport.ot:sinkhorn"} <= ran
+    assert _missing(ran, student_parts.ENTRY) == []
+
+
 # ---------------------------------------------------------------- otclir status
 def test_status_of_the_stored_paper_profile_is_current_and_names_each_part():
     from otclir import status

@@ -115,28 +115,33 @@ def _stores_current(notebook: str, profile: str) -> bool:
 
 
 # notebook -> the parts its parameters declare, in the order they are computed
-DECLARED_PARTS = {"04": ("regime_probe", "regime_grid"), "05": ("language_sweep",)}
+DECLARED_PARTS = {"03": ("students",), "04": ("regime_probe", "regime_grid"), "05": ("language_sweep",)}
 
 
 def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
-    """A part a notebook's parameter declares outside the notebook's own run (notebook 04's regime
-    probe and regime grid, notebook 05's language sweep), computed in a recomputing reproduce before
-    the notebook that reads it and after those it reads (kept as stored where its settings and code
-    are current)."""
+    """A part a notebook's parameter declares outside the notebook's own run (notebook 03's
+    students, notebook 04's regime probe and regime grid, notebook 05's language sweep), computed in a
+    recomputing reproduce before the notebook that reads it and after those it reads (kept as stored
+    where its settings and code are current)."""
     from otclir import runner
-    from otclir.experiments import hybrid_regime, language_sweep, regime_grid
+    from otclir.experiments import hybrid_regime, language_sweep, regime_grid, student_plan
 
     path = runner.notebook_path(notebook)
     values = {**runner.declared_defaults(notebook), **runner.resolve_parameters(path, profile)}
     if values.get(parameter) is None:
         return
-    module, declared = {"regime_probe": (hybrid_regime, lambda p: (runner.declared_regime_probe(p),)),
-                        "regime_grid": (regime_grid, runner.declared_regime_grid),
-                        "language_sweep": (language_sweep, lambda p: (runner.declared_language_sweep(p),))}[parameter]
+    computations = {
+        "students": (lambda: student_plan.compute(runner.declared_students(profile)), "results/parts/students/"),
+        "regime_probe": (lambda: hybrid_regime.compute(runner.declared_regime_probe(profile), profile),
+                         f"results/{profile}/{hybrid_regime.STORE}/"),
+        "regime_grid": (lambda: regime_grid.compute(*runner.declared_regime_grid(profile), profile),
+                        f"results/{profile}/{regime_grid.STORE}/"),
+        "language_sweep": (lambda: language_sweep.compute(runner.declared_language_sweep(profile), profile),
+                           f"results/{profile}/{language_sweep.STORE}/")}
+    compute, where = computations[parameter]
     started = time.time()
-    module.compute(*declared(profile), profile)
-    print(f"{parameter.replace('_', ' ')}: {time.time() - started:.0f} s -> results/{profile}/{module.STORE}/",
-          flush=True)
+    compute()
+    print(f"{parameter.replace('_', ' ')}: {time.time() - started:.0f} s -> {where}", flush=True)
 
 
 def _summary(args) -> None:
@@ -237,6 +242,17 @@ def _hybrid_grid(args) -> None:
     print(f"stored: results/{args.profile}/{regime_grid.STORE}/ ({record.get('wall_seconds', 0) / 60:.0f} min)")
 
 
+def _students(args) -> None:
+    from otclir.experiments import student_plan
+    from otclir.runner import declared_students
+
+    plan = declared_students(args.profile)
+    record = student_plan.compute(plan, minutes=args.minutes, progress=not args.quiet)
+    waiting = ", ".join(f"{language} {objective}" for language, objective in record["waiting_recipes"])
+    print(f"{len(record['computed'])} part(s) computed, {record['stored']} stored in results/parts/students/"
+          + (f"; waiting for a recipe: {waiting}" if waiting else ""))
+
+
 def _language_sweep(args) -> None:
     from otclir.experiments import language_sweep
     from otclir.runner import declared_language_sweep
@@ -327,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                "languages; reads the languages notebook 03 computed)")
     p.add_argument("--profile", default="paper", help="the profile that declares language_sweep (default paper)")
     p.set_defaults(func=_language_sweep)
+
+    p = sub.add_parser("students", help="train, test and store notebook 03's planned students, one part each (recipe "
+                                         "runs first; resumes from the stored parts)")
+    p.add_argument("--profile", default="paper", help="the profile that declares students (default paper)")
+    p.add_argument("--minutes", type=float, default=None, help="start no new part after this many minutes")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_students)
 
     p = sub.add_parser("hybrid-regime", help="train notebook 04's regime probe (alpha 0 and 1 per frozen layers and "
                                               "learning rate, one seed, dev only) and store its dev curves")

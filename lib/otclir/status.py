@@ -86,6 +86,36 @@ def profile_status(profile: str = PAPER_PROFILE) -> list[PartState]:
         for part in parts or [None]:
             minutes = None if part is None or part.seconds is None else round(part.seconds / 60, 1)
             rows.append(PartState(part.part if part else name, name, state, minutes, changes))
+    return rows + student_rows(profile)
+
+
+def student_rows(profile: str) -> list[PartState]:
+    """One row per student the profile's plan declares (notebook 03's ``students``): current when
+    its part is stored under its key now (a part of other code or settings has another name, so it
+    is not found: missing), with the minutes it recorded; the students of a recipe not yet chosen
+    on dev are one missing row per language and objective."""
+    from otclir.errors import OtclirError
+    from otclir.experiments import student_parts, student_plan
+    from otclir.runner import declared_students
+
+    try:
+        plan = declared_students(profile)
+    except OtclirError:
+        return []
+    evaluation, rows = plan.evaluation_settings(), []
+    for kind, config in student_plan.planned_configs(plan):
+        if kind == "waits":
+            language, objective = config
+            rows.append(PartState(f"03 students {language} {objective} (after its recipe)", "parts/students/",
+                                  "missing", None))
+            continue
+        folder = student_parts.part_folder(config, evaluation)
+        name = f"parts/students/{folder.name}"
+        if student_parts.is_finished(folder):
+            seconds = json.loads((folder / student_parts.PART_FILE).read_text(encoding="utf-8")).get("seconds")
+            rows.append(PartState(f"03 {kind} {folder.name}", name, "current", round(seconds / 60, 1)))
+        else:
+            rows.append(PartState(f"03 {kind} {folder.name}", name, "missing", None))
     return rows
 
 
@@ -104,7 +134,8 @@ def status_text(rows: list[PartState], profile: str, changes_shown: int = 8) -> 
     lines = [f"{'part':<{width}}  {'state':<7}  {'minutes':>7}  store"]
     for row in rows:
         minutes = "-" if row.minutes is None else f"{row.minutes:.1f}"
-        lines.append(f"{row.part:<{width}}  {row.state:<7}  {minutes:>7}  results/{profile}/{row.store}/")
+        where = f"results/{row.store}" if row.store.startswith("parts/") else f"results/{profile}/{row.store}/"
+        lines.append(f"{row.part:<{width}}  {row.state:<7}  {minutes:>7}  {where}")
     shown = set()
     for row in rows:
         if row.changes and row.store not in shown:

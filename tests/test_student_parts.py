@@ -1,0 +1,138 @@
+"""A trained student as a stored part: computed once, found by its key, checked when read, never
+half written; and the plan of the answers' students (recipes chosen on dev, dev curves' ends)."""
+import pytest
+
+from otclir.errors import OtclirError
+from otclir.experiments import student_parts, student_plan
+from otclir.experiments.locks import FolderLock, LockedError
+from otclir.experiments.results import DamagedResults
+from otclir.experiments.student_parts import StudentEvaluation
+from otclir.experiments.student_plan import StudentPlan
+
+TRAINING = {"batch_size": 4, "max_length": 24, "balance_batches": 1}
+PLAN = {"languages": ["tl"], "objectives": ["sentence_mse"], "budgets": [16], "epochs": [2.0], "seeds": [0, 1],
+        "lrs": [1e-4, 3e-4], "checks": 8, "dev_queries": 8, "dev_docs": 40, "training": TRAINING,
+        "evaluation": {"tasks": ["crossref"], "scorers": ["mean"], "test_queries": 8, "test_docs": 40}}
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("OTCLIR_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("OTCLIR_OUTPUTS", str(tmp_path / "outputs"))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    """The plan's two recipe runs and the second seed at the chosen rate (8 steps each), computed
+    once for the tests that read them."""
+    root = tmp_path_factory.mktemp("parts")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OTCLIR_RESULTS", str(root / "results"))
+        patch.setenv("OTCLIR_OUTPUTS", str(root / "outputs"))
+        plan = StudentPlan.from_dict(PLAN)
+        record = student_plan.compute(plan, log=lambda message: None)
+    return plan, record, root
+
+
+@pytest.fixture
+def stored(computed, monkeypatch):
+    plan, record, root = computed
+    monkeypatch.setenv("OTCLIR_RESULTS", str(root / "results"))
+    monkeypatch.setenv("OTCLIR_OUTPUTS", str(root / "outputs"))
+    return plan, record
+
+
+def test_a_plan_trains_its_recipes_chooses_on_dev_and_stores_every_student(stored):
+    plan, record = stored
+    assert len(record["computed"]) == 3 and record["stored"] == 3 and not record["waiting_recipes"]
+    tables = student_plan.collect(plan)
+    students = tables["students"]
+    assert sorted(students.seed) == [0, 0, 1]
+    assert set(students.pairs_seen) == {32} and set(students.steps) == {8}  # 2 epochs of 16 pairs, batches of 4
+    chosen = student_plan.chosen_lr(plan, "tl", "sentence_mse")
+    assert students[students.seed == 1].lr.item() == chosen  # the second seed trains at the rate dev chose
+    assert set(students.end) <= {"rising", "falling", "flat"}
+    curves = tables["curves"]
+    assert curves.groupby("lr").size().min() >= 9  # the untrained student and 8 checks
+    assert {"dev_nDCG@10@fold0", "dev_nDCG@10@fold1", "dev_bitext_MRR@fold1"} <= set(curves.columns)
+    rows = tables["per_query"]
+    assert set(rows.weights) == {"dev-selected", "final"}
+    assert rows.groupby(["lr", "seed", "weights"])["query"].nunique().eq(8).all()
+
+
+def test_a_stored_part_is_found_not_trained_again(stored, monkeypatch):
+    plan, _ = stored
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored part was trained again")
+
+    monkeypatch.setattr(student_parts, "_train_and_test", refuse)
+    assert student_plan.compute(plan)["computed"] == []
+
+
+def test_a_changed_setting_is_another_part(roots):
+    plan = StudentPlan.from_dict(PLAN)
+    evaluation = plan.evaluation_settings()
+    one, other = student_plan.recipe_runs(plan, "tl", "sentence_mse")
+    assert student_parts.part_folder(one, evaluation) != student_parts.part_folder(other, evaluation)
+    wider = StudentEvaluation.from_dict({**PLAN["evaluation"], "test_queries": 9})
+    assert student_parts.part_folder(one, evaluation) != student_parts.part_folder(one, wider)
+    assert student_parts.part_folder(one, evaluation).name.startswith("tl-sentence_mse-16-s0-")
+
+
+def test_a_changed_file_of_a_part_is_refused_when_read(stored):
+    plan, record = stored
+    folder = student_parts.parts_root() / record["computed"][0]
+    table = folder / "results.csv"
+    kept = table.read_text()
+    try:
+        table.write_text(kept.replace("0.", "1.", 1))
+        with pytest.raises(DamagedResults, match="compute it again"):
+            student_parts.read_part(folder)
+    finally:
+        table.write_text(kept)
+
+
+def test_a_part_another_process_computes_is_refused_and_nothing_is_written(roots):
+    plan = StudentPlan.from_dict(PLAN)
+    evaluation = plan.evaluation_settings()
+    config = student_plan.recipe_runs(plan, "tl", "sentence_mse")[0]
+    folder = student_parts.part_folder(config, evaluation)
+    lock = FolderLock(folder.with_name(folder.name + ".lock"), folder)
+    lock.acquire()
+    try:
+        with pytest.raises(LockedError):
+            student_parts.compute_part(config, evaluation)
+    finally:
+        lock.release()
+    assert not folder.exists() and not folder.with_name(folder.name + ".staging").exists()
+
+
+def test_a_session_share_stops_between_parts(roots):
+    plan = StudentPlan.from_dict(PLAN)
+    messages = []
+    record = student_plan.compute(plan, minutes=0, log=messages.append)
+    assert record["computed"] == [] and "2 part(s) left, the same command resumes" in messages[-1]
+    assert [kind for kind, _ in student_plan.planned_configs(plan)] == ["recipe", "recipe", "waits"]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"epochs": [2.0, 1.0]}, "one number of epochs per budget"),
+    ({"training": {**TRAINING, "lr": 1e-3}}, "training sets 'lr'"),
+    ({"checks": 4}, "at least 8 dev checks"),
+    ({"epochs": [0.5]}, "at least 1 epoch"),
+    ({"objectives": ["kl"]}, "objectives"),
+    ({"languages": ["xx-unknown"]}, "xx-unknown"),
+])
+def test_a_plan_is_checked_before_anything_trains(roots, change, message):
+    with pytest.raises(OtclirError, match=message):
+        StudentPlan.from_dict({**PLAN, **change})
+
+
+def test_the_chosen_rate_and_the_curve_end_read_dev_only():
+    assert student_plan.choose_lr({1e-4: {"dev_nDCG@10": 0.3}, 3e-4: {"dev_nDCG@10": 0.3}}, "dev_nDCG@10") == 1e-4
+    with pytest.raises(OtclirError, match="logged no dev_AP"):
+        student_plan.choose_lr({1e-4: {"dev_nDCG@10": 0.3}}, "dev_AP")
+    with pytest.raises(OtclirError, match="at least two checks"):
+        student_plan.curve_end([0.2], 0.002)
