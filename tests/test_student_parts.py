@@ -136,3 +136,41 @@ def test_the_chosen_rate_and_the_curve_end_read_dev_only():
         student_plan.choose_lr({1e-4: {"dev_nDCG@10": 0.3}}, "dev_AP")
     with pytest.raises(OtclirError, match="at least two checks"):
         student_plan.curve_end([0.2], 0.002)
+
+
+def test_the_answers_read_from_the_parts(stored):
+    from otclir.evaluation import student_answers
+
+    plan, _ = stored
+    tables = student_plan.collect(plan)
+    recipes = student_answers.recipes(tables["students"], plan.select_by)
+    assert len(recipes) == 1 and recipes.chosen_lr.item() == student_plan.chosen_lr(plan, "tl", "sentence_mse")
+    kept = student_answers.kept_students(tables)
+    assert sorted(kept["students"].seed) == [0, 1] and kept["students"].lr.nunique() == 1
+    agreement = student_answers.fold_agreement(tables["curves"])
+    assert {"dev_AP", "dev_nDCG@10", "dev_bitext_MRR"} <= set(agreement.signal)
+    assert agreement.agreement.dropna().between(-1, 1).all()
+    weights = student_answers.weights_on_test(kept["per_query"])
+    assert {"dev-selected", "final"} <= set(weights.columns) and len(weights) == 2
+
+
+def test_ot_against_sentence_mse_reads_every_budget_the_all_pairs_one_included():
+    import numpy as np
+    import pandas as pd
+
+    from otclir.evaluation import student_answers
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for budget, seeds in (("2000", [0, 1, 2]), ("all", [0])):
+        for seed in seeds:
+            base = rng.uniform(0, 1, 40)
+            for objective, shift in (("sentence_mse", 0.0), ("ot", 0.03)):
+                for query, value in enumerate(base + shift + rng.normal(0, 0.01, 40)):
+                    rows.append({"language": "tl", "objective": objective, "budget": budget, "seed": seed, "lr": 1e-4,
+                                 "weights": "dev-selected", "task": "crossref", "scorer": "mean", "query": f"q{query}",
+                                 "system": f"distill-{objective}@{budget}", "AP": float(np.clip(value, 0, 1))})
+    table = student_answers.ot_against(pd.DataFrame(rows), margin=0.005)
+    assert list(table.budget) == [2000, "all"]
+    assert table.set_index("budget").loc[2000, "diff"] > 0.02
+    assert table.verdict.str.startswith(("different", "undefined", "not shown")).all()

@@ -39,7 +39,8 @@ def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE"
     for pair, frame in sorted(per_query.items()):
         frame = frame[frame.scorer == scorer] if "scorer" in frame else frame
         language = pair.split("-", 1)[1]
-        budgets = sorted({s.split("@")[1] for s in frame.system.unique() if s.startswith("distill-ot@")}, key=float)
+        budgets = sorted({s.split("@")[1] for s in frame.system.unique() if s.startswith("distill-ot@")},
+                         key=lambda tag: (tag == "all", 0.0 if tag == "all" else float(tag)))  # "all": every pair
         for task in sorted(frame.task.unique()):
             of_task = frame[frame.task == task]
             for budget in budgets:
@@ -51,7 +52,8 @@ def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE"
                 a, b = ot[queries].to_numpy(), base[queries].to_numpy()
                 if against == "zero-shot":
                     b = np.repeat(b, len(a), axis=0)  # the same untrained student under every seed
-                row = {"task": task, "language": language, "budget": int(float(budget)), "against": against,
+                row = {"task": task, "language": language, "budget": budget if budget == "all" else int(float(budget)),
+                       "against": against,
                        "seeds": len(a), "queries": len(queries), "OT": float(a.mean()), "baseline": float(b.mean())}
                 if np.allclose(a, b, rtol=0, atol=1e-12):
                     rows.append({**row, "diff": 0.0, "verdict": "same weights"})

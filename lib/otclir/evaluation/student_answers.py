@@ -1,0 +1,108 @@
+"""Readings of the answers' students (:func:`otclir.experiments.student_plan.collect`): the recipe
+each language chose on its dev, how each dev curve ends, which dev signal predicts retrieval on
+held-out dev books, the dev-selected weights beside the final ones on test, and OT against
+sentence MSE and zero-shot (:mod:`otclir.evaluation.primary_comparison`). Recomputed from the
+stored parts on every reading; nothing here is stored.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from otclir.errors import OtclirError
+
+FOLD_MARK = "@fold"
+
+
+def recipes(students: pd.DataFrame, select_by: str) -> pd.DataFrame:
+    """Per language and objective: each rate's dev-selected ``select_by`` at the first budget and
+    seed, the rate chosen (the highest; the smaller on a tie), its selected step and the end of its
+    dev curve."""
+    runs = students[students.recipe_run]
+    if runs.empty:
+        return pd.DataFrame(columns=["language", "objective", "chosen_lr", "selected_step", "end"])
+    rows = []
+    for (language, objective), group in runs.groupby(["language", "objective"], sort=False):
+        ordered = group.sort_values(["lr"])
+        best = ordered.loc[ordered[select_by].idxmax()]
+        rows.append({"language": language, "objective": objective,
+                     **{f"{select_by} at lr {lr:g}": value for lr, value in zip(ordered.lr, ordered[select_by])},
+                     "chosen_lr": best.lr, "selected_step": int(best.selected_step), "steps": int(best.steps),
+                     "end": best.end, "minutes": round(float(group.minutes.mean()), 1)})
+    return pd.DataFrame(rows)
+
+
+def kept_students(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The plan's students without the recipe runs its dev did not choose: ``students`` and
+    ``per_query`` restricted to the chosen rate of each language and objective."""
+    students = tables["students"]
+    if students.empty:
+        return {"students": students, "per_query": tables["per_query"]}
+    chosen = {}
+    for (language, objective), group in students[students.recipe_run].groupby(["language", "objective"]):
+        chosen[(language, objective)] = group.sort_values("lr").loc[group.sort_values("lr")[_signal(students)].idxmax()].lr
+    keep = lambda frame: frame[[chosen.get((l, o)) == lr for l, o, lr in zip(frame.language, frame.objective, frame.lr)]]  # noqa: E731,E741
+    return {"students": keep(students).reset_index(drop=True), "per_query": keep(tables["per_query"]).reset_index(drop=True)}
+
+
+def _signal(students: pd.DataFrame) -> str:
+    signals = [c for c in students.columns if c.startswith("dev_") and FOLD_MARK not in c]
+    if "selected_by" in students and students.selected_by.notna().any():
+        return students.selected_by.dropna().iloc[0]
+    if not signals:
+        raise OtclirError("the students record no dev signal")
+    return signals[0]
+
+
+def fold_agreement(curves: pd.DataFrame, target: str = "dev_AP") -> pd.DataFrame:
+    """Per language and dev signal: Spearman's correlation, over every dev check of every student,
+    between the signal on one fold of the dev books and ``target`` on the other (the mean of both
+    directions). The signal that agrees best predicts retrieval on dev books it did not see."""
+    from scipy.stats import spearmanr
+
+    signals = sorted({c.split(FOLD_MARK)[0] for c in curves.columns if FOLD_MARK in c})
+    if target not in signals:
+        raise OtclirError(f"the dev checks log no {target} per fold; signals per fold: {', '.join(signals) or 'none'}")
+    rows = []
+    for language, group in curves.groupby("language", sort=False):
+        for signal in signals:
+            values = []
+            for one, other in ((0, 1), (1, 0)):
+                a, b = group[f"{signal}{FOLD_MARK}{one}"], group[f"{target}{FOLD_MARK}{other}"]
+                ok = a.notna() & b.notna()
+                if ok.sum() >= 3 and a[ok].nunique() > 1 and b[ok].nunique() > 1:
+                    values.append(spearmanr(a[ok], b[ok]).statistic)
+            rows.append({"language": language, "signal": signal, "checks": int(len(group)),
+                         "agreement": float(np.mean(values)) if values else np.nan})
+    return pd.DataFrame(rows)
+
+
+def weights_on_test(per_query: pd.DataFrame, measure: str = "AP", scorer: str = "mean") -> pd.DataFrame:
+    """Per student and task: the test ``measure`` of its dev-selected and its final weights."""
+    rows = per_query[per_query.scorer == scorer] if "scorer" in per_query else per_query
+    keys = ["language", "objective", "budget", "seed", "lr", "task"]
+    table = rows.pivot_table(index=keys, columns="weights", values=measure, aggfunc="mean").reset_index()
+    table.columns.name = None
+    return table
+
+
+def as_system_rows(per_query: pd.DataFrame, weights: str = "dev-selected") -> dict[str, pd.DataFrame]:
+    """The students' per-query rows in the form :func:`~otclir.evaluation.primary_comparison.ot_against`
+    reads (one frame per language pair, ``system`` and ``seed`` columns), for one kind of weights."""
+    rows = per_query[per_query.weights == weights]
+    return {f"en-{language}": group.reset_index(drop=True) for language, group in rows.groupby("language")}
+
+
+def ot_against(per_query: pd.DataFrame, zero_shot: dict[str, pd.DataFrame] | None = None, against: str = "sentence MSE",
+               weights: str = "dev-selected", **options) -> pd.DataFrame:
+    """OT against sentence MSE (or zero-shot, whose per-query rows ``zero_shot`` gives per language
+    pair) per task, language and budget, seed-paired, with the equivalence verdict."""
+    from otclir.evaluation import primary_comparison
+
+    frames = as_system_rows(per_query, weights)
+    if against == "zero-shot":
+        if not zero_shot:
+            raise OtclirError("OT against zero-shot needs the zero-shot student's per-query rows (zero_shot=)")
+        frames = {pair: pd.concat([frame, zero_shot[pair]], ignore_index=True)
+                  for pair, frame in frames.items() if pair in zero_shot}
+    return primary_comparison.ot_against(frames, against=against, **options)
