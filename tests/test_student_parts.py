@@ -174,3 +174,20 @@ def test_ot_against_sentence_mse_reads_every_budget_the_all_pairs_one_included()
     assert list(table.budget) == [2000, "all"]
     assert table.set_index("budget").loc[2000, "diff"] > 0.02
     assert table.verdict.str.startswith(("different", "undefined", "not shown")).all()
+
+
+def test_the_dev_protocols_agreement_with_test_reads_the_stored_headline():
+    """Before the answers' students: dev nDCG@10 ranked the 18 Swahili students against test at
+    -0.03 (cross-references, mean pooling); tl kept the untrained weights everywhere (no ranking)."""
+    import pandas as pd
+
+    from otclir.evaluation.student_answers import dev_test_agreement
+    from otclir.paths import project_root
+
+    results = pd.read_csv(project_root() / "results" / "paper" / "03_distillation_training" / "results.csv")
+    table = dev_test_agreement(results[results.system.str.startswith("distill")], ["selected_dev_nDCG@10"])
+    sw = table.set_index(["language", "task", "scorer"]).loc[("sw", "crossref", "mean")]
+    assert sw.students == 18 and round(sw["selected_dev_nDCG@10"], 2) == -0.03
+    assert table[table.language == "tl"]["selected_dev_nDCG@10"].isna().all()
+    with pytest.raises(OtclirError, match="lacks dev_nope"):
+        dev_test_agreement(results, ["dev_nope"])

@@ -106,3 +106,26 @@ def ot_against(per_query: pd.DataFrame, zero_shot: dict[str, pd.DataFrame] | Non
         frames = {pair: pd.concat([frame, zero_shot[pair]], ignore_index=True)
                   for pair, frame in frames.items() if pair in zero_shot}
     return primary_comparison.ot_against(frames, against=against, **options)
+
+
+def dev_test_agreement(students: pd.DataFrame, signals, measure: str = "AP") -> pd.DataFrame:
+    """Per language, task and scorer: Spearman's correlation over the students between each dev
+    signal at the weights dev selected and the test ``measure`` of those weights: how well the dev
+    protocol ranks students as test does. ``students`` has one row per student with the signals
+    and the test measure (notebook 03's ``results.csv`` with ``selected_<signal>`` columns, or the
+    parts' students joined with their test means)."""
+    from scipy.stats import spearmanr
+
+    missing = [s for s in signals if s not in students] + ([measure] if measure not in students else [])
+    if missing:
+        raise OtclirError(f"the students' table lacks {', '.join(missing)}; columns: {', '.join(students.columns)}")
+    keys = [k for k in ("language", "task", "scorer") if k in students]
+    rows = []
+    for key, group in students.groupby(keys, sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)), students=len(group))
+        for signal in signals:
+            ok = group[signal].notna() & group[measure].notna()
+            row[signal] = (float(spearmanr(group.loc[ok, signal], group.loc[ok, measure]).statistic)
+                           if ok.sum() >= 3 and group.loc[ok, signal].nunique() > 1 else np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
