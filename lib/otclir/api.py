@@ -24,6 +24,7 @@ PUBLIC = {
     "otclir.evaluation.language_fairness": ("rank_distance", "top_shares", "share_skew", "peer"),
     "otclir.evaluation.retrieval_settings": ("merged_scores",),
     "otclir.retrieval.measures": ("evaluate", "per_query"),
+    "otclir.retrieval.linear_map": ("fit_map", "apply_map"),
     "otclir.data.trec": ("write_run", "write_qrels", "write_tsv", "ranked"),
     "otclir.data.bible": ("parse_verse_id",),
     "otclir.samplers": ("language_pairs",),
