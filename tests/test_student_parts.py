@@ -191,3 +191,20 @@ def test_the_dev_protocols_agreement_with_test_reads_the_stored_headline():
     assert table[table.language == "tl"]["selected_dev_nDCG@10"].isna().all()
     with pytest.raises(OtclirError, match="lacks dev_nope"):
         dev_test_agreement(results, ["dev_nope"])
+
+
+def test_the_dev_curves_figure_fits_a_page(stored):
+    import matplotlib.pyplot as plt
+
+    from otclir.plots.students import dev_curves
+    from otclir.plots.style import empty_axes, layout_problems
+
+    plan, _ = stored
+    figure = dev_curves(student_plan.collect(plan)["curves"], "dev_nDCG@10", "tl")
+    try:
+        assert layout_problems(figure) == [] and empty_axes(figure) == []
+        assert figure.axes[0].get_xlabel() == "pairs seen"
+    finally:
+        plt.close(figure)
+    with pytest.raises(OtclirError, match="no dev checks of dev_nDCG@10 for sw"):
+        dev_curves(student_plan.collect(plan)["curves"], "dev_nDCG@10", "sw")

@@ -261,7 +261,7 @@ def collect(plan: StudentPlan) -> dict[str, pd.DataFrame]:
                          "selected_step": selection["selected_step"], "end": curve_end(curve[plan.select_by], plan.flat_within),
                          **{k: v for k, v in selection.items() if k.startswith("dev_")}})
         curves.append(checks[["step", *(c for c in checks.columns if c.startswith(("dev_", "plan_")))]]
-                      .reset_index(drop=True).assign(**labels))
+                      .reset_index(drop=True).assign(**labels, batch_size=config.batch_size))
         per_query.append(part["perquery"].drop(columns=["language", "seed"], errors="ignore").assign(**labels))
     concat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
     return {"per_query": concat(per_query), "students": pd.DataFrame(students), "curves": concat(curves)}
