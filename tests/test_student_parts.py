@@ -152,6 +152,10 @@ def test_the_answers_read_from_the_parts(stored):
     assert agreement.agreement.dropna().between(-1, 1).all()
     weights = student_answers.weights_on_test(kept["per_query"])
     assert {"dev-selected", "final"} <= set(weights.columns) and len(weights) == 2
+    joined = student_answers.students_with_test(tables)
+    assert len(joined) == 3 and {"AP", "final_AP", "dev_nDCG@10", "end"} <= set(joined.columns)
+    agreement = student_answers.dev_test_agreement(joined, ["dev_nDCG@10", "dev_bitext_MRR"])
+    assert agreement.students.tolist() == [3]
 
 
 def test_ot_against_sentence_mse_reads_every_budget_the_all_pairs_one_included():

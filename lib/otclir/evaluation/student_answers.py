@@ -129,3 +129,13 @@ def dev_test_agreement(students: pd.DataFrame, signals, measure: str = "AP") -> 
                            if ok.sum() >= 3 and group.loc[ok, signal].nunique() > 1 else np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def students_with_test(tables: dict[str, pd.DataFrame], measure: str = "AP", scorer: str = "mean") -> pd.DataFrame:
+    """One row per student and task: its dev selection (the dev signals at the step it kept) with
+    the test ``measure`` of its dev-selected and final weights (``measure`` is the dev-selected
+    one, what :func:`dev_test_agreement` ranks against)."""
+    test = weights_on_test(tables["per_query"], measure, scorer)
+    keys = ["language", "objective", "budget", "seed", "lr"]
+    joined = tables["students"].merge(test, on=keys, how="inner")
+    return joined.assign(scorer=scorer, **{measure: joined["dev-selected"], f"final_{measure}": joined["final"]})
