@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from otclir.plots.style import DOUBLE_COLUMN, display_name, use_style
+from otclir.plots.style import DOUBLE_COLUMN, display_name, unique_handles, use_style
 
 TRAINING_PANELS = (("loss", "training loss"), ("dev_bitext_MRR", "dev bitext MRR"), ("dev_AP", "dev MAP"),
                    ("plan_shift", "plan shift since step 0 (TV)"), ("plan_aer", "plan AER on gold (Greek)"),
@@ -43,12 +43,7 @@ def training_curves(logs: pd.DataFrame, title: str = "", panels=TRAINING_PANELS,
         ax.set_xlabel("step")
     for ax in list(axes.flat)[len(panels):]:
         ax.remove()
-    handles, labels = [], []
-    for ax in fig.axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(handle)
-                labels.append(label)
+    handles, labels = unique_handles(fig)
     if title:
         fig.suptitle(title + (" (one line per training seed)" if seeds else ""), fontsize=8)
     fig.tight_layout()

@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from otclir.errors import OtclirError
-from otclir.plots.style import DOUBLE_COLUMN, OBJECTIVE_NAMES, use_style
+from otclir.plots.style import DOUBLE_COLUMN, OBJECTIVE_NAMES, unique_handles, use_style
 
 
 def dev_curves(curves: pd.DataFrame, signal: str, language: str):
@@ -34,12 +34,7 @@ def dev_curves(curves: pd.DataFrame, signal: str, language: str):
         ax.set_title(OBJECTIVE_NAMES.get(objective, objective))
         ax.set_xlabel("pairs seen" if "batch_size" in rows else "step")
     axes[0][0].set_ylabel(signal.replace("dev_", "dev "))
-    handles, labels = [], []
-    for ax in fig.axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            if label not in labels:
-                handles.append(handle)
-                labels.append(label)
+    handles, labels = unique_handles(fig)
     fig.tight_layout()
     fig.legend(handles, labels, loc="upper center", ncols=min(4, len(labels)), frameon=False,
                bbox_to_anchor=(0.5, 0.0))

@@ -78,6 +78,18 @@ def system_order(systems) -> list[str]:
     return sorted(dict.fromkeys(systems), key=key)
 
 
+def unique_handles(fig) -> tuple[list, list[str]]:
+    """The legend entries of every axes of a figure, each label once, in drawing order (for one
+    legend below small multiples)."""
+    handles, labels = [], []
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    return handles, labels
+
+
 def tier_rank(code: str) -> tuple[int, str]:
     """A language's place in every figure: low-resource first, then mid, then high, by code within."""
     from otclir.data.languages import language
