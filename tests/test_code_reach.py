@@ -172,6 +172,22 @@ def test_the_stores_keys_are_far_smaller_than_the_library():
     assert alignment < 0.25 * library  # notebook 02 trains nothing: no trainer in its key
 
 
+def test_a_computation_stops_when_its_code_changed_on_disk_since_it_started(monkeypatch):
+    """What a grid's worker checks at each configuration's start: the code its entry reaches, as
+    the files hold it now, against the code it started with."""
+    from otclir import checks
+    from otclir.errors import InputError
+    from otclir.experiments.code_reach import CodeKey
+
+    entry = "otclir.evaluation.stats:correct"
+    monkeypatch.delitem(checks._STARTED_WITH, entry, raising=False)
+    checks.code_unchanged(entry)  # the first call records the code
+    checks.code_unchanged(entry)  # unchanged: it goes on
+    monkeypatch.setitem(checks._STARTED_WITH, entry, CodeKey({"otclir.evaluation.stats:correct": "before"}, {}, {}))
+    with pytest.raises(InputError, match="changed on disk since it started .*stop it and start it again"):
+        checks.code_unchanged(entry)
+
+
 # ---------------------------------------------------------------- the key covers what runs
 def _missing(ran: set, entry: str) -> list:
     return sorted(ran - code_reach.library_index().reach(entry))

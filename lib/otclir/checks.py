@@ -281,3 +281,23 @@ def tensors(values, name: str, ndim: int | tuple[int, ...] | None = None) -> Non
         raise InputError(f"{name} must be a non-empty list of tensors, got {_shown(values)}")
     for i, value in enumerate(values):
         tensor(value, f"{name}[{i}]", ndim)
+
+
+_STARTED_WITH: dict = {}  # entry -> the code key this process first computed with
+
+
+def code_unchanged(entry: str) -> None:
+    """Refuses to go on when the code ``entry`` reaches has changed on disk since this process
+    first called this for it. A computation whose worker processes persist across parts (the
+    hybrid grids) would otherwise compute later parts with a mix of the code it loaded at start and
+    modules it imports later; stopping keeps every finished part, and the restarted run computes
+    the rest with one code."""
+    from otclir.experiments.code_reach import CodeIndex, code_key
+
+    now = code_key(entry, index=CodeIndex())
+    first = _STARTED_WITH.setdefault(entry, now)
+    if now.fingerprint != first.fingerprint:
+        changed = now.changes(first.record())
+        raise InputError(f"the code this process computes {entry} with changed on disk since it started "
+                         f"({len(changed)} change(s): {', '.join(changed[:3])}); stop it and start it again, its "
+                         "finished parts are kept")

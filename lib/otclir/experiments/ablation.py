@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from otclir import checks
 from otclir.data.languages import check_languages
 from otclir.data.splits import SPLITS
 from otclir.data.tasks import BIBLE_TASKS
@@ -213,6 +214,7 @@ def point_record(grid: AblationGrid, point: dict | None) -> tuple[str, dict, Pat
 def run_point(grid: AblationGrid, point: dict | None, log=print, stop_after: int | None = None,
               progress: bool = True) -> dict:
     """Train (or resume) and evaluate one configuration; ``point=None`` is the untrained student."""
+    checks.code_unchanged("otclir.experiments.ablation:run_point")  # worker processes outlive an edit
     label, record, folder = point_record(grid, point)
     evaluation = record["evaluation"]
     model = record.get("model")
