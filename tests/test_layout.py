@@ -47,6 +47,12 @@ def room_of(path: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
+# The one import against the flow, each with why: checks.code_unchanged is a guard (so a computation
+# may call it without its key moving), and what it checks is the code key, which the experiments'
+# bookkeeping computes; it imports it when called, never at import.
+BACKWARD_ALLOWED = {("checks.py", "experiments")}
+
+
 def test_every_module_has_a_stage_and_imports_nothing_from_a_later_one():
     modules = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE]
     assert len(modules) > 30
@@ -54,6 +60,8 @@ def test_every_module_has_a_stage_and_imports_nothing_from_a_later_one():
     for path in modules:
         own = stage_of(room_of(path))
         for line, room in imported_rooms(path):
+            if (str(path.relative_to(PACKAGE)), room) in BACKWARD_ALLOWED:
+                continue
             if stage_of(room) > own:
                 backwards.append(f"{path.relative_to(PACKAGE)}:{line} imports otclir.{room}")
     assert not backwards, "imports from a later stage:\n" + "\n".join(backwards)
