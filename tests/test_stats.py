@@ -156,3 +156,14 @@ def test_power_of_differences_without_spread_is_undefined_not_a_crash():
 
     found = minimum_detectable_effect([0.5, 0.4, 0.3], [0.4, 0.3, 0.2])
     assert math.isnan(found["mde"]) and math.isnan(found["queries_needed"]) and found["queries"] == 3
+
+
+def test_a_bootstrap_interval_over_many_queries_draws_in_bounded_blocks_with_the_same_draws():
+    """20,000 queries: blocks of 419 resamples (2**23 indices) instead of 1,000, the same interval."""
+    import numpy as np
+
+    from otclir.evaluation import stats
+
+    values = np.random.default_rng(3).random(20_000)
+    whole = stats.percentile_interval(stats.bootstrap(lambda idx: values[idx].mean(1), values.size, 600, 0, block=1000))
+    assert stats.bootstrap_ci(values, 600) == whole

@@ -68,6 +68,7 @@ def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -
             raise OtclirError(f"{path} ranks {len(foreign)} queries that {qrels_path} does not judge "
                               f"(e.g. {', '.join(foreign[:3])}): runs and qrels must cover the same query set")
         table = per_query(qrels, run, measures)
+        del run  # one run in memory at a time: the next is read only after this one is let go
         missing = table.attrs["missing_queries"]
         if missing and not allow_missing:
             raise OtclirError(f"{path} misses {len(missing)} of {len(table)} judged queries (e.g. {', '.join(missing[:3])}); "

@@ -188,7 +188,10 @@ def bootstrap_ci(values, n_resamples: int = 10_000, level: float = 0.95, seed: i
     values = finite(values)
     if values.ndim != 1 or values.size < 2:
         raise StatisticsError(f"a bootstrap interval needs a 1-d array of at least two values, got shape {values.shape}")
-    return percentile_interval(bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples, seed), level)
+    # resamples drawn at most 2**23 indices a block: the same draws (any block size gives them), and
+    # memory bounded for a million queries (a block of 1,000 would hold 8 GB of indices)
+    block = max(1, min(1_000, 2 ** 23 // values.size))
+    return percentile_interval(bootstrap(lambda idx: values[idx].mean(1), values.size, n_resamples, seed, block), level)
 
 
 def paired_bootstrap_ci(x, y, **kwargs) -> tuple[float, float]:
