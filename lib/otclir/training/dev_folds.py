@@ -3,11 +3,12 @@ by how well its value on one fold predicts retrieval on the other (dev and train
 
 The dev queries are split by their book (the dev books in canonical order, alternating between
 folds); every fold ranks the whole dev pool. The bitext signals are split by the book of each
-document verse. A fold's signals are logged as ``<signal>@fold<k>`` beside the whole set's.
+document verse. A fold's signals are logged as ``<signal>@fold<k>`` beside the whole set's. Each
+retrieval signal also logs its standard error over the dev queries (``_se``) and its change since
+the first check (``_change``, per query) with that change's paired standard error
+(``_change_se``): the noise a dev movement is read against.
 """
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 
@@ -26,34 +27,53 @@ def fold_of_books(books) -> dict[int, int]:
 
 
 class FoldedDevDistiller(Distiller):
-    """The distiller of the answers' students: its dev checks log every signal per fold too."""
+    """The distiller of the answers' students: its dev checks also log every signal per fold of
+    the dev books, each retrieval signal's standard error over the dev queries, and its change
+    since the first check with that change's paired standard error (is a dev movement more than
+    the dev set's noise?)."""
+
+    dev_reference = None  # per-query dev values at the first check: {measure: {query: value}}
+
+    def checkpoint_state(self) -> dict:
+        return {**super().checkpoint_state(), "dev_reference": self.dev_reference}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.dev_reference = state.get("dev_reference", self.dev_reference)
 
     def evaluate_dev(self) -> dict[str, float]:
-        # The whole set's signals as Distiller.evaluate_dev computes them, from one encoding of the
-        # pool (that method is kept unchanged so the stored students' keys stay as they are).
+        # The whole set's signals as Distiller.evaluate_dev computes them (evaluate is the mean of
+        # per_query), from one encoding of the pool; that method is kept unchanged so the stored
+        # students' keys stay as they are.
         from otclir.data.bible import parse_verse_id
-        from otclir.retrieval.dense import bitext_signals, dev_scores
+        from otclir.retrieval.dense import DEV_MEASURES, bitext_signals, dense_retrieve
+        from otclir.retrieval.measures import per_query
 
         task, queries, doc_english, docs, lower = self.dev_data()
         if lower is not None:
             doc_vectors = self.student.encode_tokens(None, "passage", lower=lower).pooled
         else:
             doc_vectors = self.student.encode(docs, kind="passage")
-        out = dev_scores(task, queries, doc_vectors)
-        out.update({f"dev_bitext_{k}": v for k, v in bitext_signals(doc_vectors, doc_english).items()})
         query_ids, doc_ids = list(task.queries), list(task.docs)
+        run = dense_retrieve(queries, doc_vectors, query_ids, doc_ids, k=1000, exclude=task.exclude)
+        rows = per_query(task.qrels, run, DEV_MEASURES)
+        out = {f"dev_{m}": float(v) for m, v in rows.mean().items()}
+        out.update({f"dev_bitext_{k}": v for k, v in bitext_signals(doc_vectors, doc_english).items()})
+        if self.dev_reference is None:
+            self.dev_reference = {m: rows[m].to_dict() for m in rows.columns}
+        root = np.sqrt(len(rows))
+        for m in rows.columns:
+            change = rows[m] - rows.index.map(self.dev_reference[m]).to_numpy(dtype=float)
+            out.update({f"dev_{m}_se": float(rows[m].std(ddof=1) / root), f"dev_{m}_change": float(change.mean()),
+                        f"dev_{m}_change_se": float(change.std(ddof=1) / root)})
         folds = fold_of_books([parse_verse_id(q)[0] for q in query_ids] + [parse_verse_id(d)[0] for d in doc_ids])
+        book_fold = np.array([folds[parse_verse_id(q)[0]] for q in rows.index])
+        doc_fold = np.array([folds[parse_verse_id(d)[0]] for d in doc_ids])
         for fold in range(FOLDS):
-            rows = [i for i, q in enumerate(query_ids) if folds[parse_verse_id(q)[0]] == fold]
-            docs_in = np.array([folds[parse_verse_id(d)[0]] == fold for d in doc_ids])
-            if rows:
-                kept = [query_ids[i] for i in rows]
-                part = dataclasses.replace(task, queries={q: task.queries[q] for q in kept},
-                                           qrels={q: task.qrels[q] for q in kept if q in task.qrels},
-                                           exclude={q: v for q, v in (task.exclude or {}).items() if q in set(kept)})
-                out.update({f"{k}@fold{fold}": v for k, v in dev_scores(part, queries[rows], doc_vectors).items()})
-            if docs_in.sum() >= 2:
-                signals = bitext_signals(doc_vectors[docs_in], doc_english[docs_in])
+            if (book_fold == fold).any():
+                out.update({f"dev_{m}@fold{fold}": float(v) for m, v in rows[book_fold == fold].mean().items()})
+            if (doc_fold == fold).sum() >= 2:
+                signals = bitext_signals(doc_vectors[doc_fold == fold], doc_english[doc_fold == fold])
                 out.update({f"dev_bitext_{k}@fold{fold}": v for k, v in signals.items()})
         if self.gold_aer is not None:
             import warnings
