@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from otclir.data.languages import check_languages
+from otclir.data.tasks import BIBLE_TASKS
 from otclir.errors import OtclirError
 from otclir.experiments.student_parts import StudentEvaluation
 from otclir.retrieval.dense import DEV_SIGNALS
@@ -28,7 +29,7 @@ from otclir.transport.objectives import OBJECTIVES
 
 @dataclass
 class StudentPlan(Settings):
-    """The profile's declaration of the answers' students (``03_distillation_training.answers``)."""
+    """The profile's declaration of the answers' students (notebook 03's ``students`` parameter)."""
 
     WHAT = "student plan setting"
 
@@ -46,7 +47,7 @@ class StudentPlan(Settings):
     lrs: list[float] = setting(factory=lambda: [3e-5, 1e-4, 3e-4], check=each(positive, distinct=True))
     checks: int = setting(10, check=whole(8, says="at least 8 dev checks a run"))
     select_by: str = setting("dev_nDCG@10", check=choice(DEV_SIGNALS, "dev signals"))
-    dev_task: str = setting("crossref", check=text())
+    dev_task: str = setting("crossref", check=choice(BIBLE_TASKS, "tasks"))
     dev_seed: int = setting(0, check=whole(0))
     # the fixed dev set: None is every judged dev query and the whole dev pool; a smaller sample
     # only for smoke tests (the quick profile), declared as such
