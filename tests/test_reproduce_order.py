@@ -1,8 +1,8 @@
 """A recomputing reproduce computes every part of the profile, the language sweep included, in the
-order the parts read each other: notebook 03 before the sweep, the regime probe and then the regime
-grid before notebook 04, the sweep before notebook 05."""
+order the parts read each other: the planned students before notebook 03, notebook 03 before the
+sweep, the regime probe and then the regime grid before notebook 04, the sweep before notebook 05."""
 from otclir import cli, runner
-from otclir.experiments import hybrid_regime, language_sweep, regime_grid
+from otclir.experiments import hybrid_regime, language_sweep, regime_grid, student_plan
 
 
 def _record_calls(monkeypatch, calls):
@@ -15,6 +15,7 @@ def _record_calls(monkeypatch, calls):
     monkeypatch.setattr(hybrid_regime, "compute", lambda probe, profile, **kw: calls.append(("regime", probe.to_record())))
     monkeypatch.setattr(regime_grid, "compute", lambda parameters, declared, profile, **kw: calls.append(
         ("regime grid", regime_grid.regime_grid(parameters, declared).to_record())))
+    monkeypatch.setattr(student_plan, "compute", lambda plan, **kw: calls.append(("students", plan.to_record())))
     monkeypatch.setattr(cli, "_summary", lambda args: calls.append(("summary", {})))
 
 
@@ -24,7 +25,8 @@ def test_recompute_runs_the_sweep_between_notebooks_04_and_05(monkeypatch):
     monkeypatch.setattr(cli, "_stores_current", lambda notebook, profile: False)
     cli.main(["reproduce", "--profile", "paper", "--recompute", "--log-output"])
     order = [name for name, _ in calls]
-    assert order == ["01", "02", "03", "regime", "regime grid", "04", "sweep", "05", "summary"]
+    assert order == ["01", "02", "students", "03", "regime", "regime grid", "04", "sweep", "05", "summary"]
+    assert dict(calls)["students"]["checks"] == 10
     assert dict(calls)["regime grid"]["training"]["frozen_layers"] == 4
     assert all(overrides == {"recompute": True} for name, overrides in calls if name in ("02", "03", "04"))
     assert dict(calls)["sweep"]["budget"] == 2000
@@ -53,4 +55,4 @@ def test_reading_reproduce_and_profiles_without_a_sweep_compute_none(monkeypatch
     _record_calls(monkeypatch, calls)
     cli.main(["reproduce", "--profile", "paper", "--log-output"])
     cli.main(["reproduce", "--profile", "quick", "--recompute", "--log-output"])
-    assert not {"sweep", "regime", "regime grid"} & {name for name, _ in calls}
+    assert not {"sweep", "regime", "regime grid", "students"} & {name for name, _ in calls}
