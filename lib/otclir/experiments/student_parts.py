@@ -35,6 +35,7 @@ ENTRY = "otclir.experiments.student_parts:compute_part"
 PART_FILE = "part.json"
 TABLES = ("perquery.csv.gz", "results.csv", "log.csv.gz")
 WEIGHTS = ("dev-selected", "final")  # the student dev selection keeps, and the one training ended with
+RUN_DEPTH = 10  # the run files a part's test writes to outputs/ (measures read the whole ranking)
 
 
 @dataclass
@@ -138,13 +139,13 @@ def _train_and_test(config: DistillConfig, evaluation: StudentEvaluation, run_na
     name = distilled_name(config.objective, config.train_pairs)
     folder = outputs_dir("train", "parts", run_name)  # the part's name holds its key: never another code's run
     result = train_student(config, folder, progress)
-    weights = {"dev-selected": result["model"], "final": result.get("final_model", str(folder / "final"))}
+    weights = dict(zip(WEIGHTS, (result["model"], result.get("final_model", str(folder / "final")))))
     frames, per_query = [], []
     for kind, path in weights.items():
         frame, queries = headline.compare_systems(
             config.language, {name: {config.seed: path}}, f"student-{run_name}-{kind}", evaluation.tasks,
             evaluation.test_queries, evaluation.test_docs, [DISTILLED], [config.train_pairs], evaluation.scorers,
-            evaluation.rerank_depth, evaluation.seed, log)
+            evaluation.rerank_depth, evaluation.seed, log, run_depth=RUN_DEPTH)
         frames.append(frame.assign(weights=kind))
         per_query.append(queries.assign(weights=kind))
     best = result.get("best") or {}
