@@ -50,3 +50,29 @@ def test_tsv_round_trip_flattens_whitespace(tmp_path):
     (tmp_path / "bad.tsv").write_text("no tab here\n")
     with pytest.raises(TrecFormatError, match=r"bad\.tsv:1"):
         trec.read_tsv(tmp_path / "bad.tsv")
+
+
+def test_a_run_read_in_blocks_or_ungrouped_measures_as_read_whole(tmp_path, monkeypatch):
+    """otclir compare reads a run a block of queries at a time (bounded memory); blocks of one
+    query, or a run whose queries' lines are interleaved (read whole), give the same table."""
+    import functools
+
+    from otclir.evaluation.compare import load_measures
+
+    qrels = trec.write_qrels(tmp_path / "qrels.txt", {"q1": {"d1": 1}, "q2": {"d2": 1, "d3": 1}, "q3": {"d1": 1},
+                                                      "q4": {"d4": 1}})
+    run = {"q1": {"d1": 0.2, "d2": 0.9}, "q2": {"d3": 0.5, "d1": 0.4, "d2": 0.1}, "q3": {"d2": 0.3, "d1": 0.1}}
+    grouped = trec.write_run(tmp_path / "a.run", run, tag="a")
+    lines = grouped.read_text().splitlines()
+    interleaved = tmp_path / "b.run"
+    interleaved.write_text("\n".join(lines[::2] + lines[1::2]) + "\n")
+    with pytest.raises(trec.UngroupedRunError, match="sort -s -k1,1 b.run"):
+        list(trec.read_run_blocks(interleaved))
+    whole, notes = load_measures(qrels, [grouped], ["AP", "nDCG@10"])
+    assert notes == ["a: 1 of 4 judged queries missing from the run, scored 0"]
+    assert whole["AP"]["a"].round(4).to_dict() == {"q1": 0.5, "q2": 0.8333, "q3": 0.5, "q4": 0.0}
+    again, _ = load_measures(qrels, [interleaved], ["AP", "nDCG@10"])
+    monkeypatch.setattr(trec, "read_run_blocks", functools.partial(trec.read_run_blocks, queries=1))
+    blocks, _ = load_measures(qrels, [grouped], ["AP", "nDCG@10"])
+    for measure in ("AP", "nDCG@10"):
+        assert again[measure]["b"].to_dict() == whole[measure]["a"].to_dict() == blocks[measure]["a"].to_dict()

@@ -119,6 +119,56 @@ def read_run(path: os.PathLike | str) -> Run:
     return run
 
 
+class UngroupedRunError(TrecFormatError):
+    """A run whose lines of one query are not together: it can be read whole, not in blocks."""
+
+
+def read_run_blocks(path: os.PathLike | str, queries: int = 10_000):
+    """A run read as :func:`read_run` reads it, yielded ``queries`` queries at a time in file order,
+    so that a run of a million queries is never held whole. The file must list each query's lines
+    together (as every TREC tool writes them); a query found again after other queries is refused
+    with the fix.
+
+    >>> import tempfile, pathlib
+    >>> path = write_run(pathlib.Path(tempfile.mkdtemp()) / 'a.run', {'q1': {'d1': 0.5}, 'q2': {'d2': 0.9}}, tag='x')
+    >>> list(read_run_blocks(path, queries=1))
+    [{'q1': {'d1': 0.5}}, {'q2': {'d2': 0.9}}]
+    """
+    checks.whole(queries, "queries", 1)
+    block: Run = {}
+    closed: set[str] = set()
+    current = None
+    for lineno, (qid, _, docid, rank, score, _tag) in _records(path, "run", "qid Q0 docid rank score tag"):
+        if qid != current:
+            if qid in closed or qid in block:
+                raise UngroupedRunError(f"{path}:{lineno}: query {qid} appears again after other queries; list each "
+                                      f"query's lines together (sort -s -k1,1 {Path(path).name}) or read it whole")
+            if current is not None:
+                closed.add(current)
+            if len(block) >= queries:
+                yield block
+                block = {}
+            current = qid
+        # the checks read_run makes, with its messages (read_run becomes a reading of these blocks
+        # when the stored parts that reach it are next recomputed)
+        try:
+            int(rank)
+            value = float(score)
+        except ValueError:
+            raise TrecFormatError(f"{path}:{lineno}: rank must be an integer and score a number, found {rank!r} and "
+                                  f"{score!r}") from None
+        if not math.isfinite(value):
+            raise TrecFormatError(f"{path}:{lineno}: score {score!r} is not a finite number; measures would depend "
+                                  f"on how it sorts")
+        scores = block.setdefault(qid, {})
+        if docid in scores:
+            raise TrecFormatError(f"{path}:{lineno}: query {qid} ranks document {docid} twice; a run lists each "
+                                  f"(query, document) pair once")
+        scores[docid] = value
+    if block:
+        yield block
+
+
 def ranked(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     """Documents in the order trec_eval (and so ir_measures) ranks them: by descending score, ties
     by descending document id (two stable sorts).

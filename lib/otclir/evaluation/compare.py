@@ -60,15 +60,7 @@ def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -
     if len(set(names)) != len(names):
         raise OtclirError(f"two runs share a name: {sorted(n for n in names if names.count(n) > 1)}; rename one file")
     for path, name in zip(run_paths, names):
-        run = trec.read_run(path)
-        if not run:
-            raise OtclirError(f"{path} is an empty run")
-        foreign = sorted(set(run) - set(qrels))
-        if foreign:
-            raise OtclirError(f"{path} ranks {len(foreign)} queries that {qrels_path} does not judge "
-                              f"(e.g. {', '.join(foreign[:3])}): runs and qrels must cover the same query set")
-        table = per_query(qrels, run, measures)
-        del run  # one run in memory at a time: the next is read only after this one is let go
+        table = _run_measures(path, qrels, qrels_path, measures)
         missing = table.attrs["missing_queries"]
         if missing and not allow_missing:
             raise OtclirError(f"{path} misses {len(missing)} of {len(table)} judged queries (e.g. {', '.join(missing[:3])}); "
@@ -79,6 +71,37 @@ def load_measures(qrels_path, run_paths, measures, allow_missing: bool = True) -
         for measure in measures:
             tables[measure][name] = table[str(parse_measures([measure])[0])]
     return {m: pd.DataFrame(cols) for m, cols in tables.items()}, notes
+
+
+def _run_measures(path, qrels, qrels_path, measures) -> pd.DataFrame:
+    """:func:`per_query` of one run file, read a block of queries at a time (memory stays at one
+    block, not the run), whole when its queries' lines are not together; judged queries the run
+    misses score 0 and are listed in ``attrs["missing_queries"]``."""
+    try:
+        blocks = list(_block_measures(path, qrels, qrels_path, measures))
+    except trec.UngroupedRunError:
+        blocks = list(_block_measures(path, qrels, qrels_path, measures, [trec.read_run(path)]))
+    seen = set().union(*(b.attrs["ranked"] for b in blocks))
+    missing = {q: qrels[q] for q in qrels if q not in seen}
+    rest = per_query(missing, {}, measures) if missing else None
+    table = pd.concat([*(b for b in blocks), *([rest] if rest is not None else [])]).sort_index()
+    table.attrs["missing_queries"] = sorted(rest.attrs["missing_queries"]) if rest is not None else []
+    return table
+
+
+def _block_measures(path, qrels, qrels_path, measures, runs=None):
+    empty = True
+    for run in runs if runs is not None else trec.read_run_blocks(path):
+        empty = False
+        foreign = sorted(set(run) - set(qrels))
+        if foreign:
+            raise OtclirError(f"{path} ranks {len(foreign)} queries that {qrels_path} does not judge "
+                              f"(e.g. {', '.join(foreign[:3])}): runs and qrels must cover the same query set")
+        block = per_query({q: qrels[q] for q in run}, run, measures)
+        block.attrs["ranked"] = set(run)
+        yield block
+    if empty:
+        raise OtclirError(f"{path} is an empty run")
 
 
 def significance(tables: dict[str, pd.DataFrame], baseline: str, test: str = "randomization",
