@@ -42,7 +42,10 @@ def write_files(folder: Path, queries: int, depth: int = 10, seed: int = 0) -> t
 def measure(queries: int, permutations: int) -> tuple[float, float]:
     """Seconds and peak resident MB of one `otclir compare` in a child process."""
     with tempfile.TemporaryDirectory() as folder:
-        qrels, base, system = write_files(Path(folder), queries)
+        # the files are written by a child of their own: a child's peak memory on Linux counts the
+        # memory of the process it was forked from, so this process stays small
+        qrels, base, system = Path(folder) / "qrels.txt", Path(folder) / "base.run.gz", Path(folder) / "system.run.gz"
+        subprocess.run([sys.executable, __file__, "--write", folder, str(queries)], check=True)
         script = ("import resource, sys\nfrom otclir import cli\n"
                   f"code = cli.main(['compare', {str(qrels)!r}, {str(system)!r}, '--baseline', {str(base)!r}, "
                   f"'--measures', 'AP', 'nDCG@10', '--permutations', '{permutations}'])\n"
@@ -57,6 +60,9 @@ def measure(queries: int, permutations: int) -> tuple[float, float]:
 
 
 def main():
+    if sys.argv[1:2] == ["--write"]:
+        write_files(Path(sys.argv[2]), int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     parser.add_argument("--permutations", type=int, default=1000)
