@@ -16,42 +16,39 @@ FOLD_MARK = "@fold"
 
 def recipes(students: pd.DataFrame, select_by: str) -> pd.DataFrame:
     """Per language and objective: each rate's dev-selected ``select_by`` at the first budget and
-    seed, the rate chosen (the highest; the smaller on a tie), its selected step and the end of its
-    dev curve."""
-    runs = students[students.recipe_run]
+    seed, the rate its grid chose (``kept``, see :func:`otclir.experiments.student_plan.collect`),
+    that run's selected step and the end of its dev curve; a grid not yet whole has no choice."""
+    runs = students[students.recipe_run] if not students.empty else students
+    columns = ["language", "objective", "chosen_lr", "selected_step", "end"]
     if runs.empty:
-        return pd.DataFrame(columns=["language", "objective", "chosen_lr", "selected_step", "end"])
+        return pd.DataFrame(columns=columns)
+    if select_by not in runs:
+        raise OtclirError(f"the students record no {select_by}; their dev signals: "
+                          f"{', '.join(c for c in runs.columns if c.startswith('dev_')) or 'none'}")
     rows = []
     for (language, objective), group in runs.groupby(["language", "objective"], sort=False):
         ordered = group.sort_values(["lr"])
-        best = ordered.loc[ordered[select_by].idxmax()]
-        rows.append({"language": language, "objective": objective,
-                     **{f"{select_by} at lr {lr:g}": value for lr, value in zip(ordered.lr, ordered[select_by])},
-                     "chosen_lr": best.lr, "selected_step": int(best.selected_step), "steps": int(best.steps),
-                     "end": best.end, "minutes": round(float(group.minutes.mean()), 1)})
+        row = {"language": language, "objective": objective,
+               **{f"{select_by} at lr {lr:g}": value for lr, value in zip(ordered.lr, ordered[select_by])},
+               "minutes": round(float(group.minutes.mean()), 1)}
+        chosen = ordered[ordered.kept]
+        if len(chosen) == 1:
+            best = chosen.iloc[0]
+            row.update(chosen_lr=best.lr, selected_step=int(best.selected_step), steps=int(best.steps), end=best.end)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def kept_students(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The plan's students without the recipe runs its dev did not choose: ``students`` and
-    ``per_query`` restricted to the chosen rate of each language and objective."""
+    ``per_query`` restricted to the kept ones."""
     students = tables["students"]
     if students.empty:
         return {"students": students, "per_query": tables["per_query"]}
-    chosen = {}
-    for (language, objective), group in students[students.recipe_run].groupby(["language", "objective"]):
-        chosen[(language, objective)] = group.sort_values("lr").loc[group.sort_values("lr")[_signal(students)].idxmax()].lr
-    keep = lambda frame: frame[[chosen.get((l, o)) == lr for l, o, lr in zip(frame.language, frame.objective, frame.lr)]]  # noqa: E731,E741
-    return {"students": keep(students).reset_index(drop=True), "per_query": keep(tables["per_query"]).reset_index(drop=True)}
-
-
-def _signal(students: pd.DataFrame) -> str:
-    signals = [c for c in students.columns if c.startswith("dev_") and FOLD_MARK not in c]
-    if "selected_by" in students and students.selected_by.notna().any():
-        return students.selected_by.dropna().iloc[0]
-    if not signals:
-        raise OtclirError("the students record no dev signal")
-    return signals[0]
+    keys = ["language", "objective", "budget", "seed", "lr"]
+    kept = students.loc[students.kept, keys]
+    per_query = tables["per_query"].merge(kept, on=keys, how="inner")
+    return {"students": students[students.kept].reset_index(drop=True), "per_query": per_query}
 
 
 def fold_agreement(curves: pd.DataFrame, target: str = "dev_AP") -> pd.DataFrame:

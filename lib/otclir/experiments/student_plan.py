@@ -238,7 +238,8 @@ def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = Fa
 
 def collect(plan: StudentPlan) -> dict[str, pd.DataFrame]:
     """The stored parts of the plan as tables: ``per_query`` (every student, weights, task, scorer
-    and query), ``students`` (one row per student: its settings, dev selection, dev curve's end)
+    and query), ``students`` (one row per student: its settings, dev selection, dev curve's end,
+    ``kept``: false for a recipe run at a rate its grid did not choose, or whose grid is not whole)
     and ``curves`` (every dev check of every student: each dev signal, whole and per fold)."""
     from otclir.experiments.student_parts import is_finished, part_folder, read_part
 
@@ -251,9 +252,11 @@ def collect(plan: StudentPlan) -> dict[str, pd.DataFrame]:
         if not is_finished(folder):
             continue
         part = read_part(folder)
+        # a recipe run is kept when its rate is the one the recipe grid chose (all its runs stored)
+        kept = kind != "recipe" or chosen_lr(plan, config.language, config.objective) == config.lr
         labels = {"language": config.language, "objective": config.objective,
                   "budget": "all" if config.train_pairs is None else str(config.train_pairs), "seed": config.seed,
-                  "lr": config.lr, "recipe_run": kind == "recipe"}
+                  "lr": config.lr, "recipe_run": kind == "recipe", "kept": kept}
         curve = dev_curve(part["log"], plan.select_by)
         checks = part["log"].loc[part["log"][plan.select_by].notna()]
         selection = part["record"]["selection"]
