@@ -117,6 +117,25 @@ def test_a_session_share_stops_between_parts(roots):
     assert [kind for kind, _ in student_plan.planned_configs(plan)] == ["recipe", "recipe", "waits"]
 
 
+def test_processes_beside_each_other_take_the_parts_the_other_does_not_hold(roots):
+    import json
+    import os
+    import socket
+
+    plan = StudentPlan.from_dict(PLAN)
+    evaluation = plan.evaluation_settings()
+    held, free = (student_parts.part_folder(c, evaluation) for c in student_plan.recipe_runs(plan, "tl", "sentence_mse"))
+    lock = held.with_name(held.name + ".lock")  # as a live process beside this one leaves it
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started": "now"}))
+    messages = []
+    record = student_plan.compute(plan, minutes=0.05, log=messages.append, poll=0.1)
+    assert record["computed"] == [free.name] and not held.exists()
+    assert "1 part(s) left" in messages[-1]  # it waited for the held part, then its share ran out
+    with pytest.raises(OtclirError, match="workers"):
+        student_plan.compute(plan, workers=0)
+
+
 @pytest.mark.parametrize("change, message", [
     ({"epochs": [2.0, 1.0]}, "one number of epochs per budget"),
     ({"training": {**TRAINING, "lr": 1e-3}}, "training sets 'lr'"),

@@ -247,7 +247,8 @@ def _students(args) -> None:
     from otclir.runner import declared_students
 
     plan = declared_students(args.profile)
-    record = student_plan.compute(plan, minutes=args.minutes, progress=not args.quiet)
+    record = student_plan.compute(plan, minutes=args.minutes, progress=not args.quiet and args.workers == 1,
+                                  workers=args.workers)
     waiting = ", ".join(f"{language} {objective}" for language, objective in record["waiting_recipes"])
     print(f"{len(record['computed'])} part(s) computed, {record['stored']} stored in results/parts/students/"
           + (f"; waiting for a recipe: {waiting}" if waiting else ""))
@@ -349,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", help="the profile that declares students (default paper)")
     p.add_argument("--minutes", type=float, default=None, help="start no new part after this many minutes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=_at_least_one, default=1,
+                   help="students trained at once, each in its own process with an equal share of the threads; "
+                        "another `otclir students` run beside this one takes the parts it does not hold (default 1)")
     p.set_defaults(func=_students)
 
     p = sub.add_parser("hybrid-regime", help="train notebook 04's regime probe (alpha 0 and 1 per frozen layers and "

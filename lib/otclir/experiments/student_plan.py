@@ -207,11 +207,42 @@ def planned_configs(plan: StudentPlan) -> list[tuple[str, object]]:
     return out
 
 
-def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = False, log=print) -> dict:
+def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = False, log=print, workers: int = 1,
+            poll: float = 30.0) -> dict:
     """Compute the plan's missing parts in order, each stored as it finishes; with ``minutes``,
-    start no new part after that long (a session's share), and say what is left."""
+    start no new part after that long (a session's share), and say what is left. ``workers``
+    above 1 runs that many processes with an equal share of the CPU threads; each takes the next
+    part no other process holds (parts are locked), and waits ``poll`` seconds while every missing
+    part is held elsewhere (a recipe's students wait for its runs)."""
+    import os
+
+    from otclir import checks
+
+    checks.whole(workers, "workers", 1)
+    checks.number(poll, "poll", 0, low_open=True)
+    if workers == 1:
+        return _compute_share(plan, minutes, progress, log, poll)
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_worker_threads, initargs=(threads,)) as pool:
+        records = pool.starmap(_compute_share, [(plan, minutes, False, print, poll)] * workers)
+    waiting = records[-1]["waiting_recipes"]
+    return {"computed": [name for record in records for name in record["computed"]],
+            "stored": max(record["stored"] for record in records), "waiting_recipes": waiting}
+
+
+def _worker_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _compute_share(plan: StudentPlan, minutes: float | None, progress: bool, log, poll: float) -> dict:
     import time
 
+    from otclir.experiments.locks import LockedError
     from otclir.experiments.student_parts import compute_part, is_finished, part_folder
 
     evaluation = plan.evaluation_settings()
@@ -225,11 +256,17 @@ def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = Fa
             log(f"stopped after {(time.time() - started) / 60:.0f} min; {len(pending)} part(s) left, the same "
                 "command resumes")
             break
-        kind, config = pending[0]
-        began = time.time()
-        folder = compute_part(config, evaluation, progress=progress, log=log)
-        done.append(folder.name)
-        log(f"{kind} {folder.name}: {time.time() - began:.0f} s")
+        for kind, config in pending:
+            began = time.time()
+            try:
+                folder = compute_part(config, evaluation, progress=progress, log=log)
+            except LockedError:  # another process computes this one: take the next
+                continue
+            done.append(folder.name)
+            log(f"{kind} {folder.name}: {time.time() - began:.0f} s")
+            break
+        else:  # every missing part is held by another process: wait for one to finish
+            time.sleep(poll)
     waiting = [c for kind, c in planned_configs(plan) if kind == "waits"]
     for kind, config in planned_configs(plan):
         found += kind != "waits" and is_finished(part_folder(config, evaluation))
