@@ -30,3 +30,18 @@ def test_dev_checks_log_folds_and_noise_and_resume_with_their_reference(tmp_outp
     columns = [c for c in checks.columns if c.startswith("dev_")]
     pd.testing.assert_frame_equal(checks[columns].reset_index(drop=True),
                                   cut[cut["dev_AP"].notna()][columns].reset_index(drop=True))
+
+
+class _FallingDev(FoldedDevDistiller):
+    """Dev checks that only get worse, so patience would stop the run at its first check."""
+
+    def evaluate_dev(self):
+        return {"dev_nDCG@10": 1.0 - 0.1 * self.step, "dev_AP": 1.0 - 0.1 * self.step}
+
+
+@pytest.mark.cost(20)
+def test_patience_stops_a_run_only_after_it_has_seen_every_pair_once(tmp_outputs, tmp_path):
+    # 16 pairs in batches of 4: one epoch is 4 steps; one check without gain would stop at step 1
+    config = DistillConfig(**{**CONFIG, "steps": 12, "patience": 1, "select_by": "dev_nDCG@10"})
+    result = _FallingDev(config, tmp_path / "run", progress=False).train(progress=False)
+    assert result["stopped_early"] and result["steps"] == 4 and result["best"]["step"] == 0

@@ -136,6 +136,17 @@ def test_processes_beside_each_other_take_the_parts_the_other_does_not_hold(root
         student_plan.compute(plan, workers=0)
 
 
+def test_a_rival_waits_for_the_first_objectives_rate_and_then_trains_once_at_it(stored):
+    plan, _ = stored
+    with_rival = StudentPlan.from_dict({**PLAN, "rivals": ["contrastive"]})
+    rows = [(kind, getattr(c, "objective", None), getattr(c, "seed", None), getattr(c, "lr", None))
+            for kind, c in student_plan.planned_configs(with_rival)]
+    rivals = [row for row in rows if row[1] == "contrastive"]
+    assert rivals == [("rival", "contrastive", 0, student_plan.chosen_lr(plan, "tl", "sentence_mse"))]
+    assert student_plan.planned_configs(plan) == [row for row in student_plan.planned_configs(with_rival)
+                                                  if row[0] != "rival"]  # the objectives' students are unchanged
+
+
 @pytest.mark.parametrize("change, message", [
     ({"epochs": [2.0, 1.0]}, "one number of epochs per budget"),
     ({"training": {**TRAINING, "lr": 1e-3}}, "training sets 'lr'"),
@@ -143,6 +154,7 @@ def test_processes_beside_each_other_take_the_parts_the_other_does_not_hold(root
     ({"epochs": [0.5]}, "at least 1 epoch"),
     ({"objectives": ["kl"]}, "objectives"),
     ({"languages": ["xx-unknown"]}, "xx-unknown"),
+    ({"rivals": ["sentence_mse"]}, "both an objective and a rival"),
 ])
 def test_a_plan_is_checked_before_anything_trains(roots, change, message):
     with pytest.raises(OtclirError, match=message):

@@ -36,6 +36,9 @@ class StudentPlan(Settings):
     languages: list[str] = setting(factory=lambda: ["sw"], check=each(text(), distinct=True))
     objectives: list[str] = setting(factory=lambda: ["sentence_mse", "ot"],
                                     check=each(choice(OBJECTIVES, "objectives"), distinct=True))
+    # objectives trained once per language (first budget, first seed) at the rate the first
+    # objective's recipe grid chose, with no grid of their own: a row beside the comparison, cheaply
+    rivals: list[str] = setting(factory=list, check=each(choice(OBJECTIVES, "rivals"), distinct=True, empty=True))
     budgets: list[int | None] = setting(factory=lambda: [2000], check=each(whole(16, none=True), distinct=True))
     # epochs per budget, in the order of ``budgets``; at least one full pass over the pairs
     epochs: list[float] = setting(factory=lambda: [4.0], check=each(number(1, says="at least 1 epoch")))
@@ -61,6 +64,10 @@ class StudentPlan(Settings):
     def __post_init__(self):
         super().__post_init__()
         check_languages(self.languages)
+        both = sorted(set(self.rivals) & set(self.objectives))
+        if both:
+            raise OtclirError(f"{', '.join(both)} is both an objective and a rival; name it in one of them (a rival "
+                              "trains once, at the rate the first objective chose)")
         extra = sorted(set(self.later_languages or []) - set(self.languages))
         if extra:
             raise OtclirError(f"later_languages names {', '.join(extra)}, not among the languages; the later budgets "
@@ -75,7 +82,7 @@ class StudentPlan(Settings):
                                   "(the plan's own settings: budgets, epochs, lrs, seeds, checks, select_by)")
         self.evaluation_settings()
         for language in self.languages:  # every student's settings checked before anything trains
-            for objective in self.objectives:
+            for objective in self.objectives + self.rivals:
                 for lr in self.lrs:
                     self._config(language, objective, self.budgets[0], self.seeds[0], lr, self.checks, 1)
 
@@ -188,12 +195,17 @@ def chosen_lr(plan: StudentPlan, language: str, objective: str) -> float | None:
 
 def planned_configs(plan: StudentPlan) -> list[tuple[str, object]]:
     """Every student of the plan in the order a recomputation takes them: per language, the recipe
-    grid of each objective, then the other seeds of the first budget, then the later budgets.
-    ``("waits", (language, objective))`` stands for the students of a recipe not chosen yet."""
+    grid of each objective, then the rivals at the first objective's rate, then the other seeds of
+    the first budget, then the later budgets. ``("waits", (language, objective))`` stands for the
+    students of a recipe not chosen yet."""
     out = []
     for language in plan.languages:
         for objective in plan.objectives:
             out += [("recipe", config) for config in recipe_runs(plan, language, objective)]
+        if plan.rivals:
+            lr = chosen_lr(plan, language, plan.objectives[0])
+            out += [("waits", (language, rival)) if lr is None else
+                    ("rival", plan.config(language, rival, plan.budgets[0], plan.seeds[0], lr)) for rival in plan.rivals]
         for objective in plan.objectives:
             lr = chosen_lr(plan, language, objective)
             if lr is None:

@@ -6,7 +6,8 @@ folds); every fold ranks the whole dev pool. The bitext signals are split by the
 document verse. A fold's signals are logged as ``<signal>@fold<k>`` beside the whole set's. Each
 retrieval signal also logs its standard error over the dev queries (``_se``) and its change since
 the first check (``_change``, per query) with that change's paired standard error
-(``_change_se``): the noise a dev movement is read against.
+(``_change_se``): the noise a dev movement is read against. With ``patience``, a run stops once
+that many checks in a row found nothing better, but never before it has seen every pair once.
 """
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ class FoldedDevDistiller(Distiller):
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         self.dev_reference = state.get("dev_reference", self.dev_reference)
+
+    def _evaluate_and_track(self, record: dict) -> bool:
+        stop = super()._evaluate_and_track(record)
+        cfg = self.config
+        return stop and self.step * cfg.batch_size * cfg.grad_accum >= self.train_size()  # one epoch at least
 
     def evaluate_dev(self) -> dict[str, float]:
         # The whole set's signals as Distiller.evaluate_dev computes them (evaluate is the mean of
