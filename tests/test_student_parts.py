@@ -259,3 +259,13 @@ def test_otclir_status_lists_every_planned_student(stored, monkeypatch):
     monkeypatch.setattr(runner, "declared_students", lambda profile: wider)
     assert [r.state for r in status.student_rows("quick")][-1] == "missing"
     assert status.student_rows("quick")[-1].part == "03 students tl sentence_mse (after its recipe)"
+
+
+def test_the_plans_progress_counts_every_student_it_will_train(stored):
+    plan, _ = stored
+    assert student_plan.planned_count(plan) == 3  # two recipe runs and the second seed at the chosen rate
+    assert student_plan.progress(plan) == {"stored": 3, "planned": 3, "waiting": []}
+    bigger = StudentPlan.from_dict({**PLAN, "rivals": ["contrastive"], "budgets": [16, 32], "epochs": [2.0, 1.0],
+                                    "later_seeds": [0]})
+    assert student_plan.planned_count(bigger) == 2 + 1 + 1 + 1  # recipes, seed 1, the later budget, the rival
+    assert student_plan.progress(bigger)["stored"] == 3

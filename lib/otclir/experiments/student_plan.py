@@ -219,6 +219,25 @@ def planned_configs(plan: StudentPlan) -> list[tuple[str, object]]:
     return out
 
 
+def planned_count(plan: StudentPlan) -> int:
+    """How many students the plan trains in all, whatever rates its grids choose: per language,
+    each objective's recipe grid and its other seeds and budgets, and one run per rival."""
+    total = 0
+    for language in plan.languages:
+        later = sum(len(plan.seeds_of(b)) for b in plan.budgets[1:] if plan.trains(language, b))
+        total += len(plan.objectives) * (len(plan.lrs) + len(plan.seeds) - 1 + later) + len(plan.rivals)
+    return total
+
+
+def progress(plan: StudentPlan) -> dict:
+    """Stored and planned students, and the recipes (language, objective) not yet chosen."""
+    from otclir.experiments.student_parts import is_finished, part_folder
+
+    evaluation, configs = plan.evaluation_settings(), planned_configs(plan)
+    stored = sum(kind != "waits" and is_finished(part_folder(c, evaluation)) for kind, c in configs)
+    return {"stored": stored, "planned": planned_count(plan), "waiting": [c for kind, c in configs if kind == "waits"]}
+
+
 def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = False, log=print, workers: int = 1,
             poll: float = 30.0) -> dict:
     """Compute the plan's missing parts in order, each stored as it finishes; with ``minutes``,
