@@ -47,6 +47,13 @@ class FoldedDevDistiller(Distiller):
         cfg = self.config
         return stop and self.step * cfg.batch_size * cfg.grad_accum >= self.train_size()  # one epoch at least
 
+    def document_vectors(self, docs: list[str], lower) -> np.ndarray:
+        """The student's unit vectors of the dev documents, in the space the teacher's queries are
+        in (from the frozen layers' states ``lower`` where the student has frozen layers)."""
+        if lower is not None:
+            return self.student.encode_tokens(None, "passage", lower=lower).pooled
+        return self.student.encode(docs, kind="passage")
+
     def evaluate_dev(self) -> dict[str, float]:
         # The whole set's signals as Distiller.evaluate_dev computes them (evaluate is the mean of
         # per_query), from one encoding of the pool; that method is kept unchanged so the stored
@@ -56,10 +63,7 @@ class FoldedDevDistiller(Distiller):
         from otclir.retrieval.measures import per_query
 
         task, queries, doc_english, docs, lower = self.dev_data()
-        if lower is not None:
-            doc_vectors = self.student.encode_tokens(None, "passage", lower=lower).pooled
-        else:
-            doc_vectors = self.student.encode(docs, kind="passage")
+        doc_vectors = self.document_vectors(docs, lower)
         query_ids, doc_ids = list(task.queries), list(task.docs)
         run = dense_retrieve(queries, doc_vectors, query_ids, doc_ids, k=1000, exclude=task.exclude)
         rows = per_query(task.qrels, run, DEV_MEASURES)
