@@ -44,3 +44,36 @@ def test_a_map_fitted_on_bitext_lets_the_teacher_read_queries_for_the_student():
     mapped = evaluate(task.qrels, linear_map.mapped_run(task, mapping), ["AP"])["AP"]
     unmapped = evaluate(task.qrels, linear_map.mapped_run(task, np.eye(384)), ["AP"])["AP"]
     assert mapped > 2 * unmapped, (mapped, unmapped)
+
+
+def test_mapped_token_vectors_keep_their_offsets_and_unit_length():
+    from otclir.models.encoder import EncodedTexts
+
+    rng = np.random.default_rng(2)
+    tokens = rng.normal(size=(7, 4)).astype(np.float16)
+    encoded = EncodedTexts(pooled=rng.normal(size=(2, 4)).astype(np.float32), tokens=tokens,
+                           offsets=np.array([0, 3, 7]))
+    mapping = rng.normal(size=(4, 3))
+    mapped = linear_map.map_encoded(encoded, mapping)
+    assert mapped.tokens.shape == (7, 3) and mapped.tokens.dtype == np.float16 and mapped.pooled.shape == (2, 3)
+    assert np.allclose(np.linalg.norm(mapped.tokens.astype(np.float32), axis=1), 1, atol=2e-3)
+    direction = tokens[4].astype(np.float64) @ mapping
+    assert np.allclose(mapped.tokens[4], direction / np.linalg.norm(direction), atol=2e-3)
+    assert (mapped.offsets == encoded.offsets).all()
+
+
+@pytest.mark.slow
+@pytest.mark.cost(60)
+def test_a_mapped_student_is_ranked_by_mean_and_by_late_interaction_over_the_teachers_query_tokens():
+    from otclir.data.tasks import bible_tasks
+
+    task = bible_tasks(["crossref"], "tl", "test", max_queries=12, max_docs=80, seed=0)["crossref"]
+    mapping = np.random.default_rng(3).normal(size=(384, 384))
+    runs = linear_map.mapped_runs(task, mapping, scorers=["mean", "maxsim"], rerank_depth=5)
+    assert runs["mean"] == linear_map.mapped_run(task, mapping)
+    for qid, ranked in runs["maxsim"].items():
+        assert set(ranked) == set(runs["mean"][qid])  # the same documents, the top 5 reordered
+        top = sorted(runs["mean"][qid], key=runs["mean"][qid].get, reverse=True)[:5]
+        assert set(list(ranked)[:5]) == set(top)
+    with pytest.raises(OtclirError, match="scored by 'mean' and 'maxsim'"):
+        linear_map.mapped_runs(task, mapping, scorers=["bm25"])

@@ -74,15 +74,57 @@ def bitext_map(language: str, student: str = "e5-small-student", teacher: str = 
     return fit_map(x, y, kind, alpha)
 
 
+def map_encoded(encoded, mapping):
+    """Encoded texts (:class:`~otclir.models.encoder.EncodedTexts`) with their sentence and token
+    vectors through ``mapping``, each scaled back to unit length: what late interaction against
+    the teacher's query tokens reads."""
+    from otclir.models.encoder import EncodedTexts
+
+    if not isinstance(encoded, EncodedTexts):
+        raise OtclirError(f"encoded is {type(encoded).__name__}, not the EncodedTexts an encoder's encode_tokens returns")
+    tokens = np.concatenate([apply_map(block.astype(np.float32), mapping).astype(np.float16)
+                             for block in np.array_split(encoded.tokens, max(1, len(encoded.tokens) // 65536))]) \
+        if len(encoded.tokens) else np.zeros((0, np.shape(mapping)[1]), dtype=np.float16)
+    return EncodedTexts(pooled=apply_map(encoded.pooled, mapping).astype(np.float32), tokens=tokens,
+                        offsets=encoded.offsets)
+
+
+def mapped_runs(task, mapping, student: str = "e5-small-student", teacher: str = "minilm-teacher",
+                scorers=("mean",), rerank_depth: int = 200, k: int = 1000, show_progress: bool | None = False) -> dict:
+    """A task ranked with the teacher reading the queries and the student (a model name or a
+    trained student's folder) reading the documents through ``mapping``: one run per scorer,
+    ``mean`` (pooled vectors) and ``maxsim`` (the teacher's query tokens against the mapped
+    document tokens, rescoring the mean ranking's top ``rerank_depth``)."""
+    from otclir.models.encoder import Encoder
+    from otclir.retrieval.dense import dense_retrieve
+    from otclir.retrieval.late_interaction import maxsim_retrieve
+
+    scorers = list(scorers)
+    checks.whole(rerank_depth, "rerank_depth", 1)
+    unknown = sorted(set(scorers) - {"mean", "maxsim"})
+    if unknown or not scorers:
+        raise OtclirError(f"unknown or no scorers {unknown}; a mapped student is scored by 'mean' and 'maxsim'")
+    query_ids, doc_ids = list(task.queries), list(task.docs)
+    queries, docs = [task.queries[q] for q in query_ids], [task.docs[d] for d in doc_ids]
+    if "maxsim" in scorers:
+        query_vectors = Encoder(teacher).encode_tokens(queries, kind="query", show_progress=show_progress)
+        doc_vectors = map_encoded(Encoder(student).encode_tokens(docs, kind="passage", show_progress=show_progress),
+                                  mapping)
+        pooled_queries, pooled_docs = query_vectors.pooled, doc_vectors.pooled
+    else:
+        pooled_queries = Encoder(teacher).encode(queries, kind="query", show_progress=show_progress)
+        pooled_docs = apply_map(Encoder(student).encode(docs, kind="passage", show_progress=show_progress),
+                                mapping).astype(np.float32)
+    mean = dense_retrieve(pooled_queries, pooled_docs, query_ids, doc_ids, k=k, exclude=task.exclude)
+    runs = {"mean": mean}
+    if "maxsim" in scorers:
+        runs["maxsim"] = maxsim_retrieve(query_vectors, doc_vectors, query_ids, doc_ids, k=k, exclude=task.exclude,
+                                         candidates=mean, rerank_depth=rerank_depth)
+    return {scorer: runs[scorer] for scorer in scorers}
+
+
 def mapped_run(task, mapping, student: str = "e5-small-student", teacher: str = "minilm-teacher",
                k: int = 1000, show_progress: bool | None = False):
     """A task ranked with the teacher reading the queries and the student reading the documents
-    through ``mapping`` (no training)."""
-    from otclir.models.encoder import Encoder
-    from otclir.retrieval.dense import dense_retrieve
-
-    query_ids, doc_ids = list(task.queries), list(task.docs)
-    queries = Encoder(teacher).encode([task.queries[q] for q in query_ids], kind="query", show_progress=show_progress)
-    docs = Encoder(student).encode([task.docs[d] for d in doc_ids], kind="passage", show_progress=show_progress)
-    return dense_retrieve(queries, apply_map(docs, mapping).astype(np.float32), query_ids, doc_ids, k=k,
-                          exclude=task.exclude)
+    through ``mapping`` (no training), mean-pooled."""
+    return mapped_runs(task, mapping, student, teacher, ("mean",), k=k, show_progress=show_progress)["mean"]
