@@ -67,13 +67,17 @@ def test_mapped_token_vectors_keep_their_offsets_and_unit_length():
 def test_a_mapped_student_is_ranked_by_mean_and_by_late_interaction_over_the_teachers_query_tokens():
     from otclir.data.tasks import bible_tasks
 
-    task = bible_tasks(["crossref"], "tl", "test", max_queries=12, max_docs=80, seed=0)["crossref"]
+    tasks = bible_tasks(["crossref", "topical"], "tl", "test", max_queries=12, max_docs=80, seed=0)
     mapping = np.random.default_rng(3).normal(size=(384, 384))
-    runs = linear_map.mapped_runs(task, mapping, scorers=["mean", "maxsim"], rerank_depth=5)
-    assert runs["mean"] == linear_map.mapped_run(task, mapping)
-    for qid, ranked in runs["maxsim"].items():
-        assert set(ranked) == set(runs["mean"][qid])  # the same documents, the top 5 reordered
-        top = sorted(runs["mean"][qid], key=runs["mean"][qid].get, reverse=True)[:5]
-        assert set(list(ranked)[:5]) == set(top)
+    runs = linear_map.mapped_runs(tasks, mapping, scorers=["mean", "maxsim"], rerank_depth=5)
+    assert set(runs) == {"crossref", "topical"}
+    for name, task in tasks.items():
+        assert runs[name]["mean"] == linear_map.mapped_run(task, mapping)  # the shared encoding, task by task
+        for qid, ranked in runs[name]["maxsim"].items():
+            assert set(ranked) == set(runs[name]["mean"][qid])  # the same documents, the top 5 reordered
+            top = sorted(runs[name]["mean"][qid], key=runs[name]["mean"][qid].get, reverse=True)[:5]
+            assert set(list(ranked)[:5]) == set(top)
     with pytest.raises(OtclirError, match="scored by 'mean' and 'maxsim'"):
-        linear_map.mapped_runs(task, mapping, scorers=["bm25"])
+        linear_map.mapped_runs(tasks, mapping, scorers=["bm25"])
+    with pytest.raises(OtclirError, match="dict of retrieval tasks"):
+        linear_map.mapped_runs(tasks["crossref"], mapping)

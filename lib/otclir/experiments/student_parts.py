@@ -53,23 +53,24 @@ class StudentEvaluation(Settings):
     seed: int = setting(0, check=whole(0))  # of the test sample (unused when nothing is sampled)
 
 
-def parts_root() -> Path:
+def parts_root(kind: str = "students") -> Path:
     from otclir.experiments.results import results_root
 
-    return results_root() / "parts" / "students"
+    return results_root() / "parts" / kind
 
 
-def part_key(config: DistillConfig, evaluation: StudentEvaluation) -> dict:
-    """What a part is found by: the settings of its training and its test, and its code's key."""
-    return {"training": config.to_record(), "evaluation": evaluation.to_record(), "code": code_fingerprint()}
+def part_key(config: DistillConfig, evaluation: StudentEvaluation, entry: str = ENTRY) -> dict:
+    """What a part is found by: the settings of its training and its test, and the key of the
+    code ``entry`` (the function that computes it) reaches."""
+    return {"training": config.to_record(), "evaluation": evaluation.to_record(), "code": code_fingerprint(entry)}
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
+@functools.lru_cache(maxsize=None)
+def code_fingerprint(entry: str = ENTRY) -> str:
     """The key of the code a part runs, read once per process: the code it computes with."""
     from otclir.experiments.code_reach import code_key
 
-    return code_key(ENTRY).fingerprint
+    return code_key(entry).fingerprint
 
 
 def part_name(key: dict) -> str:
@@ -91,10 +92,16 @@ def is_finished(folder: Path) -> bool:
 def compute_part(config: DistillConfig, evaluation: StudentEvaluation, progress: bool = False, log=print) -> Path:
     """The part of one student: found when stored, else trained, tested and stored (whole or not
     at all); returns its folder."""
+    return store_part(part_key(config, evaluation), parts_root(),
+                      lambda name: _train_and_test(config, evaluation, name, progress, log))
+
+
+def store_part(key: dict, root: Path, make) -> Path:
+    """The part of ``key`` below ``root``: found when stored, else ``make(name)`` computes its
+    tables (:data:`TABLES`) and selection, and it is stored whole, under a lock; returns its folder."""
     from otclir.experiments.locks import FolderLock
 
-    key = part_key(config, evaluation)
-    folder = parts_root() / part_name(key)
+    folder = root / part_name(key)
     if is_finished(folder):
         return folder
     lock = FolderLock(folder.with_name(folder.name + ".lock"), folder)
@@ -106,7 +113,7 @@ def compute_part(config: DistillConfig, evaluation: StudentEvaluation, progress:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         started = time.time()
-        tables, selection = _train_and_test(config, evaluation, folder.name, progress, log)
+        tables, selection = make(folder.name)
         for name, frame in zip(TABLES, tables):
             frame.to_csv(staging / name, index=False, float_format="%.6g",
                          compression={"method": "gzip", "mtime": 0} if name.endswith(".gz") else None)

@@ -89,12 +89,13 @@ def map_encoded(encoded, mapping):
                         offsets=encoded.offsets)
 
 
-def mapped_runs(task, mapping, student: str = "e5-small-student", teacher: str = "minilm-teacher",
+def mapped_runs(tasks: dict, mapping, student: str = "e5-small-student", teacher: str = "minilm-teacher",
                 scorers=("mean",), rerank_depth: int = 200, k: int = 1000, show_progress: bool | None = False) -> dict:
-    """A task ranked with the teacher reading the queries and the student (a model name or a
-    trained student's folder) reading the documents through ``mapping``: one run per scorer,
-    ``mean`` (pooled vectors) and ``maxsim`` (the teacher's query tokens against the mapped
-    document tokens, rescoring the mean ranking's top ``rerank_depth``)."""
+    """Tasks (by name; tasks of one pool share their documents, encoded once) ranked with the
+    teacher reading the queries and the student (a model name or a trained student's folder)
+    reading the documents through ``mapping``: per task, one run per scorer, ``mean`` (pooled
+    vectors) and ``maxsim`` (the teacher's query tokens against the mapped document tokens,
+    rescoring the mean ranking's top ``rerank_depth``)."""
     from otclir.models.encoder import Encoder
     from otclir.retrieval.dense import dense_retrieve
     from otclir.retrieval.late_interaction import maxsim_retrieve
@@ -104,27 +105,52 @@ def mapped_runs(task, mapping, student: str = "e5-small-student", teacher: str =
     unknown = sorted(set(scorers) - {"mean", "maxsim"})
     if unknown or not scorers:
         raise OtclirError(f"unknown or no scorers {unknown}; a mapped student is scored by 'mean' and 'maxsim'")
-    query_ids, doc_ids = list(task.queries), list(task.docs)
-    queries, docs = [task.queries[q] for q in query_ids], [task.docs[d] for d in doc_ids]
-    if "maxsim" in scorers:
-        query_vectors = Encoder(teacher).encode_tokens(queries, kind="query", show_progress=show_progress)
-        doc_vectors = map_encoded(Encoder(student).encode_tokens(docs, kind="passage", show_progress=show_progress),
-                                  mapping)
-        pooled_queries, pooled_docs = query_vectors.pooled, doc_vectors.pooled
+    if not isinstance(tasks, dict) or not tasks:
+        raise OtclirError("tasks is a dict of retrieval tasks by name, e.g. {'crossref': task}")
+    tokens = "maxsim" in scorers
+    doc_ids = list(dict.fromkeys(d for task in tasks.values() for d in task.docs))
+    texts = {d: text for task in tasks.values() for d, text in task.docs.items()}
+    if tokens:
+        docs = map_encoded(Encoder(student).encode_tokens([texts[d] for d in doc_ids], kind="passage",
+                                                          show_progress=show_progress), mapping)
     else:
-        pooled_queries = Encoder(teacher).encode(queries, kind="query", show_progress=show_progress)
-        pooled_docs = apply_map(Encoder(student).encode(docs, kind="passage", show_progress=show_progress),
-                                mapping).astype(np.float32)
-    mean = dense_retrieve(pooled_queries, pooled_docs, query_ids, doc_ids, k=k, exclude=task.exclude)
-    runs = {"mean": mean}
-    if "maxsim" in scorers:
-        runs["maxsim"] = maxsim_retrieve(query_vectors, doc_vectors, query_ids, doc_ids, k=k, exclude=task.exclude,
-                                         candidates=mean, rerank_depth=rerank_depth)
-    return {scorer: runs[scorer] for scorer in scorers}
+        docs = apply_map(Encoder(student).encode([texts[d] for d in doc_ids], kind="passage", show_progress=show_progress),
+                         mapping).astype(np.float32)
+    position = {d: i for i, d in enumerate(doc_ids)}
+    out = {}
+    for name, task in tasks.items():
+        query_ids, rows = list(task.queries), [position[d] for d in task.docs]
+        queries = [task.queries[q] for q in query_ids]
+        if tokens:
+            query_vectors = Encoder(teacher).encode_tokens(queries, kind="query", show_progress=show_progress)
+            own = _rows(docs, rows)
+            pooled_queries, pooled_docs = query_vectors.pooled, own.pooled
+        else:
+            pooled_queries = Encoder(teacher).encode(queries, kind="query", show_progress=show_progress)
+            pooled_docs = docs[rows]
+        runs = {"mean": dense_retrieve(pooled_queries, pooled_docs, query_ids, list(task.docs), k=k,
+                                       exclude=task.exclude)}
+        if tokens:
+            runs["maxsim"] = maxsim_retrieve(query_vectors, own, query_ids, list(task.docs), k=k, exclude=task.exclude,
+                                             candidates=runs["mean"], rerank_depth=rerank_depth)
+        out[name] = {scorer: runs[scorer] for scorer in scorers}
+    return out
+
+
+def _rows(encoded, rows: list[int]):
+    """The encoded texts ``rows`` of ``encoded``, in that order."""
+    from otclir.models.encoder import EncodedTexts
+
+    if rows == list(range(len(encoded))):
+        return encoded
+    lengths = np.diff(encoded.offsets)[rows]
+    parts = [encoded.tokens[encoded.offsets[r]:encoded.offsets[r + 1]] for r in rows]
+    return EncodedTexts(pooled=encoded.pooled[rows], tokens=np.concatenate(parts) if parts else encoded.tokens[:0],
+                        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
 
 def mapped_run(task, mapping, student: str = "e5-small-student", teacher: str = "minilm-teacher",
                k: int = 1000, show_progress: bool | None = False):
     """A task ranked with the teacher reading the queries and the student reading the documents
     through ``mapping`` (no training), mean-pooled."""
-    return mapped_runs(task, mapping, student, teacher, ("mean",), k=k, show_progress=show_progress)["mean"]
+    return mapped_runs({"task": task}, mapping, student, teacher, ("mean",), k=k, show_progress=show_progress)["task"]["mean"]
