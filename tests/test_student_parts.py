@@ -249,14 +249,21 @@ def test_otclir_status_lists_every_planned_student(stored, monkeypatch):
     from otclir import runner, status
 
     plan, _ = stored
-    monkeypatch.setattr(runner, "declared_students", lambda profile: plan)
+    def declaring(students):
+        def declared(profile, parameter="students"):
+            if parameter != "students":
+                raise OtclirError(f"profile '{profile}' declares no {parameter}")
+            return students
+        return declared
+
+    monkeypatch.setattr(runner, "declared_students", declaring(plan))
     rows = status.student_rows("quick")
     assert [r.state for r in rows] == ["current"] * 3 and all(r.minutes > 0 for r in rows)
     assert [r.part.split()[1] for r in rows] == ["recipe", "recipe", "student"]
     assert "results/parts/students/tl-sentence_mse-16-s" in status.status_text(rows, "quick")
     # a plan whose recipes are not stored yet: the rest waits for them, one row per language and objective
     wider = StudentPlan.from_dict({**PLAN, "lrs": [1e-4, 3e-4, 1e-3]})
-    monkeypatch.setattr(runner, "declared_students", lambda profile: wider)
+    monkeypatch.setattr(runner, "declared_students", declaring(wider))
     assert [r.state for r in status.student_rows("quick")][-1] == "missing"
     assert status.student_rows("quick")[-1].part == "03 students tl sentence_mse (after its recipe)"
 

@@ -49,3 +49,27 @@ def test_the_untrained_map_is_a_part_beside_the_students(roots):
     assert set(part["perquery"].system) == {teacher_parts.RIDGE} and set(part["perquery"].weights) == {"untrained"}
     assert part["record"]["selection"] == {"trained_steps": 0, "selected_step": 0, "train_pairs": 8}
     assert folder != teacher_parts.part_folder(config, evaluation)
+
+
+@pytest.mark.slow
+@pytest.mark.cost(90)
+def test_a_plan_with_a_cross_model_teacher_stores_its_baseline_and_students_apart(roots):
+    from otclir.experiments import student_plan
+    from otclir.experiments.student_plan import StudentPlan
+
+    plan = StudentPlan.from_dict({
+        "teacher": "minilm-teacher", "languages": ["tl"], "objectives": ["ot"], "budgets": [16], "epochs": [1.0],
+        "seeds": [0], "lrs": [1e-4], "checks": 8, "dev_queries": 5, "dev_docs": 20,
+        "training": {"batch_size": 4, "max_length": 24, "balance_batches": 1, "epsilon": 0.1},
+        "evaluation": {"tasks": ["crossref"], "scorers": ["mean"], "test_queries": 5, "test_docs": 20}})
+    assert [kind for kind, _ in student_plan.planned_configs(plan)] == ["baseline", "recipe"]
+    assert student_plan.planned_count(plan) == 2
+    record = student_plan.compute(plan, log=lambda message: None)
+    assert len(record["computed"]) == 2 and record["stored"] == 2
+    assert {p.name.split("-")[0] for p in teacher_parts.teacher_parts_root().iterdir()} == {"tl"}
+    assert not student_parts.parts_root().exists()  # nothing among the self-teacher's parts
+    tables = student_plan.collect(plan)
+    assert len(tables["students"]) == 1 and tables["students"].kept.all()
+    assert set(tables["per_query"].system) == {teacher_parts.RIDGE, "distill-ot@16"}
+    with pytest.raises(Exception, match="teacher"):
+        StudentPlan.from_dict({**plan.to_record(), "training": {"teacher": "minilm-teacher"}})

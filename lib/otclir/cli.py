@@ -115,7 +115,7 @@ def _stores_current(notebook: str, profile: str) -> bool:
 
 
 # notebook -> the parts its parameters declare, in the order they are computed
-DECLARED_PARTS = {"03": ("students",), "04": ("regime_probe", "regime_grid"), "05": ("language_sweep",)}
+DECLARED_PARTS = {"03": ("students", "teacher_students"), "04": ("regime_probe", "regime_grid"), "05": ("language_sweep",)}
 
 
 def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
@@ -132,6 +132,8 @@ def _recompute_declared(profile: str, notebook: str, parameter: str) -> None:
         return
     computations = {
         "students": (lambda: student_plan.compute(runner.declared_students(profile)), "results/parts/students/"),
+        "teacher_students": (lambda: student_plan.compute(runner.declared_students(profile, "teacher_students")),
+                             "results/parts/teacher_students/"),
         "regime_probe": (lambda: hybrid_regime.compute(runner.declared_regime_probe(profile), profile),
                          f"results/{profile}/{hybrid_regime.STORE}/"),
         "regime_grid": (lambda: regime_grid.compute(*runner.declared_regime_grid(profile), profile),
@@ -246,11 +248,12 @@ def _students(args) -> None:
     from otclir.experiments import student_plan
     from otclir.runner import declared_students
 
-    plan = declared_students(args.profile)
+    plan = declared_students(args.profile, args.plan)
     record = student_plan.compute(plan, minutes=args.minutes, progress=not args.quiet and args.workers == 1,
                                   workers=args.workers)
     waiting = ", ".join(f"{language} {objective}" for language, objective in record["waiting_recipes"])
-    print(f"{len(record['computed'])} part(s) computed, {record['stored']} stored in results/parts/students/"
+    print(f"{len(record['computed'])} part(s) computed, {record['stored']} stored in results/parts/"
+          f"{'teacher_students' if plan.teacher else 'students'}/"
           + (f"; waiting for a recipe: {waiting}" if waiting else ""))
 
 
@@ -350,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", help="the profile that declares students (default paper)")
     p.add_argument("--minutes", type=float, default=None, help="start no new part after this many minutes")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--plan", choices=("students", "teacher_students"), default="students",
+                   help="the plan: the self-teacher's students (default) or the cross-model teacher's")
     p.add_argument("--workers", type=_at_least_one, default=1,
                    help="students trained at once, each in its own process with an equal share of the threads; "
                         "another `otclir students` run beside this one takes the parts it does not hold (default 1)")

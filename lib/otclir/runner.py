@@ -464,17 +464,17 @@ def declared_regime_grid(profile: str):
     return HybridParameters.from_parameters(values), declared
 
 
-def declared_students(profile: str):
-    """Notebook 03's plan of the answers' students as ``profile`` declares it; an error names the fix
-    where it declares none."""
+def declared_students(profile: str, parameter: str = "students"):
+    """A plan of notebook 03's students as ``profile`` declares it (``students``: the self-teacher's;
+    ``teacher_students``: a cross-model teacher's); an error names the fix where it declares none."""
     from otclir.experiments.student_plan import StudentPlan
 
     values = {**declared_defaults("03"), **resolve_parameters(notebook_path("03"), profile)}
-    if values.get("students") is None:
-        raise OtclirError(f"profile '{profile}' declares no students for notebook 03; add a plan (languages, "
+    if values.get(parameter) is None:
+        raise OtclirError(f"profile '{profile}' declares no {parameter} for notebook 03; add a plan (languages, "
                           "objectives, budgets, epochs, seeds, lrs, checks, training, evaluation) to its "
                           "03_distillation_training section")
-    return StudentPlan.from_dict(values["students"])
+    return StudentPlan.from_dict(values[parameter])
 
 
 def declared_settings(profile: str) -> dict[str, dict]:

@@ -95,22 +95,34 @@ def student_rows(profile: str) -> list[PartState]:
     is not found: missing), with the minutes it recorded; the students of a recipe not yet chosen
     on dev are one missing row per language and objective."""
     from otclir.errors import OtclirError
-    from otclir.experiments import student_parts, student_plan
     from otclir.runner import declared_students
 
-    try:
-        plan = declared_students(profile)
-    except OtclirError:
-        return []
+    rows = []
+    for parameter in STUDENT_PLANS:
+        try:
+            plan = declared_students(profile, parameter)
+        except OtclirError:
+            continue
+        rows += _plan_rows(plan)
+    return rows
+
+
+STUDENT_PLANS = ("students", "teacher_students")  # notebook 03's plans of stored students
+
+
+def _plan_rows(plan) -> list[PartState]:
+    from otclir.experiments import student_parts, student_plan
+
     evaluation, rows = plan.evaluation_settings(), []
     for kind, config in student_plan.planned_configs(plan):
         if kind == "waits":
             language, objective = config
-            rows.append(PartState(f"03 students {language} {objective} (after its recipe)", "parts/students/",
-                                  "missing", None))
+            folder = "teacher_students" if plan.teacher else "students"
+            rows.append(PartState(f"03 {folder.replace('_', ' ')} {language} {objective} (after its recipe)",
+                                  f"parts/{folder}/", "missing", None))
             continue
-        folder = student_parts.part_folder(config, evaluation)
-        name = f"parts/students/{folder.name}"
+        folder = student_plan.part_folder(plan, config, evaluation, kind)
+        name = f"parts/{folder.parent.name}/{folder.name}"
         if student_parts.is_finished(folder):
             seconds = json.loads((folder / student_parts.PART_FILE).read_text(encoding="utf-8")).get("seconds")
             rows.append(PartState(f"03 {kind} {folder.name}", name, "current", round(seconds / 60, 1)))

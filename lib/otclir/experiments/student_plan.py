@@ -36,6 +36,11 @@ class StudentPlan(Settings):
     languages: list[str] = setting(factory=lambda: ["sw"], check=each(text(), distinct=True))
     objectives: list[str] = setting(factory=lambda: ["sentence_mse", "ot"],
                                     check=each(choice(OBJECTIVES, "objectives"), distinct=True))
+    # None: the self-teacher (a frozen copy of the student reads English); else a model that is not
+    # the student (OPTICAL's setting: "minilm-teacher"), whose students learn a map into its space
+    # (otclir.training.cross_teacher; parts in results/parts/teacher_students/), with the untrained
+    # closed-form map of each language as a baseline part
+    teacher: str | None = setting(None, check=text(none=True))
     # objectives trained once per language (first budget, first seed) at the rate the first
     # objective's recipe grid chose, with no grid of their own: a row beside the comparison, cheaply
     rivals: list[str] = setting(factory=list, check=each(choice(OBJECTIVES, "rivals"), distinct=True, empty=True))
@@ -76,10 +81,10 @@ class StudentPlan(Settings):
             raise OtclirError(f"epochs names {len(self.epochs)} value(s) for {len(self.budgets)} budget(s); give one "
                               "number of epochs per budget, in the same order")
         for key in ("language", "objective", "train_pairs", "lr", "seed", "steps", "eval_every", "dev_queries",
-                    "dev_docs", "dev_seed", "select_by"):
+                    "dev_docs", "dev_seed", "select_by", "teacher"):
             if key in self.training:
                 raise OtclirError(f"training sets '{key}', which the plan decides for each student; remove it "
-                                  "(the plan's own settings: budgets, epochs, lrs, seeds, checks, select_by)")
+                                  "(the plan's own settings: budgets, epochs, lrs, seeds, checks, select_by, teacher)")
         self.evaluation_settings()
         for language in self.languages:  # every student's settings checked before anything trains
             for objective in self.objectives + self.rivals:
@@ -110,10 +115,12 @@ class StudentPlan(Settings):
 
     def _config(self, language: str, objective: str, budget, seed: int, lr: float, steps: int, dev_queries: int):
         from otclir.training.configs import DistillConfig
+        from otclir.training.cross_teacher import CrossTeacherConfig
 
         every = max(1, steps // self.checks)
-        return DistillConfig.from_dict({
-            **self.training, "language": language, "objective": objective, "train_pairs": budget, "seed": seed,
+        kind, teacher = (DistillConfig, {}) if self.teacher is None else (CrossTeacherConfig, {"teacher": self.teacher})
+        return kind.from_dict({
+            **self.training, **teacher, "language": language, "objective": objective, "train_pairs": budget, "seed": seed,
             "lr": lr, "steps": steps, "eval_every": every, "checkpoint_every": every, "select_by": self.select_by,
             "dev_task": self.dev_task, "dev_seed": self.dev_seed, "dev_docs": self.dev_docs, "dev_queries": dev_queries})
 
@@ -129,6 +136,33 @@ def dev_query_count(language: str, task: str) -> int:
     from otclir.data.tasks import bible_tasks
 
     return len(bible_tasks([task], language, "dev")[task].queries)
+
+
+def part_folder(plan: StudentPlan, config, evaluation=None, kind: str = "student"):
+    """Where the part of one planned run is stored (``kind`` "baseline": a cross-model teacher's
+    untrained map)."""
+    evaluation = evaluation or plan.evaluation_settings()
+    if plan.teacher is None:
+        from otclir.experiments.student_parts import part_folder as folder_of
+
+        return folder_of(config, evaluation)
+    from otclir.experiments import teacher_parts
+
+    return teacher_parts.part_folder(config, evaluation,
+                                     teacher_parts.RIDGE_ENTRY if kind == "baseline" else teacher_parts.ENTRY)
+
+
+def compute_part(plan: StudentPlan, kind: str, config, evaluation, progress: bool = False, log=print):
+    """One planned run's part, found or computed (see :func:`part_folder`)."""
+    if plan.teacher is None:
+        from otclir.experiments import student_parts
+
+        return student_parts.compute_part(config, evaluation, progress=progress, log=log)
+    from otclir.experiments import teacher_parts
+
+    if kind == "baseline":
+        return teacher_parts.compute_ridge_part(config, evaluation, progress=progress)
+    return teacher_parts.compute_part(config, evaluation, progress=progress)
 
 
 def recipe_runs(plan: StudentPlan, language: str, objective: str) -> list:
@@ -184,10 +218,10 @@ def _selected(folder) -> dict:
 
 def chosen_lr(plan: StudentPlan, language: str, objective: str) -> float | None:
     """The rate the recipe grid chose, or None while one of its runs is not stored."""
-    from otclir.experiments.student_parts import is_finished, part_folder
+    from otclir.experiments.student_parts import is_finished
 
     evaluation = plan.evaluation_settings()
-    folders = {config.lr: part_folder(config, evaluation) for config in recipe_runs(plan, language, objective)}
+    folders = {config.lr: part_folder(plan, config, evaluation) for config in recipe_runs(plan, language, objective)}
     if not all(is_finished(f) for f in folders.values()):
         return None
     return choose_lr({lr: _selected(f) for lr, f in folders.items()}, plan.select_by)
@@ -200,6 +234,9 @@ def planned_configs(plan: StudentPlan) -> list[tuple[str, object]]:
     students of a recipe not chosen yet."""
     out = []
     for language in plan.languages:
+        if plan.teacher is not None:  # the untrained closed-form map, the cross-model students' starting point
+            out.append(("baseline", plan.config(language, plan.objectives[0], plan.budgets[0], plan.seeds[0],
+                                                plan.lrs[0])))
         for objective in plan.objectives:
             out += [("recipe", config) for config in recipe_runs(plan, language, objective)]
         if plan.rivals:
@@ -207,9 +244,10 @@ def planned_configs(plan: StudentPlan) -> list[tuple[str, object]]:
             out += [("waits", (language, rival)) if lr is None else
                     ("rival", plan.config(language, rival, plan.budgets[0], plan.seeds[0], lr)) for rival in plan.rivals]
         for objective in plan.objectives:
-            lr = chosen_lr(plan, language, objective)
+            further = len(plan.seeds) > 1 or any(plan.trains(language, b) for b in plan.budgets[1:])
+            lr = chosen_lr(plan, language, objective) if further else None
             if lr is None:
-                out.append(("waits", (language, objective)))
+                out += [("waits", (language, objective))] if further else []  # nothing beyond the recipe runs
                 continue
             for budget in (b for b in plan.budgets if plan.trains(language, b)):
                 for seed in plan.seeds_of(budget):
@@ -226,15 +264,16 @@ def planned_count(plan: StudentPlan) -> int:
     for language in plan.languages:
         later = sum(len(plan.seeds_of(b)) for b in plan.budgets[1:] if plan.trains(language, b))
         total += len(plan.objectives) * (len(plan.lrs) + len(plan.seeds) - 1 + later) + len(plan.rivals)
+        total += plan.teacher is not None  # the baseline map
     return total
 
 
 def progress(plan: StudentPlan) -> dict:
     """Stored and planned students, and the recipes (language, objective) not yet chosen."""
-    from otclir.experiments.student_parts import is_finished, part_folder
+    from otclir.experiments.student_parts import is_finished
 
     evaluation, configs = plan.evaluation_settings(), planned_configs(plan)
-    stored = sum(kind != "waits" and is_finished(part_folder(c, evaluation)) for kind, c in configs)
+    stored = sum(kind != "waits" and is_finished(part_folder(plan, c, evaluation, kind)) for kind, c in configs)
     return {"stored": stored, "planned": planned_count(plan), "waiting": [c for kind, c in configs if kind == "waits"]}
 
 
@@ -274,13 +313,13 @@ def _compute_share(plan: StudentPlan, minutes: float | None, progress: bool, log
     import time
 
     from otclir.experiments.locks import LockedError
-    from otclir.experiments.student_parts import compute_part, is_finished, part_folder
+    from otclir.experiments.student_parts import is_finished
 
     evaluation = plan.evaluation_settings()
     started, done, found = time.time(), [], 0
     while True:
         pending = [(kind, c) for kind, c in planned_configs(plan)
-                   if kind != "waits" and not is_finished(part_folder(c, evaluation))]
+                   if kind != "waits" and not is_finished(part_folder(plan, c, evaluation, kind))]
         if not pending:
             break
         if minutes is not None and time.time() - started > minutes * 60:
@@ -290,7 +329,7 @@ def _compute_share(plan: StudentPlan, minutes: float | None, progress: bool, log
         for kind, config in pending:
             began = time.time()
             try:
-                folder = compute_part(config, evaluation, progress=progress, log=log)
+                folder = compute_part(plan, kind, config, evaluation, progress=progress, log=log)
             except LockedError:  # another process computes this one: take the next
                 continue
             done.append(folder.name)
@@ -300,7 +339,7 @@ def _compute_share(plan: StudentPlan, minutes: float | None, progress: bool, log
             time.sleep(poll)
     waiting = [c for kind, c in planned_configs(plan) if kind == "waits"]
     for kind, config in planned_configs(plan):
-        found += kind != "waits" and is_finished(part_folder(config, evaluation))
+        found += kind != "waits" and is_finished(part_folder(plan, config, evaluation, kind))
     return {"computed": done, "stored": found, "waiting_recipes": waiting}
 
 
@@ -309,17 +348,22 @@ def collect(plan: StudentPlan) -> dict[str, pd.DataFrame]:
     and query), ``students`` (one row per student: its settings, dev selection, dev curve's end,
     ``kept``: false for a recipe run at a rate its grid did not choose, or whose grid is not whole)
     and ``curves`` (every dev check of every student: each dev signal, whole and per fold)."""
-    from otclir.experiments.student_parts import is_finished, part_folder, read_part
+    from otclir.experiments.student_parts import is_finished, read_part
 
     evaluation = plan.evaluation_settings()
     per_query, students, curves = [], [], []
     for kind, config in planned_configs(plan):
         if kind == "waits":
             continue
-        folder = part_folder(config, evaluation)
+        folder = part_folder(plan, config, evaluation, kind)
         if not is_finished(folder):
             continue
         part = read_part(folder)
+        if kind == "baseline":  # no training: test rows only
+            per_query.append(part["perquery"].drop(columns=["language", "seed"], errors="ignore").assign(
+                language=config.language, objective="none", budget=str(config.train_pairs or "all"), seed=config.seed,
+                lr=float("nan"), recipe_run=False, kept=True))
+            continue
         # a recipe run is kept when its rate is the one the recipe grid chose (all its runs stored)
         kept = kind != "recipe" or chosen_lr(plan, config.language, config.objective) == config.lr
         labels = {"language": config.language, "objective": config.objective,
