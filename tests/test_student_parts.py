@@ -209,6 +209,15 @@ def test_ot_against_sentence_mse_reads_every_budget_the_all_pairs_one_included()
     assert list(table.budget) == [2000, "all"]
     assert table.set_index("budget").loc[2000, "diff"] > 0.02
     assert table.verdict.str.startswith(("different", "undefined", "not shown")).all()
+    # a cross-model teacher's untrained map, one run under every seed of the student
+    untrained = [{**row, "objective": "none", "seed": 0, "lr": float("nan"), "weights": "untrained",
+                  "system": "ridge-map", "AP": row["AP"] - 0.05} for row in rows
+                 if row["objective"] == "sentence_mse" and row["seed"] == 0 and row["budget"] == "2000"]
+    against = student_answers.ot_against(pd.DataFrame(rows + untrained), against="ridge map", margin=0.005)
+    assert list(against.budget) == [2000, "all"] and list(against.seeds) == [3, 1]
+    frame = pd.DataFrame(rows)
+    ot = frame[(frame.system == "distill-ot@2000")].AP.mean()
+    assert against.set_index("budget").loc[2000, "diff"] == pytest.approx(ot - pd.DataFrame(untrained).AP.mean())
 
 
 def test_the_dev_protocols_agreement_with_test_reads_the_stored_headline():

@@ -71,5 +71,9 @@ def test_a_plan_with_a_cross_model_teacher_stores_its_baseline_and_students_apar
     tables = student_plan.collect(plan)
     assert len(tables["students"]) == 1 and tables["students"].kept.all()
     assert set(tables["per_query"].system) == {teacher_parts.RIDGE, "distill-ot@16"}
+    from otclir.evaluation import student_answers
+
+    table = student_answers.ot_against(student_answers.kept_students(tables)["per_query"], against="ridge map")
+    assert list(table.language) == ["tl"] and table.seeds.tolist() == [1] and table.queries.tolist() == [5]
     with pytest.raises(Exception, match="teacher"):
         StudentPlan.from_dict({**plan.to_record(), "training": {"teacher": "minilm-teacher"}})

@@ -18,7 +18,9 @@ from otclir.evaluation.equivalence import tost
 from otclir.evaluation.stats import StatisticsError, correct
 
 MARGIN = 0.005  # AP: the difference below which the two objectives count as equivalent, declared before reading
-COMPARISONS = {"sentence MSE": "distill-sentence_mse", "zero-shot": "student-zero-shot"}
+COMPARISONS = {"sentence MSE": "distill-sentence_mse", "zero-shot": "student-zero-shot",
+               "ridge map": "ridge-map"}  # the ridge map: a cross-model teacher's students, untrained
+UNTRAINED = ("zero-shot", "ridge map")  # one system under every seed of the student
 
 
 def _values(frame: pd.DataFrame, system: str, measure: str) -> pd.DataFrame:
@@ -30,7 +32,7 @@ def _values(frame: pd.DataFrame, system: str, measure: str) -> pd.DataFrame:
 def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE", measure: str = "AP",
                scorer: str = "mean", margin: float = MARGIN, alpha: float = 0.05) -> pd.DataFrame:
     """One row per task, language and budget: the OT student's difference from ``against``
-    (sentence MSE or zero-shot), its seed-paired 1 - 2 alpha interval, the Holm-corrected p of no
+    (sentence MSE, zero-shot or, for a cross-model teacher's students, its untrained ridge map), its seed-paired 1 - 2 alpha interval, the Holm-corrected p of no
     difference within the task, the difference detectable with 80% power, the TOST p against
     ±``margin`` and the verdict; "same weights" where both students are the untrained one."""
     if against not in COMPARISONS:
@@ -50,7 +52,7 @@ def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE"
                     continue
                 queries = ot.columns.intersection(base.columns)
                 a, b = ot[queries].to_numpy(), base[queries].to_numpy()
-                if against == "zero-shot":
+                if against in UNTRAINED:
                     b = np.repeat(b, len(a), axis=0)  # the same untrained student under every seed
                 row = {"task": task, "language": language, "budget": budget if budget == "all" else int(float(budget)),
                        "against": against,

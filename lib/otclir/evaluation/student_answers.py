@@ -41,14 +41,12 @@ def recipes(students: pd.DataFrame, select_by: str) -> pd.DataFrame:
 
 def kept_students(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The plan's students without the recipe runs its dev did not choose: ``students`` and
-    ``per_query`` restricted to the kept ones."""
-    students = tables["students"]
+    ``per_query`` restricted to the kept ones (a cross-model teacher's untrained map is kept)."""
+    students, per_query = tables["students"], tables["per_query"]
     if students.empty:
-        return {"students": students, "per_query": tables["per_query"]}
-    keys = ["language", "objective", "budget", "seed", "lr"]
-    kept = students.loc[students.kept, keys]
-    per_query = tables["per_query"].merge(kept, on=keys, how="inner")
-    return {"students": students[students.kept].reset_index(drop=True), "per_query": per_query}
+        return {"students": students, "per_query": per_query}
+    return {"students": students[students.kept].reset_index(drop=True),
+            "per_query": per_query[per_query.kept.astype(bool)].reset_index(drop=True)}
 
 
 def fold_agreement(curves: pd.DataFrame, target: str = "dev_AP") -> pd.DataFrame:
@@ -93,10 +91,15 @@ def as_system_rows(per_query: pd.DataFrame, weights: str = "dev-selected") -> di
 def ot_against(per_query: pd.DataFrame, zero_shot: dict[str, pd.DataFrame] | None = None, against: str = "sentence MSE",
                weights: str = "dev-selected", **options) -> pd.DataFrame:
     """OT against sentence MSE (or zero-shot, whose per-query rows ``zero_shot`` gives per language
-    pair) per task, language and budget, seed-paired, with the equivalence verdict."""
+    pair, or a cross-model teacher's untrained ridge map, stored with its students) per task,
+    language and budget, seed-paired, with the equivalence verdict."""
     from otclir.evaluation import primary_comparison
 
     frames = as_system_rows(per_query, weights)
+    if against == "ridge map":  # a cross-model teacher's untrained map: its rows are weights "untrained"
+        untrained = as_system_rows(per_query, "untrained")
+        frames = {pair: pd.concat([frame, untrained[pair]], ignore_index=True)
+                  for pair, frame in frames.items() if pair in untrained}
     if against == "zero-shot":
         if not zero_shot:
             raise OtclirError("OT against zero-shot needs the zero-shot student's per-query rows (zero_shot=)")
