@@ -1,5 +1,5 @@
 """A recomputing reproduce computes every part of the profile, the language sweep included, in the
-order the parts read each other: the planned students before notebook 03, notebook 03 before the
+order the parts read each other: the planned students (both teachers') before notebook 03, notebook 03 before the
 sweep, the regime probe and then the regime grid before notebook 04, the sweep before notebook 05."""
 from otclir import cli, runner
 from otclir.experiments import hybrid_regime, language_sweep, regime_grid, student_plan
@@ -25,8 +25,10 @@ def test_recompute_runs_the_sweep_between_notebooks_04_and_05(monkeypatch):
     monkeypatch.setattr(cli, "_stores_current", lambda notebook, profile: False)
     cli.main(["reproduce", "--profile", "paper", "--recompute", "--log-output"])
     order = [name for name, _ in calls]
-    assert order == ["01", "02", "students", "03", "regime", "regime grid", "04", "sweep", "05", "summary"]
-    assert dict(calls)["students"]["checks"] == 10
+    assert order == ["01", "02", "students", "students", "03", "regime", "regime grid", "04", "sweep", "05", "summary"]
+    plans = [record for name, record in calls if name == "students"]
+    assert [plan["teacher"] for plan in plans] == [None, "minilm-teacher"]  # the self-teacher's, then MiniLM's
+    assert all(plan["checks"] == 10 for plan in plans)
     assert dict(calls)["regime grid"]["training"]["frozen_layers"] == 4
     assert all(overrides == {"recompute": True} for name, overrides in calls if name in ("02", "03", "04"))
     assert dict(calls)["sweep"]["budget"] == 2000
