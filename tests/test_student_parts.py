@@ -134,6 +134,8 @@ def test_processes_beside_each_other_take_the_parts_the_other_does_not_hold(root
     assert "1 part(s) left" in messages[-1]  # it waited for the held part, then its share ran out
     with pytest.raises(OtclirError, match="workers"):
         student_plan.compute(plan, workers=0)
+    with pytest.raises(OtclirError, match="threads"):
+        student_plan.compute(plan, threads=0)
 
 
 def test_a_rival_waits_for_the_first_objectives_rate_and_then_trains_once_at_it(stored):

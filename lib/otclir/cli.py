@@ -250,7 +250,7 @@ def _students(args) -> None:
 
     plan = declared_students(args.profile, args.plan)
     record = student_plan.compute(plan, minutes=args.minutes, progress=not args.quiet and args.workers == 1,
-                                  workers=args.workers)
+                                  workers=args.workers, threads=args.threads)
     waiting = ", ".join(f"{language} {objective}" for language, objective in record["waiting_recipes"])
     print(f"{len(record['computed'])} part(s) computed, {record['stored']} stored in results/parts/"
           f"{'teacher_students' if plan.teacher else 'students'}/"
@@ -358,6 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_at_least_one, default=1,
                    help="students trained at once, each in its own process with an equal share of the threads; "
                         "another `otclir students` run beside this one takes the parts it does not hold (default 1)")
+    p.add_argument("--threads", type=_at_least_one, default=None,
+                   help="CPU threads of each process (default: the cores shared among the workers); 1 beside "
+                        "another computation, whose threads would otherwise wait on each other")
     p.set_defaults(func=_students)
 
     p = sub.add_parser("hybrid-regime", help="train notebook 04's regime probe (alpha 0 and 1 per frozen layers and "

@@ -278,23 +278,28 @@ def progress(plan: StudentPlan) -> dict:
 
 
 def compute(plan: StudentPlan, minutes: float | None = None, progress: bool = False, log=print, workers: int = 1,
-            poll: float = 30.0) -> dict:
+            poll: float = 30.0, threads: int | None = None) -> dict:
     """Compute the plan's missing parts in order, each stored as it finishes; with ``minutes``,
     start no new part after that long (a session's share), and say what is left. ``workers``
     above 1 runs that many processes with an equal share of the CPU threads; each takes the next
     part no other process holds (parts are locked), and waits ``poll`` seconds while every missing
-    part is held elsewhere (a recipe's students wait for its runs)."""
+    part is held elsewhere (a recipe's students wait for its runs). ``threads`` sets each process's
+    CPU threads (beside another computation, one: threads that wait on each other's cores make
+    every encoding several times slower)."""
     import os
 
     from otclir import checks
 
     checks.whole(workers, "workers", 1)
+    checks.whole(threads, "threads", 1, optional=True)
     checks.number(poll, "poll", 0, low_open=True)
     if workers == 1:
+        if threads is not None:
+            _worker_threads(threads)
         return _compute_share(plan, minutes, progress, log, poll)
     import multiprocessing
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_worker_threads, initargs=(threads,)) as pool:
         records = pool.starmap(_compute_share, [(plan, minutes, False, print, poll)] * workers)
