@@ -18,8 +18,10 @@ from otclir.evaluation.equivalence import tost
 from otclir.evaluation.stats import StatisticsError, correct
 
 MARGIN = 0.005  # AP: the difference below which the two objectives count as equivalent, declared before reading
-COMPARISONS = {"sentence MSE": "distill-sentence_mse", "zero-shot": "student-zero-shot",
-               "ridge map": "ridge-map"}  # the ridge map: a cross-model teacher's students, untrained
+COMPARISONS = {"sentence MSE": "distill-sentence_mse", "zero-shot": "student-zero-shot"}
+# a cross-model teacher's students against their untrained closed-form map, besides the above
+CROSS_MODEL = {"ridge map": "ridge-map"}
+BASELINES = {**COMPARISONS, **CROSS_MODEL}
 UNTRAINED = ("zero-shot", "ridge map")  # one system under every seed of the student
 
 
@@ -35,8 +37,8 @@ def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE"
     (sentence MSE, zero-shot or, for a cross-model teacher's students, its untrained ridge map), its seed-paired 1 - 2 alpha interval, the Holm-corrected p of no
     difference within the task, the difference detectable with 80% power, the TOST p against
     ±``margin`` and the verdict; "same weights" where both students are the untrained one."""
-    if against not in COMPARISONS:
-        raise StatisticsError(f"unknown comparison {against!r}; comparisons: {', '.join(COMPARISONS)}")
+    if against not in BASELINES:
+        raise StatisticsError(f"unknown comparison {against!r}; comparisons: {', '.join(BASELINES)}")
     rows = []
     for pair, frame in sorted(per_query.items()):
         frame = frame[frame.scorer == scorer] if "scorer" in frame else frame
@@ -46,7 +48,7 @@ def ot_against(per_query: dict[str, pd.DataFrame], against: str = "sentence MSE"
         for task in sorted(frame.task.unique()):
             of_task = frame[frame.task == task]
             for budget in budgets:
-                baseline = COMPARISONS[against] + (f"@{budget}" if against == "sentence MSE" else "")
+                baseline = BASELINES[against] + (f"@{budget}" if against == "sentence MSE" else "")
                 ot, base = _values(of_task, f"distill-ot@{budget}", measure), _values(of_task, baseline, measure)
                 if ot.empty or base.empty:
                     continue
@@ -91,6 +93,8 @@ def _verdict(row, margin: float, alpha: float) -> str:
 def sentences(table: pd.DataFrame, margin: float = MARGIN) -> list[str]:
     """One line per task: each language and budget's verdict with its difference and interval."""
     lines = []
+    if table.empty:
+        return lines
     for task, group in table.groupby("task", sort=False):
         parts = []
         for row in group.itertuples():
