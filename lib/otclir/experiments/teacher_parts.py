@@ -44,7 +44,7 @@ def compute_ridge_part(config: CrossTeacherConfig, evaluation: StudentEvaluation
     """The untrained baseline of ``config``'s student: its closed-form initial map on the same
     pairs, tested as the trained students are (``config.steps`` plays no part)."""
     return store_part(part_key(config, evaluation, RIDGE_ENTRY), teacher_parts_root(),
-                      lambda name: _ridge_test(config, evaluation, progress))
+                      lambda name: _ridge_test(config, evaluation, name, progress))
 
 
 def _test(config: CrossTeacherConfig, evaluation: StudentEvaluation, student: str, mapping, system: str, kind: str,
@@ -85,20 +85,15 @@ def _train_and_test(config: CrossTeacherConfig, evaluation: StudentEvaluation, r
     return (per_query, _means(per_query), read_log(folder)), selection
 
 
-def _ridge_test(config: CrossTeacherConfig, evaluation: StudentEvaluation, progress: bool):
+def _ridge_test(config: CrossTeacherConfig, evaluation: StudentEvaluation, run_name: str, progress: bool):
+    from otclir.paths import outputs_dir
     from otclir.training.cross_teacher import CrossTeacherDistiller
 
-    folder = Path(outputs_dir_of_ridge(config))
-    trainer = CrossTeacherDistiller(config, folder, progress=progress)  # fits the initial map; trains nothing
-    per_query = _test(config, evaluation, config.student, trainer.map_matrix(), RIDGE, "untrained", folder.name)
+    # fits the initial map and trains nothing: the folder is never written
+    trainer = CrossTeacherDistiller(config, outputs_dir("train", ROOT, run_name), progress=progress)
+    per_query = _test(config, evaluation, config.student, trainer.map_matrix(), RIDGE, "untrained", run_name)
     log = pd.DataFrame([{"step": 0, "map_init": config.map_init, "map_alpha": config.map_alpha}])
     return (per_query, _means(per_query), log), {"trained_steps": 0, "selected_step": 0, "train_pairs": len(trainer.pairs)}
-
-
-def outputs_dir_of_ridge(config: CrossTeacherConfig) -> Path:
-    from otclir.paths import outputs_dir
-
-    return outputs_dir("train", ROOT, f"ridge-{config.language}-{config.train_pairs or 'all'}-s{config.seed}")
 
 
 def _means(per_query: pd.DataFrame) -> pd.DataFrame:
